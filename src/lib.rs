@@ -1,0 +1,75 @@
+//! loopwork: an async runtime of per-thread event loops.
+//!
+//! Each loop is one OS thread owning a reactor (`polling::Poller`), a run
+//! queue and a timer store. `Send` tasks are work-stolen between loops;
+//! `!Send` tasks stay pinned to the loop that made them. Any thread — a loop
+//! or a foreign thread — can hand work to the runtime.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let total = loopwork::run(async {
+//!     // Send tasks: any loop may run them.
+//!     let tasks: Vec<_> = (1..=4)
+//!         .map(|i| loopwork::spawn(async move {
+//!             loopwork::sleep(Duration::from_millis(i)).await;
+//!             i
+//!         }))
+//!         .collect();
+//!     let mut total = 0;
+//!     for t in tasks {
+//!         total += t.await.unwrap();
+//!     }
+//!     total
+//! });
+//! assert_eq!(total, 10);
+//! ```
+//!
+//! # Debug mode
+//!
+//! `LOOPWORK_DEBUG=1` (or [`Builder::debug`]) turns on asyncio-style
+//! diagnostics, logged through the `log` crate with target `"loopwork"`
+//! (`RUST_LOG=loopwork=debug` with `env_logger`).
+//!
+//! # Module map
+//!
+//! `task` (raw task, state word, join handle), `scheduler` (deques, injector,
+//! idle protocol, shutdown gate), `runtime` (loops, handles, context),
+//! `reactor` (poller, park flag), `time` (timer store, `sleep`, `wait_for`),
+//! `sync` (the std/loom switch).
+
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub(crate) mod sync;
+
+mod debug;
+#[cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
+pub(crate) mod scheduler;
+pub mod task;
+
+#[cfg(not(loopwork_loom))]
+pub(crate) mod reactor;
+#[cfg(loopwork_loom)]
+#[allow(dead_code, unused_imports)]
+pub(crate) mod reactor;
+
+#[cfg(not(loopwork_loom))]
+mod runtime;
+#[cfg(not(loopwork_loom))]
+mod time;
+#[cfg(not(loopwork_loom))]
+mod yield_now;
+
+#[cfg(not(loopwork_loom))]
+pub use runtime::{
+    current_loop, run, try_current_loop, Builder, Closed, Handle, LoopHandle, LoopStats, Runtime,
+    RuntimeMetrics,
+};
+#[cfg(not(loopwork_loom))]
+pub use task::{spawn, spawn_local};
+pub use task::{Panic, Task, TaskError, TaskId};
+#[cfg(not(loopwork_loom))]
+pub use time::{sleep, sleep_until, wait_for, Elapsed, Sleep, WaitFor};
+#[cfg(not(loopwork_loom))]
+pub use yield_now::{yield_now, YieldNow};

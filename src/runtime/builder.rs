@@ -1,0 +1,174 @@
+//! `Builder`: configures and starts a runtime.
+
+use super::event_loop::LoopCore;
+use super::shared::{Config, LoopShared, Shared};
+use super::Runtime;
+use crate::reactor::{Driver, ParkFlag};
+use crate::scheduler::gate::Gate;
+use crate::scheduler::idle::Idle;
+use crate::scheduler::queue::{Injector, Worker};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use crate::sync::{Arc, Condvar, Mutex};
+use std::io;
+use std::time::Duration;
+
+/// Configures a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = loopwork::Runtime::builder()
+///     .loops(2)
+///     .thread_name("server")
+///     .debug(true)
+///     .slow_callback_duration(Duration::from_millis(50))
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.loops(), 2);
+/// assert!(rt.debug());
+/// rt.close();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    loops: usize,
+    thread_name: String,
+    debug: bool,
+    slow_callback_duration: Duration,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+/// Whether `LOOPWORK_DEBUG` asks for debug mode (`1`, `true`, `yes`, `on`).
+pub(crate) fn debug_from_env() -> bool {
+    std::env::var("LOOPWORK_DEBUG")
+        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .unwrap_or(false)
+}
+
+impl Builder {
+    /// A builder with the defaults: one loop per CPU, debug mode from the
+    /// `LOOPWORK_DEBUG` environment variable, 100 ms slow-callback threshold.
+    pub fn new() -> Builder {
+        Builder {
+            loops: num_cpus::get().max(1),
+            thread_name: "loopwork".to_owned(),
+            debug: debug_from_env(),
+            slow_callback_duration: Duration::from_millis(100),
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+        }
+    }
+
+    /// The number of loops (OS threads). Default: the number of CPUs.
+    ///
+    /// # Panics
+    /// If `n` is 0 or above 65 535.
+    pub fn loops(mut self, n: usize) -> Builder {
+        assert!(n > 0, "Builder::loops(0): a runtime needs at least one loop");
+        assert!(n < 65_535, "Builder::loops({n}): at most 65 534 loops");
+        self.loops = n;
+        self
+    }
+
+    /// The prefix of thread names: loops are named `{prefix}-loop-{i}`.
+    /// Default `"loopwork"`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Turns debug mode on or off (default: the `LOOPWORK_DEBUG` variable).
+    pub fn debug(mut self, on: bool) -> Builder {
+        self.debug = on;
+        self
+    }
+
+    /// A task poll or callback taking at least this long is logged in debug
+    /// mode. Default 100 ms, as asyncio's `slow_callback_duration`.
+    pub fn slow_callback_duration(mut self, d: Duration) -> Builder {
+        self.slow_callback_duration = d;
+        self
+    }
+
+    /// The most threads the blocking pool may run at once. Default 512.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        assert!(n > 0, "Builder::max_blocking_threads(0): the pool needs a thread");
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits. Default 10 s.
+    pub fn blocking_keep_alive(mut self, d: Duration) -> Builder {
+        self.blocking_keep_alive = d;
+        self
+    }
+
+    /// Starts the loops.
+    ///
+    /// # Errors
+    /// If a poller cannot be created or a thread cannot be spawned.
+    pub fn build(self) -> io::Result<Runtime> {
+        let n = self.loops;
+        let workers: Vec<Worker<_>> = (0..n).map(|_| Worker::new_fifo()).collect();
+        let mut loops = Vec::with_capacity(n);
+        for (index, worker) in workers.iter().enumerate() {
+            loops.push(LoopShared {
+                index,
+                stealer: worker.stealer(),
+                inbox: Injector::new(),
+                driver: Driver::new()?,
+                park: ParkFlag::new(),
+                thread_name: format!("{}-loop-{index}", self.thread_name),
+                closed: AtomicBool::new(false),
+                metrics: Default::default(),
+            });
+        }
+        let shared = Arc::new(Shared {
+            loops: loops.into_boxed_slice(),
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            gate: Gate::new(),
+            debug: AtomicBool::new(self.debug),
+            config: Config {
+                slow_callback_duration: self.slow_callback_duration,
+                thread_name: self.thread_name.clone(),
+                max_blocking_threads: self.max_blocking_threads,
+                blocking_keep_alive: self.blocking_keep_alive,
+            },
+            finished: Mutex::new(0),
+            finished_cv: Condvar::new(),
+            wrong_thread_calls: AtomicU64::new(0),
+            started: AtomicUsize::new(0),
+        });
+        let mut threads = Vec::with_capacity(n);
+        for (index, worker) in workers.into_iter().enumerate() {
+            let shared2 = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(shared.loops[index].thread_name.clone())
+                .spawn(move || {
+                    let core = LoopCore::new(shared2, index, worker);
+                    core.run();
+                });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    // Stop the loops already started before reporting.
+                    let rt = Runtime::from_parts(shared, threads);
+                    rt.close();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime::from_parts(shared, threads))
+    }
+}

@@ -1,0 +1,436 @@
+//! One loop: the thread that owns a poller, a deque, a pinned queue, a timer
+//! store and a registry of the tasks it spawned.
+//!
+//! # One iteration (`run_once`)
+//! 1. drain the inbox (pinned tasks woken elsewhere, timers armed elsewhere,
+//!    thread-safe callbacks);
+//! 2. fire due timers;
+//! 3. run ready tasks, at most `BUDGET` of them, alternating between the
+//!    pinned queue and the deque so neither starves the other; every
+//!    `INJECTOR_INTERVAL` polls the injector is checked first, so remote work
+//!    is never starved by a busy local queue;
+//! 4. if nothing was ready: search (injector batch, then steal half of a
+//!    random sibling's deque), else park in `poller.wait(next timer)`.
+//!
+//! # Ownership
+//! Everything in `LoopCore` that is not in `LoopShared` is touched only by
+//! this loop's thread; `RefCell`s here are never borrowed across a task poll
+//! or a user callback.
+//!
+//! # The registry
+//! Every task spawned on this loop (and every remotely spawned task when it is
+//! first polled here) is held by this loop's registry with one reference, so
+//! shutdown can cancel tasks that are parked on a waker nobody will call.
+//! Completed tasks are released in sweeps, run when the registry has doubled
+//! since the last sweep: amortised O(1) per spawn, no lock, no shared list.
+
+use super::context;
+use super::shared::{InboxItem, LoopMetrics, LoopShared, Shared};
+use crate::reactor::Events;
+use crate::scheduler::queue::{Steal, Worker};
+use crate::sync::atomic::Ordering::*;
+use crate::sync::Arc;
+use crate::task::{Header, Notified, RawTask};
+use crate::time::TimerStore;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Tasks polled per iteration before the inbox and timers are looked at again.
+const BUDGET: u32 = 64;
+/// Every this many polls, the injector is checked before local queues.
+const INJECTOR_INTERVAL: u64 = 61;
+/// Every this many busy iterations, I/O readiness is collected without parking.
+const EVENT_INTERVAL: u64 = 61;
+const MIN_SWEEP: usize = 256;
+
+pub(crate) struct LoopCore {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
+    worker: Worker<Notified>,
+    pinned: RefCell<VecDeque<Notified>>,
+    pub(crate) timers: RefCell<TimerStore>,
+    registry: RefCell<Registry>,
+    events: RefCell<Events>,
+    ticks: Cell<u64>,
+    polls: Cell<u64>,
+    rng: Cell<u64>,
+    searching: Cell<bool>,
+    poll_started: Cell<Option<Instant>>,
+}
+
+impl LoopCore {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize, worker: Worker<Notified>) -> LoopCore {
+        LoopCore {
+            shared,
+            index,
+            worker,
+            pinned: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(TimerStore::new()),
+            registry: RefCell::new(Registry::new()),
+            events: RefCell::new(Events::new()),
+            ticks: Cell::new(0),
+            polls: Cell::new(0),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
+            searching: Cell::new(false),
+            poll_started: Cell::new(None),
+        }
+    }
+
+    fn me(&self) -> &LoopShared {
+        &self.shared.loops[self.index]
+    }
+
+    pub(crate) fn belongs_to(&self, shared: &Arc<Shared>) -> bool {
+        Arc::ptr_eq(&self.shared, shared)
+    }
+
+    /// The loop thread's body: run until the runtime closes, then shut down.
+    pub(crate) fn run(&self) {
+        let _guard = context::set_core(self);
+        self.shared.started.fetch_add(1, SeqCst);
+        while !self.shared.is_closed() {
+            self.run_once();
+        }
+        self.shutdown();
+    }
+
+    fn run_once(&self) {
+        let tick = self.ticks.get().wrapping_add(1);
+        self.ticks.set(tick);
+        self.drain_inbox();
+        self.fire_timers();
+
+        let mut ran = 0;
+        while ran < BUDGET {
+            let Some(task) = self.next_task() else { break };
+            self.run_task(task);
+            ran += 1;
+        }
+        if ran > 0 {
+            if tick % EVENT_INTERVAL == 0 {
+                self.poll_events(Some(Duration::ZERO));
+            }
+            return;
+        }
+        if let Some(task) = self.search() {
+            self.run_task(task);
+            return;
+        }
+        self.park();
+    }
+
+    fn next_task(&self) -> Option<Notified> {
+        let polls = self.polls.get().wrapping_add(1);
+        self.polls.set(polls);
+        if polls % INJECTOR_INTERVAL == 0 {
+            if let Some(task) = self.shared.pop_injector() {
+                LoopMetrics::add(&self.me().metrics.from_injector, 1);
+                return Some(task);
+            }
+        }
+        if polls & 1 == 0 {
+            self.pop_pinned().or_else(|| self.worker.pop())
+        } else {
+            self.worker.pop().or_else(|| self.pop_pinned())
+        }
+    }
+
+    fn pop_pinned(&self) -> Option<Notified> {
+        self.pinned.borrow_mut().pop_front()
+    }
+
+    fn run_task(&self, task: Notified) {
+        if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
+            // The last searcher found work: wake the next one if there is more.
+            self.notify_if_work_pending();
+        }
+        LoopMetrics::add(&self.me().metrics.polls, 1);
+        task.run();
+    }
+
+    /// Called (through the task's scheduler) right before a poll on this loop.
+    pub(crate) fn before_poll(&self, header: &Header) {
+        let _ = header;
+        if self.shared.is_debug() {
+            self.poll_started.set(Some(Instant::now()));
+        }
+    }
+
+    pub(crate) fn after_poll(&self, header: &Header) {
+        if let Some(start) = self.poll_started.take() {
+            let took = start.elapsed();
+            if took >= self.shared.config.slow_callback_duration {
+                log::warn!(
+                    target: "loopwork",
+                    "Executing {} took {:.3} seconds",
+                    header.meta,
+                    took.as_secs_f64()
+                );
+            }
+        }
+    }
+
+    /// Registers a task with this loop so shutdown can reach it.
+    ///
+    /// # Safety
+    /// The caller runs the task or has not yet scheduled it (see `RawTask::mark_registered`).
+    pub(crate) unsafe fn register(&self, raw: RawTask) {
+        // SAFETY: forwarded from the caller.
+        if unsafe { raw.mark_registered() } {
+            raw.header().state.ref_inc();
+            let released = self.registry.borrow_mut().insert(raw);
+            // Released outside the borrow: freeing a task runs user drops.
+            for t in released {
+                t.drop_reference();
+            }
+        }
+    }
+
+    /// A stealable task scheduled on this loop.
+    pub(crate) fn push_local(&self, task: Notified) {
+        self.worker.push(task);
+        self.shared.notify_parked();
+    }
+
+    /// A pinned task of this loop, scheduled by this loop.
+    pub(crate) fn push_pinned(&self, task: Notified) {
+        self.pinned.borrow_mut().push_back(task);
+    }
+
+    pub(crate) fn note_spawn(&self) {
+        LoopMetrics::add(&self.me().metrics.spawned, 1);
+    }
+
+    fn drain_inbox(&self) {
+        let me = self.me();
+        let mut n = 0;
+        loop {
+            let item = match me.inbox.steal() {
+                Steal::Success(item) => item,
+                Steal::Empty => break,
+                Steal::Retry => continue,
+            };
+            n += 1;
+            match item {
+                InboxItem::Task(task) => self.push_pinned(task),
+                InboxItem::Timer(entry) => self.timers.borrow_mut().insert(entry),
+                InboxItem::Call(f) => {
+                    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                        log::error!(
+                            target: "loopwork",
+                            "a callback panicked on loop {}: {}",
+                            self.index,
+                            crate::task::panic_message(&*p)
+                        );
+                    }
+                }
+            }
+        }
+        if n > 0 {
+            LoopMetrics::add(&me.metrics.inbox_items, n);
+        }
+    }
+
+    fn fire_timers(&self) {
+        let due = self.timers.borrow_mut().take_due(Instant::now());
+        if !due.is_empty() {
+            LoopMetrics::add(&self.me().metrics.timers_fired, due.len() as u64);
+            for entry in due {
+                entry.fire();
+            }
+        }
+    }
+
+    /// Looks for work outside this loop's own queues.
+    fn search(&self) -> Option<Notified> {
+        if !self.searching.get() {
+            if !self.shared.idle.transition_to_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let shared = &self.shared;
+        loop {
+            let mut retry = false;
+            match shared.injector.steal_batch_and_pop(&self.worker) {
+                Steal::Success(task) => {
+                    let n = self.worker.len() as u64 + 1;
+                    LoopMetrics::add(&self.me().metrics.from_injector, n);
+                    return Some(task);
+                }
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let n = shared.num_loops();
+            let start = self.next_rand() as usize % n;
+            for i in 0..n {
+                let victim = (start + i) % n;
+                if victim == self.index {
+                    continue;
+                }
+                match shared.loops[victim].stealer.steal_batch_and_pop(&self.worker) {
+                    Steal::Success(task) => {
+                        let n = self.worker.len() as u64 + 1;
+                        LoopMetrics::add(&self.me().metrics.stolen, n);
+                        return Some(task);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    fn notify_if_work_pending(&self) {
+        let shared = &self.shared;
+        let pending = !shared.injector.is_empty()
+            || self.worker.len() > 1
+            || shared
+                .loops
+                .iter()
+                .any(|l| l.index != self.index && !l.stealer.is_empty());
+        if pending {
+            shared.notify_parked();
+        }
+    }
+
+    /// Whether anything could be run without waiting.
+    fn has_work(&self) -> bool {
+        let shared = &self.shared;
+        shared.is_closed()
+            || !self.me().inbox.is_empty()
+            || !self.worker.is_empty()
+            || !self.pinned.borrow().is_empty()
+            || !shared.injector.is_empty()
+            || shared
+                .loops
+                .iter()
+                .any(|l| l.index != self.index && !l.stealer.is_empty())
+    }
+
+    fn park(&self) {
+        let shared = &self.shared;
+        let me = self.me();
+        let was_searching = self.searching.replace(false);
+        shared.idle.transition_to_parked(self.index, was_searching);
+        me.park.prepare_park();
+        // Re-check after publishing that we park (see `scheduler::idle`).
+        #[cfg(not(loopwork_mutant = "park_no_recheck"))]
+        let skip = self.has_work();
+        #[cfg(loopwork_mutant = "park_no_recheck")]
+        let skip = false;
+        if !skip {
+            let timeout = self.timers.borrow_mut().next_timeout(Instant::now());
+            LoopMetrics::add(&me.metrics.parks, 1);
+            self.poll_events(timeout);
+        }
+        me.park.unpark();
+        let woken_as_searcher = shared.idle.transition_from_parked(self.index);
+        self.searching.set(woken_as_searcher);
+    }
+
+    fn poll_events(&self, timeout: Option<Duration>) {
+        let mut events = self.events.borrow_mut();
+        if let Err(e) = self.me().driver.wait(&mut events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                log::error!(target: "loopwork", "loop {} failed to poll: {e}", self.index);
+            }
+        }
+    }
+
+    fn next_rand(&self) -> u64 {
+        // xorshift64*: cheap, and good enough to spread steal victims.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Cancels everything this loop holds, on this thread, until nothing is left.
+    fn shutdown(&self) {
+        if self.searching.replace(false) {
+            self.shared.idle.transition_from_searching();
+        }
+        let me = self.me();
+        loop {
+            let mut did = false;
+            while let Steal::Success(item) = me.inbox.steal() {
+                did = true;
+                match item {
+                    InboxItem::Task(task) => task.shutdown(),
+                    InboxItem::Timer(entry) => drop(entry),
+                    InboxItem::Call(f) => drop(f),
+                }
+            }
+            while let Some(task) = self.pop_pinned() {
+                did = true;
+                task.shutdown();
+            }
+            while let Some(task) = self.worker.pop() {
+                did = true;
+                task.shutdown();
+            }
+            while let Some(task) = self.shared.pop_injector() {
+                did = true;
+                task.shutdown();
+            }
+            let tasks = std::mem::take(&mut self.registry.borrow_mut().tasks);
+            for raw in tasks {
+                did = true;
+                if !raw.header().state.load().is_complete() {
+                    crate::debug::report_destroyed_pending(&raw.header().meta);
+                }
+                raw.shutdown();
+                raw.drop_reference();
+            }
+            let timers = std::mem::take(&mut *self.timers.borrow_mut());
+            did |= !timers.is_empty();
+            drop(timers);
+            if !did {
+                break;
+            }
+        }
+        me.closed.store(true, SeqCst);
+        *self.shared.finished.lock() += 1;
+        self.shared.finished_cv.notify_all();
+    }
+}
+
+struct Registry {
+    tasks: Vec<RawTask>,
+    sweep_at: usize,
+}
+
+impl Registry {
+    fn new() -> Registry {
+        Registry {
+            tasks: Vec::new(),
+            sweep_at: MIN_SWEEP,
+        }
+    }
+
+    /// Adds a task (whose reference the caller took); returns the references
+    /// of completed tasks to release, when a sweep ran.
+    fn insert(&mut self, raw: RawTask) -> Vec<RawTask> {
+        self.tasks.push(raw);
+        if self.tasks.len() < self.sweep_at {
+            return Vec::new();
+        }
+        let mut released = Vec::new();
+        self.tasks.retain(|t| {
+            let done = t.header().state.load().is_complete();
+            if done {
+                released.push(*t);
+            }
+            !done
+        });
+        self.sweep_at = (self.tasks.len() * 2).max(MIN_SWEEP);
+        released
+    }
+}

@@ -1,0 +1,127 @@
+//! The two spawn paths: stealable (`Send`) and pinned (`!Send`).
+
+use super::context;
+use super::shared::Shared;
+use crate::scheduler::{PinnedScheduler, StealableScheduler};
+use crate::sync::Arc;
+use crate::task::{new_task, Task, TaskKind, TaskMeta};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Spawns a `Send` task on `shared`: onto the current loop's deque when called
+/// on one of its loops, otherwise through the gate onto the injector.
+/// On a closed runtime the task is cancelled at once.
+pub(crate) fn spawn_stealable<F>(
+    shared: &Arc<Shared>,
+    fut: F,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let meta = TaskMeta::new(name, location, TaskKind::Stealable);
+    let scheduler = StealableScheduler {
+        shared: shared.clone(),
+    };
+    let (notified, task) = new_task(fut, scheduler, meta);
+    context::with_core(|core| match core {
+        Some(core) if core.belongs_to(shared) => {
+            if shared.is_closed() {
+                notified.shutdown();
+                return;
+            }
+            // SAFETY: the task has not been scheduled yet.
+            unsafe { core.register(notified.raw()) };
+            core.note_spawn();
+            core.push_local(notified);
+        }
+        _ => match shared.gate.enter() {
+            Some(_pass) => shared.push_remote(notified),
+            None => notified.shutdown(),
+        },
+    });
+    task
+}
+
+/// Spawns a task pinned to the current loop.
+///
+/// # Panics
+/// Off a loop thread.
+pub(crate) fn spawn_local_inner<F>(
+    fut: F,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    context::with_core(|core| {
+        let Some(core) = core else {
+            panic!(
+                "loopwork::spawn_local called at {location} on thread '{}', which is not a loop \
+                 thread: a !Send task must be created on the loop that will run it. Call it from \
+                 inside a task, or use LoopHandle::spawn_local_threadsafe from other threads",
+                std::thread::current().name().unwrap_or("<unnamed>")
+            )
+        };
+        let meta = TaskMeta::new(name, location, TaskKind::Pinned(core.index));
+        let scheduler = PinnedScheduler {
+            shared: core.shared.clone(),
+            owner: core.index,
+        };
+        let fut = Pinned {
+            inner: ManuallyDrop::new(fut),
+            owner: core as *const _ as usize,
+        };
+        let (notified, task) = new_task(fut, scheduler, meta);
+        if core.shared.is_closed() {
+            notified.shutdown();
+            return task;
+        }
+        // SAFETY: the task has not been scheduled yet.
+        unsafe { core.register(notified.raw()) };
+        core.note_spawn();
+        core.push_pinned(notified);
+        task
+    })
+}
+
+/// Wraps a pinned task's future: dropping it off its owner loop leaks it
+/// (and logs) instead of running a `!Send` destructor on the wrong thread.
+/// Polling off the owner is refused earlier, by `PinnedScheduler::before_poll`.
+struct Pinned<F> {
+    inner: ManuallyDrop<F>,
+    /// Address of the owner's `LoopCore`, unique among live loops.
+    owner: usize,
+}
+
+impl<F: Future> Future for Pinned<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned; it is never moved out.
+        unsafe { self.map_unchecked_mut(|p| &mut *p.inner) }.poll(cx)
+    }
+}
+
+impl<F> Drop for Pinned<F> {
+    fn drop(&mut self) {
+        let here = context::with_core(|c| c.map(|c| c as *const _ as usize));
+        if here == Some(self.owner) {
+            // SAFETY: dropped once, here, on its owner thread.
+            unsafe { ManuallyDrop::drop(&mut self.inner) };
+        } else {
+            log::error!(
+                target: "loopwork",
+                "a pinned task's future was about to be dropped off its owner loop; it was leaked \
+                 instead (its destructor would not be thread-safe)"
+            );
+        }
+    }
+}

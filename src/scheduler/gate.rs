@@ -1,0 +1,63 @@
+//! The shutdown gate: submissions from outside a loop versus `close()`.
+//!
+//! One word: bit 0 is `CLOSED`, the rest counts submitters inside the gate.
+//! A submitter enters (`fetch_add`), and if `CLOSED` was already set leaves
+//! and reports `Closed`; otherwise it pushes its item and leaves. `close()`
+//! sets `CLOSED` and then waits until no submitter is inside. After `close()`
+//! returns, every item that was accepted is in its queue, so a final drain
+//! reaches it: nothing is accepted and then lost. The read-modify-writes are
+//! `SeqCst` so the submitter's entry and the closer's flag are totally ordered.
+
+use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+const CLOSED: usize = 1;
+const ONE: usize = 2;
+
+#[derive(Default)]
+pub(crate) struct Gate {
+    state: AtomicUsize,
+}
+
+/// Proof of being inside the gate; leaving happens on drop.
+pub(crate) struct Pass<'a>(&'a Gate);
+
+impl Gate {
+    pub(crate) fn new() -> Gate {
+        Gate {
+            state: AtomicUsize::new(0),
+        }
+    }
+
+    /// Enters the gate, or `None` when closed.
+    pub(crate) fn enter(&self) -> Option<Pass<'_>> {
+        let prev = self.state.fetch_add(ONE, SeqCst);
+        if prev & CLOSED != 0 {
+            self.state.fetch_sub(ONE, SeqCst);
+            return None;
+        }
+        Some(Pass(self))
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(SeqCst) & CLOSED != 0
+    }
+
+    /// Closes the gate and waits until every submitter inside has left.
+    /// Returns `false` if it was already closed.
+    pub(crate) fn close(&self) -> bool {
+        let prev = self.state.fetch_or(CLOSED, SeqCst);
+        #[cfg(not(loopwork_mutant = "gate_close_no_wait"))]
+        while self.state.load(SeqCst) != CLOSED {
+            crate::sync::spin_loop();
+            #[cfg(not(loopwork_loom))]
+            crate::sync::thread::yield_now();
+        }
+        prev & CLOSED == 0
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        self.0.state.fetch_sub(ONE, SeqCst);
+    }
+}

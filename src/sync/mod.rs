@@ -1,0 +1,23 @@
+//! The one switch between the real synchronization primitives and loom's.
+//!
+//! Every atomic, `Arc`, `Mutex`, `Condvar`, `UnsafeCell` and thread spawn in the
+//! runtime comes from here, never from `std::sync` directly. Under
+//! `--cfg loopwork_loom` the same names resolve to [loom]'s modelled types, so
+//! the protocols written against this module are the ones loom explores.
+//!
+//! The std side mimics loom's API where the two differ: [`UnsafeCell`] is
+//! accessed through `with` / `with_mut`, and the lock types never report
+//! poisoning (a panic while holding one of our locks is a bug in loopwork, not
+//! a state callers can recover from).
+//!
+//! [loom]: https://docs.rs/loom
+
+#[cfg(not(loopwork_loom))]
+mod std_impl;
+#[cfg(not(loopwork_loom))]
+pub(crate) use std_impl::*;
+
+#[cfg(loopwork_loom)]
+mod loom_impl;
+#[cfg(loopwork_loom)]
+pub(crate) use loom_impl::*;

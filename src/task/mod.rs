@@ -1,0 +1,198 @@
+//! Tasks: the raw task, its state word, wakers and the `Task` join handle.
+//!
+//! A task is one allocation (see [`raw`](self::raw)) reached through
+//! reference-counted handles:
+//!
+//! * [`Notified`]: "this task should be polled"; lives in exactly one queue. At
+//!   most one exists per task at a time (the `NOTIFIED` bit), so one wake never
+//!   causes two polls.
+//! * [`Task<T>`]: the join handle; awaiting it reads the output.
+//! * `Waker`s: a reference each; waking turns the reference into a `Notified`
+//!   when the task is idle, and hands it to the task's [`Schedule`] hook.
+//! * the owning loop's registry: one reference, released once the task is
+//!   complete, so shutdown can reach every pending task.
+//!
+//! Nothing on the spawn → wake → poll path takes a lock: spawning is one
+//! allocation plus a queue push, waking one CAS on the state word plus a push.
+
+#[cfg(not(loopwork_loom))]
+mod builder;
+mod error;
+mod join;
+mod raw;
+pub(crate) mod state;
+
+#[cfg(not(loopwork_loom))]
+pub use builder::{spawn, spawn_local, Builder};
+pub(crate) use error::panic_message;
+pub use error::{Panic, TaskError};
+pub use join::Task;
+pub(crate) use join::CancelScope;
+pub(crate) use raw::{Header, RawTask};
+
+use crate::sync::atomic::{AtomicU64, Ordering};
+use std::fmt;
+use std::panic::Location;
+
+/// Where a woken task goes. Implemented by the runtime's schedulers (and by
+/// the loom models' test scheduler).
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Submits a task that was woken while idle.
+    fn schedule(&self, task: Notified);
+
+    /// Resubmits a task that was woken during its own poll (it yielded).
+    fn yield_now(&self, task: Notified) {
+        self.schedule(task);
+    }
+
+    /// Called on the polling thread right before each poll.
+    fn before_poll(&self, _header: &Header) {}
+
+    /// Called on the polling thread right after each poll (even if it panicked).
+    fn after_poll(&self, _header: &Header) {}
+}
+
+/// A task that should be polled; owns one reference.
+pub(crate) struct Notified(RawTask);
+
+impl Notified {
+    pub(crate) fn from_raw(raw: RawTask) -> Notified {
+        Notified(raw)
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        self.0.header()
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.0
+    }
+
+    /// Polls the task (or carries out its cancellation).
+    pub(crate) fn run(self) {
+        let raw = self.0;
+        std::mem::forget(self);
+        raw.poll();
+    }
+
+    /// Cancels the task in place: its future is dropped on this thread unless
+    /// it is running elsewhere, in which case its poller cancels it.
+    pub(crate) fn shutdown(self) {
+        self.0.shutdown();
+    }
+}
+
+impl Drop for Notified {
+    fn drop(&mut self) {
+        self.0.drop_reference();
+    }
+}
+
+impl fmt::Debug for Notified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.header().meta, f)
+    }
+}
+
+/// Creates a task: the `Notified` to schedule first and the join handle.
+pub(crate) fn new_task<F, S>(future: F, scheduler: S, meta: TaskMeta) -> (Notified, Task<F::Output>)
+where
+    F: std::future::Future + 'static,
+    S: Schedule,
+{
+    let raw = RawTask::new(future, scheduler, meta);
+    (Notified(raw), Task::from_raw(raw))
+}
+
+/// A task's identity, unique within the process.
+///
+/// # Examples
+///
+/// ```
+/// loopwork::run(async {
+///     let a = loopwork::spawn(async {});
+///     let b = loopwork::spawn(async {});
+///     assert_ne!(a.id(), b.id());
+/// });
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    pub(crate) fn next() -> TaskId {
+        #[cfg(not(loopwork_loom))]
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        #[cfg(loopwork_loom)]
+        loom::lazy_static! { static ref NEXT: AtomicU64 = AtomicU64::new(1); }
+        TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a task may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskKind {
+    /// `Send`, may be stolen by any loop of its runtime.
+    Stealable,
+    /// `!Send` (or asked to stay): polled only on the given loop.
+    Pinned(usize),
+    /// A job on the blocking pool.
+    Blocking,
+}
+
+/// What diagnostics say about a task: id, name, spawn site, kind.
+pub(crate) struct TaskMeta {
+    pub(crate) id: TaskId,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) kind: TaskKind,
+}
+
+impl TaskMeta {
+    pub(crate) fn new(
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+        kind: TaskKind,
+    ) -> TaskMeta {
+        TaskMeta {
+            id: TaskId::next(),
+            name,
+            location,
+            kind,
+        }
+    }
+}
+
+impl fmt::Display for TaskMeta {
+    /// `<Task 'name' #12 spawned at src/main.rs:10:5 on loop 1>`, asyncio-style.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<Task ")?;
+        if let Some(name) = &self.name {
+            write!(f, "'{name}' ")?;
+        }
+        write!(
+            f,
+            "#{} spawned at {}:{}:{}",
+            self.id,
+            self.location.file(),
+            self.location.line(),
+            self.location.column()
+        )?;
+        match self.kind {
+            TaskKind::Stealable => {}
+            TaskKind::Pinned(i) => write!(f, " pinned to loop {i}")?,
+            TaskKind::Blocking => f.write_str(" on the blocking pool")?,
+        }
+        f.write_str(">")
+    }
+}

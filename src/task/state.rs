@@ -1,0 +1,400 @@
+//! The task state word: lifecycle flags and the reference count in one atomic.
+//!
+//! ```text
+//!  63 ..................... 6 | 5          | 4             | 3         | 2        | 1        | 0
+//!  reference count           | JOIN_WAKER | JOIN_INTEREST | CANCELLED | NOTIFIED | COMPLETE | RUNNING
+//! ```
+//!
+//! Every transition is one atomic read-modify-write, so a flag change and the
+//! reference-count change that goes with it are seen together. The transitions
+//! (the `transition_*` methods) are the only way the word changes:
+//!
+//! | transition | from | to | who |
+//! |---|---|---|---|
+//! | `to_running` | NOTIFIED, idle | RUNNING | the loop that popped the `Notified` |
+//! | `to_idle` | RUNNING | idle (or re-NOTIFIED) | the poller after `Pending` |
+//! | `to_complete` | RUNNING | COMPLETE | the poller after `Ready`, a panic or a cancel |
+//! | `to_notified_by_val/ref` | idle | NOTIFIED | a waker |
+//! | `to_notified_and_cancel` | any | CANCELLED (+NOTIFIED if idle) | `Task::cancel` |
+//! | `to_shutdown` | idle | RUNNING + CANCELLED | the runtime at shutdown |
+//!
+//! Reference counting: a task starts with two references, one owned by the
+//! `Notified` handed to the scheduler and one by the `Task` join handle. Every
+//! `Waker`, every `Notified` and the owning loop's registry entry hold one
+//! more. The holder of the last reference frees the allocation.
+//!
+//! `NOTIFIED` is set at most once at a time, so there is at most one
+//! `Notified` per task in any queue: a task is never polled twice for one wake.
+//! A wake that arrives while the task is `RUNNING` only sets `NOTIFIED`; the
+//! poller sees it in `transition_to_idle` and reschedules the task itself.
+//!
+//! The join waker slot is guarded by `JOIN_WAKER`: while the bit is clear only
+//! the join handle may touch the slot; while it is set only the runtime may read
+//! it. The join handle clears the bit (failing if the task completed) before it
+//! writes a new waker.
+
+use crate::sync::atomic::{AtomicUsize, Ordering::*};
+use std::fmt;
+
+/// Set while a thread is polling the future; grants exclusive access to the stage.
+const RUNNING: usize = 0b00_0001;
+/// Set once, when the output (or an error) is stored and the future dropped.
+/// Never cleared.
+const COMPLETE: usize = 0b00_0010;
+/// Set by a wake; the holder of the matching `Notified` will poll the task.
+const NOTIFIED: usize = 0b00_0100;
+/// Set by `Task::cancel` or shutdown; the next scheduling point drops the future.
+const CANCELLED: usize = 0b00_1000;
+/// Set while a `Task` join handle exists. Cleared only by the join handle.
+const JOIN_INTEREST: usize = 0b01_0000;
+/// Set while the join waker slot holds a waker the runtime may read.
+const JOIN_WAKER: usize = 0b10_0000;
+
+const LIFECYCLE_MASK: usize = RUNNING | COMPLETE;
+const REF_SHIFT: usize = 6;
+const REF_ONE: usize = 1 << REF_SHIFT;
+const REF_MASK: usize = !(REF_ONE - 1);
+
+/// Two references (the first `Notified` and the `Task`), join interest, notified.
+const INITIAL: usize = (2 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
+
+pub(crate) struct State {
+    val: AtomicUsize,
+}
+
+/// A copy of the state word at one moment.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TransitionToRunning {
+    /// Poll the future.
+    Success,
+    /// The task was cancelled: drop the future and complete with `Cancelled`.
+    Cancelled,
+    /// Someone else runs or ran it; the caller's reference was released.
+    Failed,
+    /// As `Failed`, and it was the last reference: free the task.
+    Dealloc,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TransitionToIdle {
+    /// Idle; the running reference was released (other references remain).
+    Ok,
+    /// Woken while running: the running reference becomes a new `Notified`.
+    OkNotified,
+    /// Idle and the running reference was the last one: free the task.
+    OkDealloc,
+    /// Cancelled while running: still `RUNNING`, the caller must cancel it.
+    Cancelled,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TransitionToNotified {
+    /// Nothing to schedule.
+    DoNothing,
+    /// Hand a `Notified` (holding one reference) to the scheduler.
+    Submit,
+    /// Nothing to schedule and the caller's reference was the last: free the task.
+    Dealloc,
+}
+
+impl State {
+    pub(crate) fn new() -> State {
+        State {
+            val: AtomicUsize::new(INITIAL),
+        }
+    }
+
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.val.load(Acquire))
+    }
+
+    /// Called by the holder of a `Notified` before polling.
+    pub(crate) fn transition_to_running(&self) -> TransitionToRunning {
+        self.fetch_update_action(|curr| {
+            assert!(curr.is_notified(), "task run without being notified");
+            let mut next = curr;
+            if !next.is_idle() {
+                // Already running elsewhere or complete (shutdown claimed it):
+                // this `Notified` is stale, release its reference.
+                next.ref_dec();
+                let action = if next.ref_count() == 0 {
+                    TransitionToRunning::Dealloc
+                } else {
+                    TransitionToRunning::Failed
+                };
+                return (action, Some(next));
+            }
+            next.0 |= RUNNING;
+            next.0 &= !NOTIFIED;
+            let action = if next.is_cancelled() {
+                TransitionToRunning::Cancelled
+            } else {
+                TransitionToRunning::Success
+            };
+            (action, Some(next))
+        })
+    }
+
+    /// Called by the poller after the future returned `Pending`.
+    pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
+        self.fetch_update_action(|curr| {
+            assert!(curr.is_running());
+            if curr.is_cancelled() {
+                return (TransitionToIdle::Cancelled, None);
+            }
+            let mut next = curr;
+            next.0 &= !RUNNING;
+            if next.is_notified() {
+                // Keep the running reference: it is the new `Notified`'s.
+                (TransitionToIdle::OkNotified, Some(next))
+            } else {
+                next.ref_dec();
+                let action = if next.ref_count() == 0 {
+                    TransitionToIdle::OkDealloc
+                } else {
+                    TransitionToIdle::Ok
+                };
+                (action, Some(next))
+            }
+        })
+    }
+
+    /// RUNNING → COMPLETE. Returns the state after the transition. The caller
+    /// still holds the running reference and must release it afterwards.
+    pub(crate) fn transition_to_complete(&self) -> Snapshot {
+        // AcqRel: Release publishes the stored output to the join handle;
+        // Acquire pairs with the join handle's JOIN_WAKER / JOIN_INTEREST writes.
+        let prev = Snapshot(self.val.fetch_xor(RUNNING | COMPLETE, AcqRel));
+        debug_assert!(prev.is_running() && !prev.is_complete());
+        Snapshot(prev.0 ^ (RUNNING | COMPLETE))
+    }
+
+    /// A waker consumed by value (`wake`): its reference is either handed to the
+    /// new `Notified` or released.
+    pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {
+        self.fetch_update_action(|curr| {
+            let mut next = curr;
+            let action = if curr.is_running() {
+                // The poller reschedules it; the waker's reference goes.
+                next.0 |= NOTIFIED;
+                next.ref_dec();
+                assert!(next.ref_count() > 0, "the poller holds a reference");
+                TransitionToNotified::DoNothing
+            } else if curr.is_complete() || curr.is_notified() {
+                next.ref_dec();
+                if next.ref_count() == 0 {
+                    TransitionToNotified::Dealloc
+                } else {
+                    TransitionToNotified::DoNothing
+                }
+            } else {
+                next.0 |= NOTIFIED;
+                TransitionToNotified::Submit
+            };
+            (action, Some(next))
+        })
+    }
+
+    /// A waker used by reference (`wake_by_ref`): a submission takes a new reference.
+    pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotified {
+        self.fetch_update_action(|curr| {
+            let mut next = curr;
+            if curr.is_complete() || curr.is_notified() {
+                (TransitionToNotified::DoNothing, None)
+            } else if curr.is_running() {
+                next.0 |= NOTIFIED;
+                (TransitionToNotified::DoNothing, Some(next))
+            } else {
+                next.0 |= NOTIFIED;
+                next.ref_inc();
+                (TransitionToNotified::Submit, Some(next))
+            }
+        })
+    }
+
+    /// `Task::cancel`. Returns `true` when the caller must submit a new
+    /// `Notified` (which holds the reference taken here) so the cancellation is
+    /// carried out at the task's next scheduling point.
+    pub(crate) fn transition_to_notified_and_cancel(&self) -> bool {
+        self.fetch_update_action(|curr| {
+            let mut next = curr;
+            if curr.is_complete() || curr.is_cancelled() {
+                (false, None)
+            } else if curr.is_running() || curr.is_notified() {
+                // The poller (after this poll) or the queued `Notified` sees it.
+                next.0 |= CANCELLED;
+                (false, Some(next))
+            } else {
+                next.0 |= CANCELLED | NOTIFIED;
+                next.ref_inc();
+                (true, Some(next))
+            }
+        })
+    }
+
+    /// Shutdown: claims an idle task (sets RUNNING) so the caller can drop its
+    /// future right away; a running task only gets CANCELLED and its poller
+    /// cancels it after the current poll. Returns `true` when claimed.
+    pub(crate) fn transition_to_shutdown(&self) -> bool {
+        self.fetch_update_action(|curr| {
+            let mut next = curr;
+            let claimed = if curr.is_idle() {
+                next.0 |= RUNNING;
+                true
+            } else {
+                false
+            };
+            next.0 |= CANCELLED;
+            (claimed, Some(next))
+        })
+    }
+
+    /// The join handle is dropped. `Err` when the task already completed: the
+    /// output is then the join handle's to drop.
+    pub(crate) fn unset_join_interested(&self) -> Result<(), Snapshot> {
+        self.fetch_update(|curr| {
+            assert!(curr.is_join_interested());
+            if curr.is_complete() {
+                return None;
+            }
+            Some(Snapshot(curr.0 & !JOIN_INTEREST))
+        })
+        .map(|_| ())
+    }
+
+    /// Publishes the join waker slot to the runtime. `Err` if the task
+    /// completed first: the join handle then reads the output instead.
+    pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
+        self.fetch_update(|curr| {
+            assert!(curr.is_join_interested() && !curr.is_join_waker_set());
+            if curr.is_complete() {
+                return None;
+            }
+            Some(Snapshot(curr.0 | JOIN_WAKER))
+        })
+    }
+
+    /// Takes the join waker slot back from the runtime so it can be replaced.
+    pub(crate) fn unset_waker(&self) -> Result<Snapshot, Snapshot> {
+        self.fetch_update(|curr| {
+            assert!(curr.is_join_interested() && curr.is_join_waker_set());
+            if curr.is_complete() {
+                return None;
+            }
+            Some(Snapshot(curr.0 & !JOIN_WAKER))
+        })
+    }
+
+    pub(crate) fn ref_inc(&self) {
+        // Relaxed: a new reference is made from an existing one, which already
+        // keeps the task alive; no data is published by the increment.
+        let prev = self.val.fetch_add(REF_ONE, Relaxed);
+        if prev > isize::MAX as usize {
+            // As `Arc`: an overflowing count would free a live task.
+            std::process::abort();
+        }
+    }
+
+    /// Releases one reference; `true` when it was the last.
+    pub(crate) fn ref_dec(&self) -> bool {
+        // AcqRel: Release so this thread's uses of the task happen before the
+        // free; Acquire so the freeing thread sees everyone's uses.
+        #[cfg(not(loopwork_mutant = "task_ref_dec_relaxed"))]
+        let prev = Snapshot(self.val.fetch_sub(REF_ONE, AcqRel));
+        #[cfg(loopwork_mutant = "task_ref_dec_relaxed")]
+        let prev = Snapshot(self.val.fetch_sub(REF_ONE, Relaxed));
+        assert!(prev.ref_count() >= 1, "task reference count underflow");
+        prev.ref_count() == 1
+    }
+
+    /// Releases two references at once; `true` when they were the last.
+    pub(crate) fn ref_dec_twice(&self) -> bool {
+        let prev = Snapshot(self.val.fetch_sub(2 * REF_ONE, AcqRel));
+        assert!(prev.ref_count() >= 2, "task reference count underflow");
+        prev.ref_count() == 2
+    }
+
+    fn fetch_update_action<T>(&self, mut f: impl FnMut(Snapshot) -> (T, Option<Snapshot>)) -> T {
+        let mut curr = self.load();
+        loop {
+            let (output, next) = f(curr);
+            let Some(next) = next else { return output };
+            match self
+                .val
+                .compare_exchange_weak(curr.0, next.0, AcqRel, Acquire)
+            {
+                Ok(_) => return output,
+                Err(actual) => curr = Snapshot(actual),
+            }
+        }
+    }
+
+    fn fetch_update(
+        &self,
+        mut f: impl FnMut(Snapshot) -> Option<Snapshot>,
+    ) -> Result<Snapshot, Snapshot> {
+        let mut curr = self.load();
+        loop {
+            let Some(next) = f(curr) else { return Err(curr) };
+            match self
+                .val
+                .compare_exchange_weak(curr.0, next.0, AcqRel, Acquire)
+            {
+                Ok(_) => return Ok(next),
+                Err(actual) => curr = Snapshot(actual),
+            }
+        }
+    }
+}
+
+impl Snapshot {
+    /// Neither running nor complete.
+    pub(crate) fn is_idle(self) -> bool {
+        self.0 & LIFECYCLE_MASK == 0
+    }
+    pub(crate) fn is_running(self) -> bool {
+        self.0 & RUNNING != 0
+    }
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+    pub(crate) fn is_notified(self) -> bool {
+        self.0 & NOTIFIED != 0
+    }
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.0 & CANCELLED != 0
+    }
+    pub(crate) fn is_join_interested(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+    pub(crate) fn is_join_waker_set(self) -> bool {
+        self.0 & JOIN_WAKER != 0
+    }
+    pub(crate) fn ref_count(self) -> usize {
+        (self.0 & REF_MASK) >> REF_SHIFT
+    }
+    fn ref_inc(&mut self) {
+        self.0 += REF_ONE;
+    }
+    fn ref_dec(&mut self) {
+        assert!(self.ref_count() > 0);
+        self.0 -= REF_ONE;
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("running", &self.is_running())
+            .field("complete", &self.is_complete())
+            .field("notified", &self.is_notified())
+            .field("cancelled", &self.is_cancelled())
+            .field("join_interested", &self.is_join_interested())
+            .field("join_waker", &self.is_join_waker_set())
+            .field("refs", &self.ref_count())
+            .finish()
+    }
+}
