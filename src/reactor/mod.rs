@@ -39,7 +39,11 @@ mod driver {
         }
 
         /// Blocks until an event, a notify, or the timeout. `None` waits forever.
-        pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+        pub(crate) fn wait(
+            &self,
+            events: &mut Events,
+            timeout: Option<Duration>,
+        ) -> io::Result<usize> {
             events.0.clear();
             self.poller.wait(&mut events.0, timeout)
         }

@@ -48,7 +48,12 @@ impl Default for Builder {
 /// Whether `LOOPWORK_DEBUG` asks for debug mode (`1`, `true`, `yes`, `on`).
 pub(crate) fn debug_from_env() -> bool {
     std::env::var("LOOPWORK_DEBUG")
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .map(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
         .unwrap_or(false)
 }
 
@@ -71,7 +76,10 @@ impl Builder {
     /// # Panics
     /// If `n` is 0 or above 65 535.
     pub fn loops(mut self, n: usize) -> Builder {
-        assert!(n > 0, "Builder::loops(0): a runtime needs at least one loop");
+        assert!(
+            n > 0,
+            "Builder::loops(0): a runtime needs at least one loop"
+        );
         assert!(n < 65_535, "Builder::loops({n}): at most 65 534 loops");
         self.loops = n;
         self
@@ -102,7 +110,10 @@ impl Builder {
     /// # Panics
     /// If `n` is 0.
     pub fn max_blocking_threads(mut self, n: usize) -> Builder {
-        assert!(n > 0, "Builder::max_blocking_threads(0): the pool needs a thread");
+        assert!(
+            n > 0,
+            "Builder::max_blocking_threads(0): the pool needs a thread"
+        );
         self.max_blocking_threads = n;
         self
     }

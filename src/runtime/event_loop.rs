@@ -150,8 +150,11 @@ impl LoopCore {
     }
 
     /// Called (through the task's scheduler) right before a poll on this loop.
-    pub(crate) fn before_poll(&self, header: &Header) {
-        let _ = header;
+    pub(crate) fn before_poll(&self, task: RawTask) {
+        // A task spawned from outside the loops is registered by the first
+        // loop that polls it.
+        // SAFETY: called by the task's poller while it is RUNNING.
+        unsafe { self.register(task) };
         if self.shared.is_debug() {
             self.poll_started.set(Some(Instant::now()));
         }
@@ -269,7 +272,10 @@ impl LoopCore {
                 if victim == self.index {
                     continue;
                 }
-                match shared.loops[victim].stealer.steal_batch_and_pop(&self.worker) {
+                match shared.loops[victim]
+                    .stealer
+                    .steal_batch_and_pop(&self.worker)
+                {
                     Steal::Success(task) => {
                         let n = self.worker.len() as u64 + 1;
                         LoopMetrics::add(&self.me().metrics.stolen, n);

@@ -112,7 +112,12 @@ impl Handle {
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<Handle '{}' loops={}>", self.shared.config.thread_name, self.shared.num_loops())
+        write!(
+            f,
+            "<Handle '{}' loops={}>",
+            self.shared.config.thread_name,
+            self.shared.num_loops()
+        )
     }
 }
 

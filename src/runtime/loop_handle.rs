@@ -41,7 +41,9 @@ impl LoopHandle {
 
     /// Whether the calling thread is this loop's thread.
     pub fn is_current(&self) -> bool {
-        context::with_core(|c| c.is_some_and(|c| c.belongs_to(&self.shared) && c.index == self.index))
+        context::with_core(|c| {
+            c.is_some_and(|c| c.belongs_to(&self.shared) && c.index == self.index)
+        })
     }
 
     /// Whether the loop has shut down (or its runtime is shutting down).

@@ -129,7 +129,9 @@ impl Runtime {
 
     /// Turns debug mode on or off while running.
     pub fn set_debug(&self, on: bool) {
-        self.shared.debug.store(on, crate::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .debug
+            .store(on, crate::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether debug mode is on.
@@ -264,7 +266,8 @@ impl fmt::Debug for Runtime {
 /// ```
 #[track_caller]
 pub fn run<F: Future>(fut: F) -> F::Output {
-    let rt = Runtime::new().unwrap_or_else(|e| panic!("loopwork::run: cannot start the runtime: {e}"));
+    let rt =
+        Runtime::new().unwrap_or_else(|e| panic!("loopwork::run: cannot start the runtime: {e}"));
     let out = rt.block_on(fut);
     rt.close();
     out

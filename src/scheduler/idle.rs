@@ -40,10 +40,15 @@ pub(crate) struct Idle {
 
 impl Idle {
     pub(crate) fn new(num_loops: usize) -> Idle {
-        assert!(num_loops > 0 && num_loops < SEARCH_MASK, "bad loop count {num_loops}");
+        assert!(
+            num_loops > 0 && num_loops < SEARCH_MASK,
+            "bad loop count {num_loops}"
+        );
         Idle {
             state: AtomicUsize::new(num_loops * UNPARKED_ONE),
-            sleepers: (0..num_loops.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            sleepers: (0..num_loops.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             num_loops,
         }
     }

@@ -3,7 +3,7 @@
 use crate::runtime::context;
 use crate::runtime::shared::{InboxItem, Shared};
 use crate::sync::Arc;
-use crate::task::{Header, Notified, Schedule, TaskKind};
+use crate::task::{Header, Notified, RawTask, Schedule, TaskKind};
 
 /// For `Send` tasks: any loop of the runtime may poll them.
 pub(crate) struct StealableScheduler {
@@ -18,10 +18,10 @@ impl Schedule for StealableScheduler {
         });
     }
 
-    fn before_poll(&self, header: &Header) {
+    fn before_poll(&self, task: RawTask) {
         context::with_core(|core| {
             if let Some(core) = core {
-                core.before_poll(header);
+                core.before_poll(task);
             }
         });
     }
@@ -51,13 +51,14 @@ impl Schedule for PinnedScheduler {
         });
     }
 
-    fn before_poll(&self, header: &Header) {
+    fn before_poll(&self, task: RawTask) {
         context::with_core(|core| match core {
             // Always checked: polling a !Send future off its owner is unsound.
             Some(core) if core.belongs_to(&self.shared) && core.index == self.owner => {
-                core.before_poll(header)
+                core.before_poll(task)
             }
             _ => {
+                let header = task.header();
                 debug_assert_eq!(header.meta.kind, TaskKind::Pinned(self.owner));
                 panic!(
                     "loopwork bug: pinned {} polled off its owner loop {}",

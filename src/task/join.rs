@@ -109,7 +109,10 @@ impl<T> Future for Task<T> {
         self.awaited = true;
         let mut out: Poll<Result<T, TaskError>> = Poll::Pending;
         // SAFETY: `out` has exactly the task's output type.
-        unsafe { self.raw().try_read_output(&mut out as *mut _ as *mut (), cx.waker()) };
+        unsafe {
+            self.raw()
+                .try_read_output(&mut out as *mut _ as *mut (), cx.waker())
+        };
         out
     }
 }

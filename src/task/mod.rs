@@ -26,8 +26,8 @@ pub(crate) mod state;
 pub use builder::{spawn, spawn_local, Builder};
 pub(crate) use error::panic_message;
 pub use error::{Panic, TaskError};
-pub use join::Task;
 pub(crate) use join::CancelScope;
+pub use join::Task;
 pub(crate) use raw::{Header, RawTask};
 
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -45,8 +45,9 @@ pub(crate) trait Schedule: Send + Sync + 'static {
         self.schedule(task);
     }
 
-    /// Called on the polling thread right before each poll.
-    fn before_poll(&self, _header: &Header) {}
+    /// Called on the polling thread right before each poll, while the task
+    /// is `RUNNING` (so `RawTask::mark_registered` may be used).
+    fn before_poll(&self, _task: RawTask) {}
 
     /// Called on the polling thread right after each poll (even if it panicked).
     fn after_poll(&self, _header: &Header) {}

@@ -268,7 +268,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
     fn poll_inner(self) {
         let scheduler = &self.cell().scheduler;
-        scheduler.before_poll(self.header());
+        scheduler.before_poll(self.raw());
         // A waker that borrows the running reference: no count change.
         // SAFETY: the vtable contract holds and ManuallyDrop skips the release.
         let waker = ManuallyDrop::new(unsafe {
@@ -305,7 +305,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                 self.complete();
             }
             Err(payload) => {
-                self.set_stage(Stage::Finished(Err(TaskError::Panicked(Panic::new(payload)))));
+                self.set_stage(Stage::Finished(Err(TaskError::Panicked(Panic::new(
+                    payload,
+                )))));
                 self.complete();
             }
         }
@@ -379,7 +381,10 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: as in `poll`.
     let harness = unsafe { Harness::<F, S>::from_raw(ptr) };
-    harness.cell().scheduler.schedule(Notified::from_raw(harness.raw()));
+    harness
+        .cell()
+        .scheduler
+        .schedule(Notified::from_raw(harness.raw()));
 }
 
 unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
@@ -401,7 +406,11 @@ unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     unsafe { Harness::<F, S>::from_raw(ptr) }.dealloc();
 }
 
-unsafe fn try_read_output<F: Future, S: Schedule>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+unsafe fn try_read_output<F: Future, S: Schedule>(
+    ptr: NonNull<Header>,
+    dst: *mut (),
+    waker: &Waker,
+) {
     // SAFETY: as in `poll`; the join handle holds a reference.
     let harness = unsafe { Harness::<F, S>::from_raw(ptr) };
     // SAFETY: the join handle passes a pointer to its own output slot.

@@ -338,7 +338,9 @@ impl State {
     ) -> Result<Snapshot, Snapshot> {
         let mut curr = self.load();
         loop {
-            let Some(next) = f(curr) else { return Err(curr) };
+            let Some(next) = f(curr) else {
+                return Err(curr);
+            };
             match self
                 .val
                 .compare_exchange_weak(curr.0, next.0, AcqRel, Acquire)

@@ -45,8 +45,7 @@ const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 pub(crate) fn deadline_after(delay: Duration) -> Instant {
     let now = Instant::now();
-    now.checked_add(delay)
-        .unwrap_or_else(|| now + FAR_FUTURE)
+    now.checked_add(delay).unwrap_or_else(|| now + FAR_FUTURE)
 }
 
 /// One armed timer, shared between its `Sleep` and the heap that holds it.
@@ -257,10 +256,14 @@ impl Sleep {
             None => false,
         });
         if !local {
-            let shared = self.runtime.clone().or_else(context::current_shared).expect(
-                "loopwork::Sleep polled outside a loopwork runtime: await it inside a task or \
+            let shared = self
+                .runtime
+                .clone()
+                .or_else(context::current_shared)
+                .expect(
+                    "loopwork::Sleep polled outside a loopwork runtime: await it inside a task or \
                  Runtime::block_on",
-            );
+                );
             // Spread foreign timers over the loops by entry address.
             let i = (Arc::as_ptr(&entry) as usize >> 6) % shared.num_loops();
             shared.loops[i].send(InboxItem::Timer(entry.clone()));
@@ -309,7 +312,9 @@ impl Drop for Sleep {
 
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sleep").field("deadline", &self.deadline).finish()
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish()
     }
 }
 
