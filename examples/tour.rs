@@ -1,0 +1,207 @@
+//! A tour of loopwork: what the runtime does, section by section.
+//!
+//! Run it with `cargo run --release --example tour`
+//! (add `RUST_LOG=loopwork=debug` to see the runtime's own log lines).
+
+use loopwork::{Runtime, TaskError};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn section(title: &str) {
+    println!("\n== {title} ==");
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("loopwork=warn"))
+        .init();
+    let loops = num_cpus::get().clamp(2, 4);
+    let rt = Runtime::builder()
+        .loops(loops)
+        .thread_name("tour")
+        .build()
+        .expect("start the runtime");
+
+    section("Loops");
+    println!(
+        "started {} loops: {}",
+        rt.loops(),
+        (0..rt.loops())
+            .map(|i| rt.loop_handle(i).thread_name().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    spawning(&rt);
+    stealing(&rt);
+    timers(&rt);
+    cancellation(&rt);
+    panics(&rt);
+
+    section("Shutdown");
+    let pending = rt.handle().spawn(std::future::pending::<()>());
+    let start = Instant::now();
+    rt.close();
+    let outcome = futures_lite_block_on(pending);
+    println!(
+        "close() took {:?}; a task still pending at shutdown resolved to: {}",
+        start.elapsed(),
+        outcome.unwrap_err()
+    );
+}
+
+fn spawning(rt: &Runtime) {
+    section("Spawning");
+    let before = rt.metrics();
+    let counter = Arc::new(AtomicUsize::new(0));
+    let c = counter.clone();
+    let start = Instant::now();
+    rt.block_on(async move {
+        // Spawned from inside a task: onto that loop's deque, stealable by the others.
+        loopwork::spawn(async move {
+            let tasks: Vec<_> = (0..100_000)
+                .map(|_| {
+                    let c = c.clone();
+                    loopwork::spawn(async move {
+                        c.fetch_add(1, SeqCst);
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    });
+    println!(
+        "100000 tasks spawned from a task, all ran once: {} (in {:?})",
+        counter.load(SeqCst),
+        start.elapsed()
+    );
+    let after = rt.metrics();
+    for (i, (a, b)) in after.loops.iter().zip(&before.loops).enumerate() {
+        println!(
+            "  loop {i}: polled {:>6}, spawned {:>6}, stolen {:>6}, from injector {:>4}",
+            a.polls - b.polls,
+            a.spawned - b.spawned,
+            a.stolen - b.stolen,
+            a.from_injector - b.from_injector
+        );
+    }
+}
+
+fn stealing(rt: &Runtime) {
+    section("Work stealing");
+    let before = rt.metrics();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let result = rt.block_on(rt.handle().spawn(async move {
+        let me = std::thread::current().name().unwrap().to_owned();
+        for _ in 0..32 {
+            let tx = tx.clone();
+            loopwork::spawn(async move {
+                tx.send(std::thread::current().name().unwrap().to_owned())
+                    .unwrap()
+            })
+            .detach();
+        }
+        // Block this loop synchronously: its queued tasks can only run if
+        // another loop steals them.
+        let others: Vec<String> = (0..32)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect();
+        (me, others)
+    }));
+    let (blocked, ran_on) = result.unwrap();
+    let elsewhere = ran_on.iter().filter(|t| **t != blocked).count();
+    println!("{blocked} was blocked; {elsewhere}/32 of its queued tasks ran on other loops");
+    let after = rt.metrics();
+    let stolen: Vec<u64> = after
+        .loops
+        .iter()
+        .zip(&before.loops)
+        .map(|(a, b)| a.stolen - b.stolen)
+        .collect();
+    println!("  tasks stolen per loop: {stolen:?}");
+}
+
+fn timers(rt: &Runtime) {
+    section("Timers");
+    rt.block_on(async {
+        let start = Instant::now();
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tasks: Vec<_> = [30u64, 10, 20]
+            .into_iter()
+            .map(|ms| {
+                let order = order.clone();
+                loopwork::spawn(async move {
+                    loopwork::sleep(Duration::from_millis(ms)).await;
+                    order.lock().unwrap().push((ms, start.elapsed()));
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        for (ms, at) in order.lock().unwrap().iter() {
+            println!(
+                "  sleep({ms} ms) woke after {:.1} ms",
+                at.as_secs_f64() * 1e3
+            );
+        }
+        let timed_out =
+            loopwork::wait_for(Duration::from_millis(5), std::future::pending::<()>()).await;
+        println!("wait_for(5 ms, pending) -> {timed_out:?}");
+    });
+}
+
+fn cancellation(rt: &Runtime) {
+    section("Cancellation");
+    rt.block_on(async {
+        let task = loopwork::task::Builder::new().name("forever").spawn(async {
+            loop {
+                loopwork::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        loopwork::sleep(Duration::from_millis(5)).await;
+        task.cancel();
+        let outcome: Result<(), TaskError> = task.await;
+        println!("cancelled task 'forever' -> {}", outcome.unwrap_err());
+        let inner = loopwork::spawn(std::future::pending::<()>());
+        let r = loopwork::wait_for(Duration::from_millis(5), inner).await;
+        println!(
+            "wait_for on a task timed out ({}) and cancelled the task, as asyncio does",
+            r.unwrap_err()
+        );
+    });
+}
+
+fn panics(rt: &Runtime) {
+    section("A caught panic");
+    // One line per panic instead of the default hook's report and backtrace.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        println!(
+            "  (panic hook) '{}' panicked: {info}",
+            thread.name().unwrap_or("?")
+        );
+    }));
+    rt.block_on(async {
+        let bad = loopwork::spawn(async { panic!("something went wrong in a task") });
+        match bad.await {
+            Err(e) => println!("the join side got: {e}"),
+            Ok(()) => unreachable!(),
+        }
+        let still = loopwork::spawn(async { "the loop is still serving" })
+            .await
+            .unwrap();
+        println!("afterwards: {still}");
+    });
+    std::panic::set_hook(default_hook);
+}
+
+/// Awaits a loopwork task from a thread with no runtime (the runtime is closed).
+fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
