@@ -1,1 +1,1342 @@
-fn main(){}
+//! loopwork side by side with tokio and async-executor.
+//!
+//! ```text
+//! cargo bench --bench compare                      # full run (about 20 repetitions)
+//! cargo bench --bench compare -- --quick           # under a minute
+//! cargo bench --bench compare -- --only ping_pong  # one workload (or a name prefix)
+//! cargo bench --bench compare -- --threads 4 --reps 30
+//! ```
+//!
+//! # Method
+//! * Each workload runs on three runtimes with the same number of worker
+//!   threads (default 2): loopwork (`Runtime::builder().loops(n)`), tokio
+//!   (multi-thread runtime, `worker_threads(n)`) and async-executor (one
+//!   `Executor` run by `n` threads with `async_io::block_on(ex.run(..))`; timers
+//!   are `async_io::Timer`).
+//! * The three runtimes live in the same process and are measured **interleaved**:
+//!   repetition `r` runs loopwork, tokio, async-executor in an order rotated by
+//!   `r`, so drift (frequency, other load on the machine) hits all three alike.
+//!   A few warm-up repetitions are discarded; the table gives the median and,
+//!   in parentheses, the interquartile range; `compare.json` also has min, max
+//!   and every sample.
+//! * Work is spawned **from inside a runtime task** (a driver task), not from
+//!   `block_on`, except in the `*_remote_*` workloads, whose point is spawning
+//!   from a foreign thread.
+//! * The synchronisation the workloads need (a countdown with a wake-up, a
+//!   oneshot channel) is written here, once, and shared by all three runtimes,
+//!   so what differs between columns is only the runtime.
+//! * Every workload checks its own result (every task ran, counts and sums
+//!   match) and panics on a wrong answer. A watchdog aborts the process if one
+//!   sample runs longer than 60 s, naming the workload and the runtime.
+//! * Nothing here asserts a timing.
+//!
+//! Writes `$CARGO_TARGET_DIR/compare.json` (default `target/compare.json`).
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Barrier, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+// ===== configuration =====
+
+struct Config {
+    threads: usize,
+    reps: usize,
+    warmup: usize,
+    quick: bool,
+    only: Option<String>,
+}
+
+impl Config {
+    /// Parses the arguments by hand. Unknown flags (cargo passes `--bench`)
+    /// are ignored.
+    fn from_args() -> Config {
+        let mut cfg = Config {
+            threads: 2,
+            reps: 0,
+            warmup: 2,
+            quick: false,
+            only: None,
+        };
+        let mut reps = None;
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let mut i = 0;
+        while i < args.len() {
+            let (flag, inline) = match args[i].split_once('=') {
+                Some((f, v)) => (f.to_string(), Some(v.to_string())),
+                None => (args[i].clone(), None),
+            };
+            let mut value = |name: &str| -> String {
+                if let Some(v) = inline.clone() {
+                    return v;
+                }
+                i += 1;
+                args.get(i)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("compare: {name} needs a value"))
+            };
+            match flag.as_str() {
+                "--quick" => cfg.quick = true,
+                "--threads" => {
+                    cfg.threads = value("--threads").parse().expect("--threads N: a number");
+                    assert!(cfg.threads > 0, "--threads must be at least 1");
+                }
+                "--reps" => reps = Some(value("--reps").parse().expect("--reps N: a number")),
+                "--only" => cfg.only = Some(value("--only")),
+                _ => {} // `--bench` from cargo, or anything else: ignored.
+            }
+            i += 1;
+        }
+        cfg.reps = reps.unwrap_or(if cfg.quick { 5 } else { 20 });
+        if cfg.quick {
+            cfg.warmup = 1;
+        }
+        cfg
+    }
+
+    fn selected(&self, name: &str) -> bool {
+        match &self.only {
+            None => true,
+            Some(o) => name == o || name.starts_with(o.as_str()),
+        }
+    }
+}
+
+// ===== shared synchronisation (identical for all runtimes) =====
+
+/// A counter that wakes one waiter when it reaches zero.
+struct Countdown {
+    remaining: AtomicUsize,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Countdown {
+    fn new(n: usize) -> Arc<Countdown> {
+        Arc::new(Countdown {
+            remaining: AtomicUsize::new(n),
+            waker: Mutex::new(None),
+        })
+    }
+
+    fn done_one(&self) {
+        let prev = self.remaining.fetch_sub(1, AcqRel);
+        assert!(prev > 0, "countdown went below zero: a task ran twice");
+        if prev == 1 {
+            let waker = self.waker.lock().unwrap().take();
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            if self.remaining.load(Acquire) == 0 {
+                return Poll::Ready(());
+            }
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            // Re-check after publishing the waker: the last `done_one` may
+            // have looked for it just before.
+            if self.remaining.load(Acquire) == 0 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// A minimal oneshot channel: one `Arc`, one mutex, no runtime involved.
+mod oneshot {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Waker};
+
+    struct Slot<T> {
+        value: Option<T>,
+        waker: Option<Waker>,
+        closed: bool,
+    }
+
+    pub struct Sender<T>(Arc<Mutex<Slot<T>>>);
+    pub struct Receiver<T>(Arc<Mutex<Slot<T>>>);
+
+    pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+        let slot = Arc::new(Mutex::new(Slot {
+            value: None,
+            waker: None,
+            closed: false,
+        }));
+        (Sender(slot.clone()), Receiver(slot))
+    }
+
+    impl<T> Sender<T> {
+        pub fn send(self, value: T) {
+            let waker = {
+                let mut s = self.0.lock().unwrap();
+                s.value = Some(value);
+                s.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    impl<T> Drop for Sender<T> {
+        fn drop(&mut self) {
+            let waker = {
+                let mut s = self.0.lock().unwrap();
+                s.closed = true;
+                s.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    impl<T> Future for Receiver<T> {
+        /// `None` if the sender was dropped without sending.
+        type Output = Option<T>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            let mut s = self.0.lock().unwrap();
+            if let Some(v) = s.value.take() {
+                return Poll::Ready(Some(v));
+            }
+            if s.closed {
+                return Poll::Ready(None);
+            }
+            match &s.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.waker = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        }
+    }
+}
+
+/// Increments a counter when dropped: tells when cancelled futures are gone.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Release);
+    }
+}
+
+/// About 10 µs of CPU, as tokio's benchmark `stall()`.
+fn stall() {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_micros(10) {
+        std::thread::yield_now();
+    }
+}
+
+/// Polls `fut` exactly once and reports what it returned.
+async fn poll_once<F: Future>(mut fut: Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+}
+
+// ===== the three runtimes behind one interface =====
+
+/// What a workload needs from a runtime. `spawn` works from any thread: from a
+/// worker of the runtime it is the runtime's ordinary local spawn
+/// (`loopwork::spawn`, `tokio::spawn`, `Executor::spawn`).
+trait Rt: Clone + Send + Sync + 'static {
+    type Join<T: Send + 'static>: Future<Output = T> + Send + Unpin + 'static;
+
+    fn spawn<F>(&self, fut: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Lets the task run on without anyone joining it.
+    fn detach<T: Send + 'static>(join: Self::Join<T>);
+
+    /// Cancels the task.
+    fn abort<T: Send + 'static>(join: Self::Join<T>);
+
+    /// Runs `fut` on the calling (non-worker) thread.
+    fn block_on<F: Future>(&self, fut: F) -> F::Output;
+
+    fn yield_now() -> impl Future<Output = ()> + Send;
+
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
+}
+
+#[derive(Clone)]
+struct Lw(loopwork::Handle);
+
+struct LwJoin<T>(loopwork::Task<T>);
+
+impl<T> Future for LwJoin<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|e| panic!("loopwork task failed: {e}")))
+    }
+}
+
+impl Rt for Lw {
+    type Join<T: Send + 'static> = LwJoin<T>;
+
+    fn spawn<F>(&self, fut: F) -> LwJoin<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        LwJoin(self.0.spawn(fut))
+    }
+
+    fn detach<T: Send + 'static>(join: LwJoin<T>) {
+        drop(join); // dropping a loopwork Task detaches it
+    }
+
+    fn abort<T: Send + 'static>(join: LwJoin<T>) {
+        join.0.cancel();
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.0.block_on(fut)
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        loopwork::yield_now()
+    }
+
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        loopwork::sleep(d)
+    }
+}
+
+#[derive(Clone)]
+struct Tk(tokio::runtime::Handle);
+
+struct TkJoin<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for TkJoin<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|e| panic!("tokio task failed: {e}")))
+    }
+}
+
+impl Rt for Tk {
+    type Join<T: Send + 'static> = TkJoin<T>;
+
+    fn spawn<F>(&self, fut: F) -> TkJoin<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        TkJoin(self.0.spawn(fut))
+    }
+
+    fn detach<T: Send + 'static>(join: TkJoin<T>) {
+        drop(join);
+    }
+
+    fn abort<T: Send + 'static>(join: TkJoin<T>) {
+        join.0.abort();
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.0.block_on(fut)
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(d)
+    }
+}
+
+#[derive(Clone)]
+struct Ae(Arc<async_executor::Executor<'static>>);
+
+impl Rt for Ae {
+    type Join<T: Send + 'static> = async_executor::Task<T>;
+
+    fn spawn<F>(&self, fut: F) -> async_executor::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.spawn(fut)
+    }
+
+    fn detach<T: Send + 'static>(join: async_executor::Task<T>) {
+        join.detach(); // dropping an async-executor Task would cancel it
+    }
+
+    fn abort<T: Send + 'static>(join: async_executor::Task<T>) {
+        drop(join);
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        async_io::block_on(fut)
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+
+    async fn sleep(d: Duration) {
+        async_io::Timer::after(d).await;
+    }
+}
+
+/// An async-executor "runtime": one executor, `n` threads running it.
+struct AeRuntime {
+    ex: Arc<async_executor::Executor<'static>>,
+    stops: Vec<oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl AeRuntime {
+    fn new(n: usize) -> AeRuntime {
+        let ex = Arc::new(async_executor::Executor::new());
+        let mut stops = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..n {
+            let (tx, rx) = oneshot::channel::<()>();
+            let ex = ex.clone();
+            stops.push(tx);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("async-executor-{i}"))
+                    .spawn(move || {
+                        async_io::block_on(ex.run(async {
+                            let _ = rx.await;
+                        }))
+                    })
+                    .expect("spawn an executor thread"),
+            );
+        }
+        AeRuntime { ex, stops, threads }
+    }
+
+    fn shutdown(self) {
+        drop(self.stops);
+        for t in self.threads {
+            t.join().expect("an executor thread panicked");
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    Loopwork,
+    Tokio,
+    AsyncExecutor,
+}
+
+const PEERS: [Peer; 3] = [Peer::Loopwork, Peer::Tokio, Peer::AsyncExecutor];
+
+impl Peer {
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Loopwork => "loopwork",
+            Peer::Tokio => "tokio",
+            Peer::AsyncExecutor => "async-executor",
+        }
+    }
+}
+
+fn loopwork_rt(n: usize) -> loopwork::Runtime {
+    loopwork::Runtime::builder()
+        .loops(n)
+        .debug(false)
+        .build()
+        .expect("build loopwork")
+}
+
+fn tokio_rt(n: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .enable_all()
+        .build()
+        .expect("build tokio")
+}
+
+/// The three runtimes, alive for the duration of one workload.
+struct Peers {
+    lw: loopwork::Runtime,
+    tk: tokio::runtime::Runtime,
+    ae: AeRuntime,
+}
+
+impl Peers {
+    fn new(n: usize) -> Peers {
+        Peers {
+            lw: loopwork_rt(n),
+            tk: tokio_rt(n),
+            ae: AeRuntime::new(n),
+        }
+    }
+
+    fn run<W: Workload>(&self, peer: Peer, w: &W) -> f64 {
+        match peer {
+            Peer::Loopwork => w.run(&Lw(self.lw.handle())),
+            Peer::Tokio => w.run(&Tk(self.tk.handle().clone())),
+            Peer::AsyncExecutor => w.run(&Ae(self.ae.ex.clone())),
+        }
+    }
+
+    fn shutdown(self) {
+        self.lw.close();
+        self.tk.shutdown_timeout(Duration::from_secs(10));
+        self.ae.shutdown();
+    }
+}
+
+// ===== the watchdog =====
+
+static CURRENT: Mutex<Option<(String, Instant)>> = Mutex::new(None);
+const HANG_LIMIT: Duration = Duration::from_secs(60);
+
+fn start_watchdog() {
+    std::thread::Builder::new()
+        .name("compare-watchdog".into())
+        .spawn(|| loop {
+            std::thread::sleep(Duration::from_secs(1));
+            if let Some((what, since)) = &*CURRENT.lock().unwrap() {
+                if since.elapsed() > HANG_LIMIT {
+                    eprintln!(
+                        "compare: {what} has run for more than {HANG_LIMIT:?}: assuming a hang, aborting"
+                    );
+                    std::process::exit(3);
+                }
+            }
+        })
+        .expect("spawn the watchdog");
+}
+
+fn watch<T>(what: String, f: impl FnOnce() -> T) -> T {
+    *CURRENT.lock().unwrap() = Some((what, Instant::now()));
+    let out = f();
+    *CURRENT.lock().unwrap() = None;
+    out
+}
+
+// ===== workloads =====
+
+/// One measured run on one runtime. Returns seconds (or, for the memory
+/// workload, bytes per task). Panics if the result is wrong.
+trait Workload {
+    fn run<R: Rt>(&self, rt: &R) -> f64;
+}
+
+const NUM_SPAWN: usize = 10_000;
+
+/// Workload 1: 10,000 empty tasks spawned from a task; completion by a countdown.
+struct SpawnManyLocal;
+
+impl Workload for SpawnManyLocal {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        let done = Countdown::new(NUM_SPAWN);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let (rt2, done2, ran2) = (rt.clone(), done.clone(), ran.clone());
+        R::detach(rt.spawn(async move {
+            for _ in 0..NUM_SPAWN {
+                let (done, ran) = (done2.clone(), ran2.clone());
+                R::detach(rt2.spawn(async move {
+                    ran.fetch_add(1, Relaxed);
+                    done.done_one();
+                }));
+            }
+        }));
+        rt.block_on(done.wait());
+        let t = start.elapsed();
+        assert_eq!(
+            ran.load(Relaxed),
+            NUM_SPAWN,
+            "spawn_many_local: not every task ran"
+        );
+        t.as_secs_f64()
+    }
+}
+
+/// Workloads 2 and 3: 10,000 spawns from a foreign thread, all joined; optionally while
+/// `2 × workers` background tasks keep every worker busy (yield + 10 µs stall).
+struct SpawnManyRemote {
+    busy: usize,
+}
+
+impl Workload for SpawnManyRemote {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        let keep_going = Arc::new(AtomicBool::new(true));
+        let running = Countdown::new(self.busy);
+        let exited = Countdown::new(self.busy);
+        for _ in 0..self.busy {
+            let (keep_going, running, exited) =
+                (keep_going.clone(), running.clone(), exited.clone());
+            R::detach(rt.spawn(async move {
+                running.done_one();
+                while keep_going.load(Relaxed) {
+                    R::yield_now().await;
+                    stall();
+                }
+                exited.done_one();
+            }));
+        }
+        rt.block_on(running.wait());
+
+        let start = Instant::now();
+        let handles: Vec<_> = (0..NUM_SPAWN).map(|i| rt.spawn(async move { i })).collect();
+        let sum = rt.block_on(async move {
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await;
+            }
+            sum
+        });
+        let t = start.elapsed();
+
+        keep_going.store(false, Relaxed);
+        rt.block_on(exited.wait());
+        assert_eq!(
+            sum,
+            NUM_SPAWN * (NUM_SPAWN - 1) / 2,
+            "spawn_many_remote: wrong sum"
+        );
+        t.as_secs_f64()
+    }
+}
+
+/// Workload 4: 1,000 pairs of tasks exchanging oneshot messages.
+struct PingPong;
+
+impl Workload for PingPong {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const PAIRS: usize = 1_000;
+        let done = Countdown::new(PAIRS);
+        let pongs = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let (rt2, done2, pongs2) = (rt.clone(), done.clone(), pongs.clone());
+        R::detach(rt.spawn(async move {
+            for i in 0..PAIRS {
+                let (rt3, done, pongs) = (rt2.clone(), done2.clone(), pongs2.clone());
+                R::detach(rt2.spawn(async move {
+                    let (tx1, rx1) = oneshot::channel::<usize>();
+                    let (tx2, rx2) = oneshot::channel::<usize>();
+                    R::detach(rt3.spawn(async move {
+                        let v = rx1.await.expect("ping lost");
+                        tx2.send(v + 1);
+                    }));
+                    tx1.send(i);
+                    let v = rx2.await.expect("pong lost");
+                    assert_eq!(v, i + 1, "ping_pong: wrong reply");
+                    pongs.fetch_add(1, Relaxed);
+                    done.done_one();
+                }));
+            }
+        }));
+        rt.block_on(done.wait());
+        let t = start.elapsed();
+        assert_eq!(pongs.load(Relaxed), PAIRS, "ping_pong: missing pongs");
+        t.as_secs_f64()
+    }
+}
+
+/// Workload 5: 200 tasks each yielding 1,000 times.
+struct YieldMany;
+
+impl Workload for YieldMany {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const TASKS: usize = 200;
+        const YIELDS: usize = 1_000;
+        let done = Countdown::new(TASKS);
+        let yields = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let (rt2, done2, yields2) = (rt.clone(), done.clone(), yields.clone());
+        R::detach(rt.spawn(async move {
+            for _ in 0..TASKS {
+                let (done, yields) = (done2.clone(), yields2.clone());
+                R::detach(rt2.spawn(async move {
+                    let mut n = 0;
+                    for _ in 0..YIELDS {
+                        R::yield_now().await;
+                        n += 1;
+                    }
+                    yields.fetch_add(n, Relaxed);
+                    done.done_one();
+                }));
+            }
+        }));
+        rt.block_on(done.wait());
+        let t = start.elapsed();
+        assert_eq!(
+            yields.load(Relaxed),
+            TASKS * YIELDS,
+            "yield_many: wrong yield count"
+        );
+        t.as_secs_f64()
+    }
+}
+
+/// Workload 6: A chain of 1,000 tasks, each spawning the next.
+struct ChainedSpawn;
+
+fn chain<R: Rt>(rt: R, n: usize, hops: Arc<AtomicUsize>, done: Arc<Countdown>) {
+    if n == 0 {
+        done.done_one();
+    } else {
+        let rt2 = rt.clone();
+        R::detach(rt.spawn(async move {
+            hops.fetch_add(1, Relaxed);
+            chain(rt2, n - 1, hops, done);
+        }));
+    }
+}
+
+impl Workload for ChainedSpawn {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const ITER: usize = 1_000;
+        let done = Countdown::new(1);
+        let hops = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let (rt2, done2, hops2) = (rt.clone(), done.clone(), hops.clone());
+        R::detach(rt.spawn(async move { chain(rt2, ITER, hops2, done2) }));
+        rt.block_on(done.wait());
+        let t = start.elapsed();
+        assert_eq!(
+            hops.load(Relaxed),
+            ITER,
+            "chained_spawn: wrong chain length"
+        );
+        t.as_secs_f64()
+    }
+}
+
+/// Workload 7: 12,800 tasks spawned from `threads` foreign threads at once (12,800 /
+/// threads each); each thread joins its own tasks.
+struct RemoteSpawn {
+    threads: usize,
+}
+
+impl Workload for RemoteSpawn {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const TOTAL: usize = 12_800;
+        let per = TOTAL / self.threads;
+        let ran = AtomicUsize::new(0);
+        let barrier = Barrier::new(self.threads + 1);
+        let mut start = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..self.threads {
+                s.spawn(|| {
+                    barrier.wait();
+                    let handles: Vec<_> = (0..per).map(|i| rt.spawn(async move { i })).collect();
+                    let sum = rt.block_on(async move {
+                        let mut sum = 0;
+                        for h in handles {
+                            sum += h.await;
+                        }
+                        sum
+                    });
+                    assert_eq!(sum, per * (per - 1) / 2, "remote_spawn: wrong sum");
+                    ran.fetch_add(per, Relaxed);
+                });
+            }
+            start = Instant::now();
+            barrier.wait();
+        });
+        let t = start.elapsed();
+        assert_eq!(ran.load(Relaxed), TOTAL, "remote_spawn: not every task ran");
+        t.as_secs_f64()
+    }
+}
+
+/// Workload 11a: 10,000 tasks each sleeping 1 ms once (spawned from a task, all joined).
+struct TimersSleep;
+
+impl Workload for TimersSleep {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const DELAY: Duration = Duration::from_millis(1);
+        let early = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let (rt2, early2) = (rt.clone(), early.clone());
+        let driver = rt.spawn(async move {
+            let handles: Vec<_> = (0..NUM_SPAWN)
+                .map(|_| {
+                    let early = early2.clone();
+                    rt2.spawn(async move {
+                        let t0 = Instant::now();
+                        R::sleep(DELAY).await;
+                        if t0.elapsed() < DELAY {
+                            early.fetch_add(1, Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            let mut n = 0;
+            for h in handles {
+                h.await;
+                n += 1;
+            }
+            n
+        });
+        let n = rt.block_on(driver);
+        let t = start.elapsed();
+        assert_eq!(n, NUM_SPAWN, "timers_sleep: not every sleeper finished");
+        assert_eq!(
+            early.load(Relaxed),
+            0,
+            "timers_sleep: a sleep completed early"
+        );
+        t.as_secs_f64()
+    }
+}
+
+/// Workload 11b: 100,000 timers armed (a 1 h sleep polled once) then cancelled (dropped),
+/// by `workers` tasks at once.
+struct TimersCancel {
+    tasks: usize,
+}
+
+impl Workload for TimersCancel {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const TIMERS: usize = 100_000;
+        let per = TIMERS / self.tasks;
+        let armed = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let (rt2, armed2, tasks) = (rt.clone(), armed.clone(), self.tasks);
+        let driver = rt.spawn(async move {
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let armed = armed2.clone();
+                    rt2.spawn(async move {
+                        for _ in 0..per {
+                            let sleep = pin!(R::sleep(Duration::from_secs(3600)));
+                            assert!(poll_once(sleep).await.is_pending(), "a 1 h sleep completed");
+                            armed.fetch_add(1, Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await;
+            }
+        });
+        rt.block_on(driver);
+        let t = start.elapsed();
+        assert_eq!(
+            armed.load(Relaxed),
+            per * self.tasks,
+            "timers_cancel: wrong count"
+        );
+        t.as_secs_f64()
+    }
+}
+
+// ----- 13. memory -----
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> std::ffi::c_int;
+    }
+    // SAFETY: glibc's malloc_trim takes no pointers and may be called at any time.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
+/// Resident set size from `/proc/self/statm` (second field, in pages).
+fn rss_bytes() -> usize {
+    extern "C" {
+        fn sysconf(name: std::ffi::c_int) -> std::ffi::c_long;
+    }
+    const SC_PAGESIZE: std::ffi::c_int = 30; // Linux
+                                             // SAFETY: sysconf takes no pointers.
+    let page = unsafe { sysconf(SC_PAGESIZE) } as usize;
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .expect("parse /proc/self/statm");
+    pages * page
+}
+
+const MEM_TASKS: usize = 100_000;
+
+/// Workload 13: Resident bytes per pending task: 100,000 tasks (spawned from a task)
+/// wait on a never-ready future. The join handles' own `Vec` is subtracted.
+/// Measured on a fresh runtime each time (see `measure_memory`).
+struct Memory;
+
+impl Workload for Memory {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        let started = Countdown::new(MEM_TASKS);
+        let dropped = Arc::new(AtomicUsize::new(0));
+        trim_heap();
+        let before = rss_bytes();
+        let (rt2, started2, dropped2) = (rt.clone(), started.clone(), dropped.clone());
+        let handles: Vec<R::Join<()>> = rt.block_on(rt.spawn(async move {
+            (0..MEM_TASKS)
+                .map(|_| {
+                    let (started, guard) = (started2.clone(), DropCount(dropped2.clone()));
+                    rt2.spawn(async move {
+                        let _guard = guard;
+                        started.done_one();
+                        std::future::pending::<()>().await
+                    })
+                })
+                .collect()
+        }));
+        rt.block_on(started.wait());
+        let after = rss_bytes();
+        let handles_vec = handles.capacity() * std::mem::size_of::<R::Join<()>>();
+        for h in handles {
+            R::abort(h);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while dropped.load(Acquire) < MEM_TASKS {
+            assert!(
+                Instant::now() < deadline,
+                "memory: cancelled tasks were not dropped"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        (after.saturating_sub(before).saturating_sub(handles_vec)) as f64 / MEM_TASKS as f64
+    }
+}
+
+// ===== measurement =====
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Seconds,
+    BytesPerTask,
+}
+
+struct Series {
+    label: &'static str,
+    samples: Vec<f64>,
+}
+
+struct Row {
+    name: String,
+    unit: Unit,
+    series: Vec<Series>,
+}
+
+struct Stats {
+    median: f64,
+    q1: f64,
+    q3: f64,
+    min: f64,
+    max: f64,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn stats(samples: &[f64]) -> Stats {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    Stats {
+        median: quantile(&s, 0.5),
+        q1: quantile(&s, 0.25),
+        q3: quantile(&s, 0.75),
+        min: s[0],
+        max: s[s.len() - 1],
+    }
+}
+
+/// Interleaves the three runtimes: repetition `r` starts with peer `r % 3`.
+fn measure<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
+    eprint!("{name} ...");
+    let peers = Peers::new(cfg.threads);
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    for rep in 0..cfg.warmup + cfg.reps {
+        for k in 0..3 {
+            let p = (rep + k) % 3;
+            let peer = PEERS[p];
+            let v = watch(format!("workload {name} on {}", peer.name()), || {
+                peers.run(peer, w)
+            });
+            if rep >= cfg.warmup {
+                samples[p].push(v);
+            }
+        }
+    }
+    peers.shutdown();
+    eprintln!(" done");
+    Row {
+        name: name.to_string(),
+        unit: Unit::Seconds,
+        series: PEERS
+            .iter()
+            .zip(samples)
+            .map(|(p, samples)| Series {
+                label: p.name(),
+                samples,
+            })
+            .collect(),
+    }
+}
+
+/// Memory: a fresh runtime for every sample, so memory freed by an earlier
+/// sample (a registry sweep, an allocator cache) cannot flatter a later one.
+fn measure_memory(cfg: &Config, name: &str) -> Row {
+    eprint!("{name} ...");
+    let reps = if cfg.quick { 3 } else { cfg.reps.clamp(10, 15) };
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    for rep in 0..1 + reps {
+        for k in 0..3 {
+            let p = (rep + k) % 3;
+            let peer = PEERS[p];
+            let v = watch(
+                format!("workload {name} on {}", peer.name()),
+                || match peer {
+                    Peer::Loopwork => {
+                        let rt = loopwork_rt(cfg.threads);
+                        let h = Lw(rt.handle());
+                        h.block_on(h.spawn(async {}));
+                        let v = Memory.run(&h);
+                        rt.close();
+                        v
+                    }
+                    Peer::Tokio => {
+                        let rt = tokio_rt(cfg.threads);
+                        let h = Tk(rt.handle().clone());
+                        h.block_on(h.spawn(async {}));
+                        let v = Memory.run(&h);
+                        rt.shutdown_timeout(Duration::from_secs(10));
+                        v
+                    }
+                    Peer::AsyncExecutor => {
+                        let rt = AeRuntime::new(cfg.threads);
+                        let h = Ae(rt.ex.clone());
+                        h.block_on(h.spawn(async {}));
+                        let v = Memory.run(&h);
+                        drop(h);
+                        rt.shutdown();
+                        v
+                    }
+                },
+            );
+            if rep >= 1 {
+                samples[p].push(v);
+            }
+        }
+    }
+    eprintln!(" done");
+    Row {
+        name: name.to_string(),
+        unit: Unit::BytesPerTask,
+        series: PEERS
+            .iter()
+            .zip(samples)
+            .map(|(p, samples)| Series {
+                label: p.name(),
+                samples,
+            })
+            .collect(),
+    }
+}
+
+/// Workload 14: loopwork alone, debug mode off vs on, interleaved on one runtime.
+fn measure_debug<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
+    eprint!("{name} ...");
+    let rt = loopwork_rt(cfg.threads);
+    let h = Lw(rt.handle());
+    let mut samples: [Vec<f64>; 2] = Default::default();
+    for rep in 0..cfg.warmup + cfg.reps {
+        for k in 0..2 {
+            let debug = (rep + k) % 2 == 1;
+            rt.set_debug(debug);
+            let v = watch(format!("workload {name} (debug={debug})"), || w.run(&h));
+            if rep >= cfg.warmup {
+                samples[usize::from(debug)].push(v);
+            }
+        }
+    }
+    rt.set_debug(false);
+    rt.close();
+    eprintln!(" done");
+    let [off, on] = samples;
+    Row {
+        name: name.to_string(),
+        unit: Unit::Seconds,
+        series: vec![
+            Series {
+                label: "debug off",
+                samples: off,
+            },
+            Series {
+                label: "debug on",
+                samples: on,
+            },
+        ],
+    }
+}
+
+// ===== output =====
+
+fn fmt_value(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::BytesPerTask => format!("{v:.0} B"),
+        Unit::Seconds if v >= 1.0 => format!("{v:.2} s"),
+        Unit::Seconds if v >= 1e-3 => format!("{:.2} ms", v * 1e3),
+        Unit::Seconds => format!("{:.1} µs", v * 1e6),
+    }
+}
+
+/// `median (q1–q3)`, the unit written once when q1 and q3 share it.
+fn fmt_cell(unit: Unit, s: &Stats) -> String {
+    let (q1, q3) = (fmt_value(unit, s.q1), fmt_value(unit, s.q3));
+    let q1 = match (q1.split_once(' '), q3.split_once(' ')) {
+        (Some((n1, u1)), Some((_, u3))) if u1 == u3 => n1.to_string(),
+        _ => q1,
+    };
+    format!("{} ({q1}–{q3})", fmt_value(unit, s.median))
+}
+
+fn ratio(a: &Stats, b: &Stats) -> String {
+    if b.median > 0.0 {
+        format!("{:.2}", a.median / b.median)
+    } else {
+        "—".into()
+    }
+}
+
+fn print_main_table(rows: &[Row]) {
+    println!("| workload | loopwork | tokio | async-executor | loopwork/tokio | loopwork/async-executor |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let st: Vec<Stats> = row.series.iter().map(|s| stats(&s.samples)).collect();
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            row.name,
+            fmt_cell(row.unit, &st[0]),
+            fmt_cell(row.unit, &st[1]),
+            fmt_cell(row.unit, &st[2]),
+            ratio(&st[0], &st[1]),
+            ratio(&st[0], &st[2]),
+        );
+    }
+}
+
+fn print_debug_table(rows: &[Row]) {
+    println!("| workload (loopwork only) | debug off | debug on | on/off |");
+    println!("|---|---:|---:|---:|");
+    for row in rows {
+        let st: Vec<Stats> = row.series.iter().map(|s| stats(&s.samples)).collect();
+        println!(
+            "| {} | {} | {} | {} |",
+            row.name,
+            fmt_cell(row.unit, &st[0]),
+            fmt_cell(row.unit, &st[1]),
+            ratio(&st[1], &st[0]),
+        );
+    }
+}
+
+fn json_row(out: &mut String, row: &Row) {
+    let unit = match row.unit {
+        Unit::Seconds => "seconds",
+        Unit::BytesPerTask => "bytes_per_task",
+    };
+    let _ = write!(
+        out,
+        "    {{\"workload\": \"{}\", \"unit\": \"{unit}\", \"results\": {{",
+        row.name
+    );
+    for (i, s) in row.series.iter().enumerate() {
+        let st = stats(&s.samples);
+        let samples: Vec<String> = s.samples.iter().map(|v| format!("{v:e}")).collect();
+        let _ = write!(
+            out,
+            "{}\"{}\": {{\"median\": {:e}, \"q1\": {:e}, \"q3\": {:e}, \"min\": {:e}, \"max\": {:e}, \"samples\": [{}]}}",
+            if i == 0 { "" } else { ", " },
+            s.label,
+            st.median,
+            st.q1,
+            st.q3,
+            st.min,
+            st.max,
+            samples.join(", ")
+        );
+    }
+    out.push_str("}}");
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn write_json(cfg: &Config, main: &[Row], debug: &[Row], missing: &[(&str, &str)]) {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "target".into());
+    let mut out = String::new();
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let _ = writeln!(out, "{{");
+    let _ = writeln!(
+        out,
+        "  \"unix_time\": {unix},\n  \"threads\": {},\n  \"reps\": {},\n  \"warmup\": {},\n  \"quick\": {},\n  \"nproc\": {},\n  \"cpu\": \"{}\",",
+        cfg.threads,
+        cfg.reps,
+        cfg.warmup,
+        cfg.quick,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        cpu_model().replace('"', "'")
+    );
+    for (key, rows) in [("workloads", main), ("debug_overhead", debug)] {
+        let _ = writeln!(out, "  \"{key}\": [");
+        for (i, row) in rows.iter().enumerate() {
+            json_row(&mut out, row);
+            out.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });
+        }
+        out.push_str("  ],\n");
+    }
+    out.push_str("  \"not_measurable\": [");
+    for (i, (name, why)) in missing.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}{{\"workload\": \"{name}\", \"why\": \"{why}\"}}",
+            if i == 0 { "" } else { ", " }
+        );
+    }
+    out.push_str("]\n}\n");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("compare.json");
+    match std::fs::write(&path, out) {
+        Ok(()) => eprintln!("wrote {}", path.display()),
+        Err(e) => eprintln!("could not write {}: {e}", path.display()),
+    }
+}
+
+fn main() {
+    let cfg = Config::from_args();
+    start_watchdog();
+    let n = cfg.threads;
+    eprintln!(
+        "compare: {n} worker threads per runtime, {} repetitions after {} warm-up{}; cpu: {} ({} cpus)",
+        cfg.reps,
+        cfg.warmup,
+        if cfg.quick { " (--quick)" } else { "" },
+        cpu_model(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+    );
+
+    let remote_names = ["remote_spawn_1t", "remote_spawn_2t", "remote_spawn_4t"];
+    let mut main_rows = Vec::new();
+    let mut run = |name: &str, f: &dyn Fn(&str) -> Row| {
+        if cfg.selected(name) {
+            main_rows.push(f(name));
+        }
+    };
+    run("spawn_many_local", &|name| {
+        measure(&cfg, name, &SpawnManyLocal)
+    });
+    run("spawn_many_remote_idle", &|name| {
+        measure(&cfg, name, &SpawnManyRemote { busy: 0 })
+    });
+    run("spawn_many_remote_busy", &|name| {
+        measure(&cfg, name, &SpawnManyRemote { busy: 2 * n })
+    });
+    run("ping_pong", &|name| measure(&cfg, name, &PingPong));
+    run("yield_many", &|name| measure(&cfg, name, &YieldMany));
+    run("chained_spawn", &|name| measure(&cfg, name, &ChainedSpawn));
+    for (name, threads) in remote_names.iter().zip([1, 2, 4]) {
+        run(name, &|name| measure(&cfg, name, &RemoteSpawn { threads }));
+    }
+    run("timers_sleep_1ms", &|name| {
+        measure(&cfg, name, &TimersSleep)
+    });
+    run("timers_cancel_100k", &|name| {
+        measure(&cfg, name, &TimersCancel { tasks: n })
+    });
+    run("memory_per_task", &|name| measure_memory(&cfg, name));
+
+    let mut debug_rows = Vec::new();
+    if cfg.selected("debug_overhead_spawn_many_local") {
+        debug_rows.push(measure_debug(
+            &cfg,
+            "debug_overhead_spawn_many_local",
+            &SpawnManyLocal,
+        ));
+    }
+    if cfg.selected("debug_overhead_yield_many") {
+        debug_rows.push(measure_debug(&cfg, "debug_overhead_yield_many", &YieldMany));
+    }
+
+    let missing: &[(&str, &str)] = &[
+        (
+            "call_soon_threadsafe (8)",
+            "LoopHandle::call_soon_threadsafe does not exist yet",
+        ),
+        (
+            "run_coroutine_threadsafe latency (9)",
+            "LoopHandle::run_coroutine_threadsafe does not exist yet",
+        ),
+        (
+            "spawn_blocking (10)",
+            "loopwork::spawn_blocking does not exist yet",
+        ),
+        ("tcp_echo (12)", "loopwork has no networking yet"),
+    ];
+
+    if main_rows.is_empty() && debug_rows.is_empty() {
+        eprintln!(
+            "compare: no workload matches --only {:?}",
+            cfg.only.as_deref().unwrap_or("")
+        );
+        std::process::exit(2);
+    }
+    println!();
+    println!(
+        "{n} worker threads per runtime; median (interquartile range) of {} repetitions, \
+         interleaved; work spawned from inside a runtime task (foreign threads for *_remote_*). \
+         Ratios < 1 mean loopwork is faster (or smaller).",
+        cfg.reps
+    );
+    println!();
+    if !main_rows.is_empty() {
+        print_main_table(&main_rows);
+        println!();
+    }
+    if !debug_rows.is_empty() {
+        print_debug_table(&debug_rows);
+        println!();
+    }
+    println!("Not yet measurable:");
+    for (name, why) in missing {
+        println!("- {name}: {why}");
+    }
+    write_json(&cfg, &main_rows, &debug_rows, missing);
+}
