@@ -43,6 +43,7 @@
 
 pub(crate) mod sync;
 
+pub(crate) mod blocking;
 mod debug;
 #[cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
 pub(crate) mod scheduler;
@@ -61,6 +62,9 @@ mod time;
 #[cfg(not(loopwork_loom))]
 mod yield_now;
 
+#[cfg(not(loopwork_loom))]
+pub use blocking::spawn_blocking;
+pub use blocking::{BlockingStats, Executor};
 #[cfg(not(loopwork_loom))]
 pub use runtime::{
     current_loop, run, try_current_loop, Builder, Closed, Handle, LoopHandle, LoopStats, Runtime,

@@ -3,6 +3,7 @@
 use super::event_loop::LoopCore;
 use super::shared::{Config, LoopShared, Shared};
 use super::Runtime;
+use crate::blocking::BlockingPool;
 use crate::reactor::{Driver, ParkFlag};
 use crate::scheduler::gate::Gate;
 use crate::scheduler::idle::Idle;
@@ -144,22 +145,29 @@ impl Builder {
                 metrics: Default::default(),
             });
         }
+        let config = Config {
+            slow_callback_duration: self.slow_callback_duration,
+            thread_name: self.thread_name.clone(),
+            max_blocking_threads: self.max_blocking_threads,
+            blocking_keep_alive: self.blocking_keep_alive,
+        };
+        let blocking = BlockingPool::new(
+            config.max_blocking_threads,
+            config.blocking_keep_alive,
+            config.thread_name.clone(),
+        );
         let shared = Arc::new(Shared {
             loops: loops.into_boxed_slice(),
             injector: Injector::new(),
             idle: Idle::new(n),
             gate: Gate::new(),
             debug: AtomicBool::new(self.debug),
-            config: Config {
-                slow_callback_duration: self.slow_callback_duration,
-                thread_name: self.thread_name.clone(),
-                max_blocking_threads: self.max_blocking_threads,
-                blocking_keep_alive: self.blocking_keep_alive,
-            },
+            config,
             finished: Mutex::new(0),
             finished_cv: Condvar::new(),
             wrong_thread_calls: AtomicU64::new(0),
             started: AtomicUsize::new(0),
+            blocking,
         });
         let mut threads = Vec::with_capacity(n);
         for (index, worker) in workers.into_iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Runtime counters, read with `Runtime::metrics()`.
 
 use super::shared::Shared;
+use crate::blocking::BlockingStats;
 use crate::sync::atomic::Ordering::Relaxed;
 
 /// A snapshot of the runtime's counters.
@@ -23,6 +24,8 @@ pub struct RuntimeMetrics {
     /// Loop-local calls made from a thread that does not own the loop and
     /// routed through the thread-safe path (production mode).
     pub wrong_thread_calls: u64,
+    /// The blocking pool: threads alive and idle, queued jobs, jobs run.
+    pub blocking: BlockingStats,
 }
 
 /// What one loop has done since it started.
@@ -65,6 +68,7 @@ impl RuntimeMetrics {
                 })
                 .collect(),
             wrong_thread_calls: shared.wrong_thread_calls.load(Relaxed),
+            blocking: shared.blocking.stats(),
         }
     }
 }

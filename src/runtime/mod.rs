@@ -216,6 +216,20 @@ impl Runtime {
                 }
             }
         }
+        // The blocking pool last (see `crate::blocking`): queued jobs are
+        // cancelled, running ones get what is left of the budget.
+        let budget = match deadline {
+            Some(Some(d)) => Some(d.saturating_duration_since(Instant::now())),
+            None | Some(None) => None,
+        };
+        let detached = shared.blocking.shutdown(budget);
+        if detached > 0 {
+            log::warn!(
+                target: "loopwork",
+                "shutdown_timeout: {detached} blocking job(s) still running after {:?}; their threads are left detached",
+                timeout.unwrap_or_default()
+            );
+        }
     }
 }
 

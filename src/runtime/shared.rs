@@ -1,5 +1,6 @@
 //! State shared by all loops of one runtime and by every handle to it.
 
+use crate::blocking::BlockingPool;
 use crate::reactor::{Driver, ParkFlag};
 use crate::scheduler::gate::Gate;
 use crate::scheduler::idle::Idle;
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) wrong_thread_calls: AtomicU64,
     /// Loops whose thread has started and installed its context.
     pub(crate) started: AtomicUsize,
+    /// The threads behind `spawn_blocking` / `run_in_executor`.
+    pub(crate) blocking: BlockingPool,
 }
 
 /// The part of one loop that other threads may touch.

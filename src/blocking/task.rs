@@ -1,0 +1,136 @@
+//! A blocking job as an ordinary task: the `BlockingTask` future and its
+//! `Schedule` hook.
+//!
+//! The future calls the closure on its first (and only) poll. The state word
+//! does the rest: a job cancelled while queued is never polled —
+//! `transition_to_running` reports `Cancelled` and the closure is dropped —
+//! and a panic in the closure is caught by the raw task and becomes
+//! `TaskError::Panicked`.
+//!
+//! A job cancelled *while it runs* cannot be interrupted; when the closure
+//! returns, the future sees `CANCELLED` on its own task, drops the result and
+//! returns `Pending`, so `transition_to_idle` hands the cancellation back to
+//! the raw task and the joiner gets `Cancelled` (asyncio discards the result
+//! of a cancelled `run_in_executor` future the same way). The future finds
+//! its own task through a thread-local that the scheduler's `before_poll`
+//! sets; under loom, whose threads share one OS thread, that check is off and
+//! a job cancelled mid-run delivers its result.
+
+use super::BlockingPool;
+use crate::task::{Header, Notified, RawTask, Schedule};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Runs `func` once, on first poll.
+pub(crate) struct BlockingTask<F> {
+    func: Option<F>,
+}
+
+impl<F> BlockingTask<F> {
+    pub(crate) fn new(func: F) -> BlockingTask<F> {
+        BlockingTask { func: Some(func) }
+    }
+}
+
+// The closure is never pinned: it is moved out before it is called.
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F, R> Future for BlockingTask<F>
+where
+    F: FnOnce() -> R,
+{
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let func = self
+            .func
+            .take()
+            .expect("loopwork bug: a blocking task was polled twice");
+        // Read before calling `func`: a nested blocking task polled inside it
+        // (an inline user executor) overwrites the thread-local.
+        let me = running::current();
+        let out = func();
+        if let Some(me) = me {
+            if me.header().state.load().is_cancelled() {
+                // Cancelled while running: the result is nobody's. `Pending`
+                // with CANCELLED set makes the raw task complete as Cancelled.
+                drop(out);
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(out)
+    }
+}
+
+/// Where a blocking job goes if it is ever scheduled again.
+///
+/// A blocking task is never idle — it is queued (NOTIFIED), running, or
+/// complete — so neither wakers nor `Task::cancel` call `schedule` in
+/// practice. Should it happen, a pool job is resubmitted to its pool and a
+/// user-executor job (whose executor is not kept) is cancelled: a joiner
+/// never hangs.
+pub(crate) struct BlockingScheduler {
+    pool: Option<BlockingPool>,
+}
+
+impl BlockingScheduler {
+    /// For a job of the runtime's pool.
+    pub(crate) fn pool(pool: BlockingPool) -> BlockingScheduler {
+        BlockingScheduler { pool: Some(pool) }
+    }
+
+    /// For a job handed to a user executor.
+    pub(crate) fn detached() -> BlockingScheduler {
+        BlockingScheduler { pool: None }
+    }
+}
+
+impl Schedule for BlockingScheduler {
+    fn schedule(&self, task: Notified) {
+        match &self.pool {
+            Some(pool) => pool.submit(task),
+            None => task.shutdown(),
+        }
+    }
+
+    fn before_poll(&self, task: RawTask) {
+        running::set(Some(task));
+    }
+
+    fn after_poll(&self, _header: &Header) {
+        running::set(None);
+    }
+}
+
+/// A running blocking job hands the poller its own task through this slot.
+#[cfg(not(loopwork_loom))]
+mod running {
+    use crate::task::RawTask;
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static RUNNING: Cell<Option<RawTask>> = const { Cell::new(None) };
+    }
+
+    /// The blocking task being polled on this thread. Valid to use for the
+    /// rest of that poll: the poller holds the task's running reference.
+    pub(super) fn current() -> Option<RawTask> {
+        RUNNING.try_with(|r| r.get()).ok().flatten()
+    }
+
+    pub(super) fn set(task: Option<RawTask>) {
+        let _ = RUNNING.try_with(|r| r.set(task));
+    }
+}
+
+#[cfg(loopwork_loom)]
+mod running {
+    use crate::task::RawTask;
+
+    pub(super) fn current() -> Option<RawTask> {
+        None
+    }
+
+    pub(super) fn set(_task: Option<RawTask>) {}
+}
