@@ -40,9 +40,15 @@
 
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
+// Under loom only the protocol modules are built; what only the runtime uses is unused.
+#![cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
 
 pub(crate) mod sync;
 
+#[cfg(loopwork_loom)]
+#[doc(hidden)]
+#[path = "loom_api.rs"]
+pub mod __loom;
 pub(crate) mod blocking;
 mod debug;
 #[cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]

@@ -10,7 +10,7 @@
 
 mod park;
 
-pub(crate) use park::ParkFlag;
+pub(crate) use park::{park_loop, ParkFlag};
 
 #[cfg(not(loopwork_loom))]
 mod driver {

@@ -9,7 +9,42 @@
 //! notify (the loop was already waking) is harmless: the poller dedupes it
 //! and a wait that returns early just goes round the loop once more.
 
+use crate::scheduler::idle::Idle;
 use crate::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
+
+/// One loop's parking sequence: the order of steps that makes a wakeup
+/// impossible to lose. Shared by `LoopCore::park` and the loom model loop, so
+/// the order loom checks is the order the runtime runs.
+///
+/// 1. publish "parked" to producers of shared work (`Idle::transition_to_parked`)
+///    and to producers of this loop's inbox (`ParkFlag::prepare_park`);
+/// 2. re-check every queue (`has_work`); sleep (`wait`) only if all are empty;
+/// 3. `ParkFlag::unpark`, then `Idle::transition_from_parked`.
+///
+/// Returns `true` when a producer woke this loop as a searcher.
+pub(crate) fn park_loop(
+    idle: &Idle,
+    flag: &ParkFlag,
+    index: usize,
+    was_searching: bool,
+    has_work: impl FnOnce() -> bool,
+    wait: impl FnOnce(),
+) -> bool {
+    idle.transition_to_parked(index, was_searching);
+    flag.prepare_park();
+    #[cfg(not(loopwork_mutant = "park_no_recheck"))]
+    let skip = has_work();
+    #[cfg(loopwork_mutant = "park_no_recheck")]
+    let skip = {
+        drop(has_work);
+        false
+    };
+    if !skip {
+        wait();
+    }
+    flag.unpark();
+    idle.transition_from_parked(index)
+}
 
 #[derive(Default)]
 pub(crate) struct ParkFlag {

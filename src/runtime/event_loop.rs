@@ -322,20 +322,19 @@ impl LoopCore {
         let shared = &self.shared;
         let me = self.me();
         let was_searching = self.searching.replace(false);
-        shared.idle.transition_to_parked(self.index, was_searching);
-        me.park.prepare_park();
-        // Re-check after publishing that we park (see `scheduler::idle`).
-        #[cfg(not(loopwork_mutant = "park_no_recheck"))]
-        let skip = self.has_work();
-        #[cfg(loopwork_mutant = "park_no_recheck")]
-        let skip = false;
-        if !skip {
-            let timeout = self.timers.borrow_mut().next_timeout(Instant::now());
-            LoopMetrics::add(&me.metrics.parks, 1);
-            self.poll_events(timeout);
-        }
-        me.park.unpark();
-        let woken_as_searcher = shared.idle.transition_from_parked(self.index);
+        // Publish, re-check, sleep: the sequence loom checks (`reactor::park_loop`).
+        let woken_as_searcher = crate::reactor::park_loop(
+            &shared.idle,
+            &me.park,
+            self.index,
+            was_searching,
+            || self.has_work(),
+            || {
+                let timeout = self.timers.borrow_mut().next_timeout(Instant::now());
+                LoopMetrics::add(&me.metrics.parks, 1);
+                self.poll_events(timeout);
+            },
+        );
         self.searching.set(woken_as_searcher);
     }
 

@@ -31,6 +31,8 @@ impl Gate {
     /// Enters the gate, or `None` when closed.
     pub(crate) fn enter(&self) -> Option<Pass<'_>> {
         let prev = self.state.fetch_add(ONE, SeqCst);
+        #[cfg(loopwork_mutant = "gate_enter_no_check")]
+        let prev = prev & !CLOSED;
         if prev & CLOSED != 0 {
             self.state.fetch_sub(ONE, SeqCst);
             return None;

@@ -129,6 +129,8 @@ impl Idle {
             let mut bits = word.load(SeqCst);
             while bits != 0 {
                 let bit = bits & bits.wrapping_neg();
+                #[cfg(loopwork_mutant = "idle_notify_skip_claim")]
+                return Some(w * 64 + bit.trailing_zeros() as usize);
                 match word.compare_exchange(bits, bits & !bit, SeqCst, SeqCst) {
                     Ok(_) => return Some(w * 64 + bit.trailing_zeros() as usize),
                     Err(actual) => bits = actual,

@@ -15,6 +15,17 @@ pub(crate) use self::model::{Injector, Steal, Stealer, Worker};
 
 #[cfg(loopwork_loom)]
 mod model {
+    //! A lock-based queue whose *emptiness checks* are lock-free, as
+    //! crossbeam's are: `push` publishes the new length with a `Release`
+    //! store and `is_empty`/`len` read it with an `Acquire` load, without the
+    //! lock. So a push followed by a read of some other atomic (a producer
+    //! checking the idle counts) is as weakly ordered against a parking
+    //! loop's re-check as it is with crossbeam (whose `Worker::push` is a
+    //! `Release` store of `back`), and the `SeqCst` fences of the idle and
+    //! park protocols are what loom must find in place. Pops and steals take
+    //! the lock: which item a steal gets is not what the models check.
+
+    use crate::sync::atomic::{AtomicUsize, Ordering::*};
     use crate::sync::{Arc, Mutex};
     use std::collections::VecDeque;
 
@@ -40,12 +51,60 @@ mod model {
         }
     }
 
+    /// The items and their published length.
+    struct Queue<T> {
+        items: Mutex<VecDeque<T>>,
+        len: AtomicUsize,
+    }
+
+    impl<T> Queue<T> {
+        fn new() -> Queue<T> {
+            Queue {
+                items: Mutex::new(VecDeque::with_capacity(CAPACITY)),
+                len: AtomicUsize::new(0),
+            }
+        }
+        fn push(&self, t: T) {
+            let mut items = self.items.lock();
+            items.push_back(t);
+            self.len.store(items.len(), Release);
+        }
+        fn pop(&self) -> Option<T> {
+            let mut items = self.items.lock();
+            let t = items.pop_front();
+            self.len.store(items.len(), Release);
+            t
+        }
+        fn len(&self) -> usize {
+            self.len.load(Acquire)
+        }
+        /// Moves `first`, then up to `more` further items, from `self` into `dst`.
+        /// The source lock is released before the destination's is taken,
+        /// so two loops stealing from each other cannot deadlock.
+        fn steal_into(&self, dst: &Queue<T>, more: impl Fn(usize, usize) -> usize) -> Steal<T> {
+            let mut src = self.items.lock();
+            let n = more(src.len(), dst.len());
+            let Some(first) = src.pop_front() else {
+                return Steal::Empty;
+            };
+            let batch: Vec<T> = (0..n).map_while(|_| src.pop_front()).collect();
+            self.len.store(src.len(), Release);
+            drop(src);
+            if !batch.is_empty() {
+                let mut moved = dst.items.lock();
+                moved.extend(batch);
+                dst.len.store(moved.len(), Release);
+            }
+            Steal::Success(first)
+        }
+    }
+
     pub(crate) struct Worker<T> {
-        inner: Arc<Mutex<VecDeque<T>>>,
+        inner: Arc<Queue<T>>,
     }
 
     pub(crate) struct Stealer<T> {
-        inner: Arc<Mutex<VecDeque<T>>>,
+        inner: Arc<Queue<T>>,
     }
 
     impl<T> Clone for Stealer<T> {
@@ -59,7 +118,7 @@ mod model {
     impl<T> Worker<T> {
         pub(crate) fn new_fifo() -> Worker<T> {
             Worker {
-                inner: Arc::new(Mutex::new(VecDeque::with_capacity(CAPACITY))),
+                inner: Arc::new(Queue::new()),
             }
         }
         pub(crate) fn stealer(&self) -> Stealer<T> {
@@ -68,50 +127,42 @@ mod model {
             }
         }
         pub(crate) fn push(&self, t: T) {
-            self.inner.lock().push_back(t);
+            self.inner.push(t);
         }
         pub(crate) fn pop(&self) -> Option<T> {
-            self.inner.lock().pop_front()
+            self.inner.pop()
         }
         pub(crate) fn is_empty(&self) -> bool {
-            self.inner.lock().is_empty()
+            self.inner.len() == 0
         }
         pub(crate) fn len(&self) -> usize {
-            self.inner.lock().len()
+            self.inner.len()
         }
     }
 
     impl<T> Stealer<T> {
         pub(crate) fn is_empty(&self) -> bool {
-            self.inner.lock().is_empty()
+            self.inner.len() == 0
         }
         pub(crate) fn len(&self) -> usize {
-            self.inner.lock().len()
+            self.inner.len()
         }
         pub(crate) fn steal(&self) -> Steal<T> {
-            match self.inner.lock().pop_front() {
+            match self.inner.pop() {
                 Some(t) => Steal::Success(t),
                 None => Steal::Empty,
             }
         }
+        /// Steals half (rounded up) of the items: one is returned, the rest
+        /// moved to `dest`.
         pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-            let mut src = self.inner.lock();
-            let n = src.len().div_ceil(2);
-            let Some(first) = src.pop_front() else {
-                return Steal::Empty;
-            };
-            let mut dst = dest.inner.lock();
-            for _ in 1..n {
-                if let Some(t) = src.pop_front() {
-                    dst.push_back(t);
-                }
-            }
-            Steal::Success(first)
+            self.inner
+                .steal_into(&dest.inner, |src, _| src.div_ceil(2).saturating_sub(1))
         }
     }
 
     pub(crate) struct Injector<T> {
-        inner: Mutex<VecDeque<T>>,
+        inner: Queue<T>,
     }
 
     impl<T> Default for Injector<T> {
@@ -123,37 +174,28 @@ mod model {
     impl<T> Injector<T> {
         pub(crate) fn new() -> Injector<T> {
             Injector {
-                inner: Mutex::new(VecDeque::new()),
+                inner: Queue::new(),
             }
         }
         pub(crate) fn push(&self, t: T) {
-            self.inner.lock().push_back(t);
+            self.inner.push(t);
         }
         pub(crate) fn steal(&self) -> Steal<T> {
-            match self.inner.lock().pop_front() {
+            match self.inner.pop() {
                 Some(t) => Steal::Success(t),
                 None => Steal::Empty,
             }
         }
+        /// Returns one item and moves more to `dest` until it holds half its capacity.
         pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-            let mut src = self.inner.lock();
-            let Some(first) = src.pop_front() else {
-                return Steal::Empty;
-            };
-            let mut dst = dest.inner.lock();
-            while dst.len() < CAPACITY / 2 {
-                match src.pop_front() {
-                    Some(t) => dst.push_back(t),
-                    None => break,
-                }
-            }
-            Steal::Success(first)
+            self.inner
+                .steal_into(&dest.inner, |_, dst| (CAPACITY / 2).saturating_sub(dst))
         }
         pub(crate) fn is_empty(&self) -> bool {
-            self.inner.lock().is_empty()
+            self.inner.len() == 0
         }
         pub(crate) fn len(&self) -> usize {
-            self.inner.lock().len()
+            self.inner.len()
         }
     }
 }

@@ -141,8 +141,15 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
+#[cfg(not(loopwork_loom))]
 thread_local! {
     static CANCEL_ON_DROP: Cell<usize> = const { Cell::new(0) };
+}
+// loom runs every modelled thread on one OS thread: a std thread-local would
+// be shared between them, so the models use loom's per-thread one.
+#[cfg(loopwork_loom)]
+loom::thread_local! {
+    static CANCEL_ON_DROP: Cell<usize> = Cell::new(0);
 }
 
 /// While alive, a `Task` that is dropped after being awaited cancels its task

@@ -367,6 +367,12 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     }
 
     fn dealloc(self) {
+        // Under loom these record a write to each cell, so a free that is not
+        // ordered after every other thread's last use of the task (a missing
+        // Acquire on the final reference release) is reported as a race.
+        // In production they compile to nothing.
+        self.cell().stage.with_mut(|_| ());
+        self.cell().join_waker.with_mut(|_| ());
         // SAFETY: the last reference is gone; the Box made in `RawTask::new`
         // is reclaimed exactly once.
         drop(unsafe { Box::from_raw(self.cell.as_ptr()) });
@@ -450,6 +456,9 @@ fn can_read_output(header: &Header, slot: &UnsafeCell<Option<Waker>>, waker: &Wa
     slot.with_mut(|w| unsafe { *w = Some(waker.clone()) });
     match header.state.set_join_waker() {
         Ok(_) => false,
+        #[cfg(loopwork_mutant = "join_waker_no_recheck")]
+        Err(_) => false,
+        #[cfg(not(loopwork_mutant = "join_waker_no_recheck"))]
         Err(_) => {
             // Completed meanwhile: the slot is still ours; clear it.
             // SAFETY: JOIN_WAKER was never set, so the runtime never reads it.

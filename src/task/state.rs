@@ -147,6 +147,10 @@ impl State {
             }
             let mut next = curr;
             next.0 &= !RUNNING;
+            #[cfg(loopwork_mutant = "state_to_idle_drop_notified")]
+            {
+                next.0 &= !NOTIFIED;
+            }
             if next.is_notified() {
                 // Keep the running reference: it is the new `Notified`'s.
                 (TransitionToIdle::OkNotified, Some(next))

@@ -1,0 +1,61 @@
+//! Model 2: parking and notifying — the idle protocol, the park flag and the
+//! parking sequence (`park_loop`), with the real queues.
+//!
+//! A lost wakeup shows up as every model thread blocked (loops waiting in
+//! their parker, the test waiting to join them) with work still queued, which
+//! loom reports as a deadlock; the model runtime only shuts its loops down
+//! once every task has completed.
+#![cfg(loopwork_loom)]
+
+use loom::thread;
+use loom_tests::{model, Behaviour, Rt};
+use std::sync::atomic::Ordering::SeqCst;
+
+/// One loop parking while a foreign thread spawns a task and notifies: the
+/// loop either sees the task in its re-check or is woken.
+#[test]
+fn park_racing_a_remote_spawn_loses_no_wakeup() {
+    model(|| {
+        let (rt, mut workers) = Rt::new(1, 1);
+        let producer = {
+            let rt = rt.clone();
+            thread::spawn(move || Rt::spawn_remote(&rt, Behaviour::Ready))
+        };
+        rt.run_loop(0, workers.pop().unwrap());
+        let (task, counters) = producer.join().unwrap();
+        assert_eq!(counters.polls(), 1);
+        assert!(task.is_finished());
+        assert_eq!(rt.idle.num_searching(), 0);
+    });
+}
+
+/// Two loops and a foreign producer spawning two tasks: the searching and
+/// parked counts never leave work queued with every loop asleep, and each
+/// task is polled exactly once.
+#[test]
+fn two_loops_never_all_park_with_work_queued() {
+    model(|| {
+        let (rt, mut workers) = Rt::new(2, 2);
+        let w1 = workers.pop().unwrap();
+        let w0 = workers.pop().unwrap();
+        let producer = {
+            let rt = rt.clone();
+            thread::spawn(move || {
+                let a = Rt::spawn_remote(&rt, Behaviour::Ready);
+                let b = Rt::spawn_remote(&rt, Behaviour::Ready);
+                [a, b]
+            })
+        };
+        let other = {
+            let rt = rt.clone();
+            thread::spawn(move || rt.run_loop(1, w1))
+        };
+        rt.run_loop(0, w0);
+        other.join().unwrap();
+        for (task, counters) in producer.join().unwrap() {
+            assert_eq!(counters.polls(), 1, "a task was polled twice or never");
+            assert!(task.is_finished());
+        }
+        assert_eq!(rt.remaining.load(SeqCst), 0);
+    });
+}
