@@ -38,6 +38,7 @@ fn main() {
     cancellation(&rt);
     panics(&rt);
     blocking_section(&rt);
+    concurrency(&rt);
 
     section("Shutdown");
     let pending = rt.handle().spawn(std::future::pending::<()>());
@@ -200,6 +201,74 @@ fn panics(rt: &Runtime) {
         println!("afterwards: {still}");
     });
     std::panic::set_hook(default_hook);
+}
+
+fn concurrency(rt: &Runtime) {
+    section("Concurrency and multithreading");
+    // A foreign thread (think: a GUI thread) hands work to loop 1.
+    let lp = rt.loop_handle(rt.loops() - 1);
+    let lp2 = lp.clone();
+    let report = std::thread::Builder::new()
+        .name("gui-thread".into())
+        .spawn(move || {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let handle = lp2
+                .call_soon_threadsafe(move || {
+                    tx.send(std::thread::current().name().unwrap().to_owned())
+                        .unwrap()
+                })
+                .unwrap();
+            let ran_on = rx.recv().unwrap();
+            let cancelled_late = handle.cancel();
+            let mut fut = lp2.run_coroutine_threadsafe(async {
+                loopwork::sleep(Duration::from_millis(20)).await;
+                "computed on the loop"
+            });
+            let first = fut.result_timeout(Duration::from_millis(1));
+            let value = fut.result_timeout(Duration::from_secs(5)).unwrap().unwrap();
+            (ran_on, cancelled_late, first.is_err(), value)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    println!(
+        "call_soon_threadsafe from 'gui-thread' ran on {}; cancel() after it ran -> {}",
+        report.0, report.1
+    );
+    println!(
+        "run_coroutine_threadsafe: result_timeout(1 ms) timed out: {}; then -> {:?}",
+        report.2, report.3
+    );
+
+    // Loop-local APIs check their thread: in production a wrong-thread call
+    // takes the thread-safe path and is counted; debug mode would panic.
+    let before = rt.metrics().wrong_thread_calls;
+    let (tx, rx) = std::sync::mpsc::channel();
+    lp.call_soon(move || tx.send(()).unwrap());
+    rx.recv().unwrap();
+    println!(
+        "call_soon from the main thread (wrong thread) still ran; wrong_thread_calls {} -> {}",
+        before,
+        rt.metrics().wrong_thread_calls
+    );
+
+    // A !Send value bound to its loop: readable there, sent home when dropped elsewhere.
+    let local = lp
+        .spawn_local_threadsafe(|| async {
+            loopwork::Local::new(std::rc::Rc::new("only on its loop"))
+        })
+        .result()
+        .unwrap();
+    println!(
+        "Local<Rc<_>> read from the main thread -> {}",
+        local.try_get().unwrap_err()
+    );
+    drop(local); // dropped on its owner loop, through the inbox
+
+    // A promise completed by a foreign thread, awaited by a task.
+    let (promise, fut) = loopwork::promise::<u32>();
+    std::thread::spawn(move || promise.set_result(99).unwrap());
+    println!("promise set by a foreign thread -> {:?}", rt.block_on(fut));
 }
 
 fn blocking_section(rt: &Runtime) {

@@ -62,7 +62,15 @@ pub(crate) mod reactor;
 pub(crate) mod reactor;
 
 #[cfg(not(loopwork_loom))]
+mod concurrent;
+#[cfg(not(loopwork_loom))]
+mod local;
+#[cfg(not(loopwork_loom))]
+mod promise;
+#[cfg(not(loopwork_loom))]
 mod runtime;
+#[cfg(not(loopwork_loom))]
+mod shield;
 #[cfg(not(loopwork_loom))]
 mod time;
 #[cfg(not(loopwork_loom))]
@@ -72,10 +80,18 @@ mod yield_now;
 pub use blocking::spawn_blocking;
 pub use blocking::{BlockingStats, Executor};
 #[cfg(not(loopwork_loom))]
+pub use concurrent::ConcurrentFuture;
+#[cfg(not(loopwork_loom))]
+pub use local::{Local, WrongThread};
+#[cfg(not(loopwork_loom))]
+pub use promise::{promise, InvalidState, Promise, PromiseError, PromiseFuture};
+#[cfg(not(loopwork_loom))]
 pub use runtime::{
-    current_loop, run, try_current_loop, Builder, Closed, Handle, LoopHandle, LoopStats, Runtime,
-    RuntimeMetrics,
+    call_soon, current_loop, run, try_current_loop, Builder, CallbackHandle, Closed, Handle,
+    LocalCallbackHandle, LoopHandle, LoopStats, Runtime, RuntimeMetrics,
 };
+#[cfg(not(loopwork_loom))]
+pub use shield::{shield, Shield};
 #[cfg(not(loopwork_loom))]
 pub use task::{spawn, spawn_local};
 pub use task::{Panic, Task, TaskError, TaskId};

@@ -118,7 +118,11 @@ fn a_pinned_task_cancelled_from_another_thread_is_dropped_on_its_owner() {
     common::within(60, "pinned-cancel", || {
         let rt = common::runtime(2);
         let dropped_on = Arc::new(Mutex::new(None));
-        struct Probe(Rc<()>, Arc<Mutex<Option<ThreadId>>>);
+        // `!Send` through the marker: it may only live in a pinned task.
+        struct Probe(
+            std::marker::PhantomData<Rc<()>>,
+            Arc<Mutex<Option<ThreadId>>>,
+        );
         impl Drop for Probe {
             fn drop(&mut self) {
                 *self.1.lock().unwrap() = Some(std::thread::current().id());
@@ -129,7 +133,7 @@ fn a_pinned_task_cancelled_from_another_thread_is_dropped_on_its_owner() {
             loopwork::spawn(async move {
                 let owner = std::thread::current().id();
                 let task = loopwork::spawn_local(async move {
-                    let _probe = Probe(Rc::new(()), d);
+                    let _probe = Probe(std::marker::PhantomData, d);
                     std::future::pending::<()>().await
                 });
                 loopwork::yield_now().await;

@@ -27,11 +27,12 @@
 use super::context;
 use super::shared::{InboxItem, LoopMetrics, LoopShared, Shared};
 use crate::reactor::Events;
+use crate::runtime::callbacks::{CallbackState, LocalCallback};
 use crate::scheduler::queue::{Steal, Worker};
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
 use crate::task::{Header, Notified, RawTask};
-use crate::time::TimerStore;
+use crate::time::{TimerAction, TimerStore};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -51,6 +52,9 @@ pub(crate) struct LoopCore {
     pinned: RefCell<VecDeque<Notified>>,
     pub(crate) timers: RefCell<TimerStore>,
     registry: RefCell<Registry>,
+    /// Ready loop-local callbacks (`call_soon`, due `call_later`s, and
+    /// `call_soon_threadsafe` callbacks once drained from the inbox).
+    callbacks: RefCell<VecDeque<LocalCallback>>,
     events: RefCell<Events>,
     ticks: Cell<u64>,
     polls: Cell<u64>,
@@ -68,6 +72,7 @@ impl LoopCore {
             pinned: RefCell::new(VecDeque::new()),
             timers: RefCell::new(TimerStore::new()),
             registry: RefCell::new(Registry::new()),
+            callbacks: RefCell::new(VecDeque::new()),
             events: RefCell::new(Events::new()),
             ticks: Cell::new(0),
             polls: Cell::new(0),
@@ -79,6 +84,11 @@ impl LoopCore {
 
     fn me(&self) -> &LoopShared {
         &self.shared.loops[self.index]
+    }
+
+    /// (runtime address, loop index): names this loop while its runtime lives.
+    pub(crate) fn identity(&self) -> (usize, usize) {
+        (Arc::as_ptr(&self.shared) as usize, self.index)
     }
 
     pub(crate) fn belongs_to(&self, shared: &Arc<Shared>) -> bool {
@@ -100,12 +110,17 @@ impl LoopCore {
         self.ticks.set(tick);
         self.drain_inbox();
         self.fire_timers();
-
-        let mut ran = 0;
+        let mut ran = self.run_callbacks();
         while ran < BUDGET {
             let Some(task) = self.next_task() else { break };
             self.run_task(task);
             ran += 1;
+            // Callbacks a task scheduled run before the next task is polled,
+            // so `call_soon(f); yield_now().await` sees `f` done (asyncio's
+            // single FIFO ready queue).
+            if !self.callbacks.borrow().is_empty() {
+                ran += self.run_callbacks();
+            }
         }
         if ran > 0 {
             if tick % EVENT_INTERVAL == 0 {
@@ -218,16 +233,12 @@ impl LoopCore {
             match item {
                 InboxItem::Task(task) => self.push_pinned(task),
                 InboxItem::Timer(entry) => self.timers.borrow_mut().insert(entry),
-                InboxItem::Call(f) => {
-                    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                        log::error!(
-                            target: "loopwork",
-                            "a callback panicked on loop {}: {}",
-                            self.index,
-                            crate::task::panic_message(&*p)
-                        );
-                    }
-                }
+                InboxItem::Callback { f, state, location } => self.push_callback(LocalCallback {
+                    f,
+                    state: CallbackState::Shared(state),
+                    location,
+                }),
+                InboxItem::Call(f) => self.run_call(f),
             }
         }
         if n > 0 {
@@ -235,12 +246,57 @@ impl LoopCore {
         }
     }
 
+    fn run_call(&self, f: Box<dyn FnOnce() + Send>) {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            log::error!(
+                target: "loopwork",
+                "an internal handoff panicked on loop {}: {}",
+                self.index,
+                crate::task::panic_message(&*p)
+            );
+        }
+    }
+
+    /// Queues a ready loop-local callback.
+    pub(crate) fn push_callback(&self, cb: LocalCallback) {
+        self.callbacks.borrow_mut().push_back(cb);
+    }
+
+    /// Runs the callbacks that were ready when this iteration began (ones they
+    /// schedule run next iteration, as asyncio does). Returns how many ran.
+    fn run_callbacks(&self) -> u32 {
+        let n = self.callbacks.borrow().len();
+        for _ in 0..n {
+            let Some(cb) = self.callbacks.borrow_mut().pop_front() else {
+                break;
+            };
+            let start = self.shared.is_debug().then(Instant::now);
+            let location = cb.location;
+            cb.run(self.index);
+            if let Some(start) = start {
+                let took = start.elapsed();
+                if took >= self.shared.config.slow_callback_duration {
+                    log::warn!(
+                        target: "loopwork",
+                        "Executing <Callback scheduled at {location} on loop {}> took {:.3} seconds",
+                        self.index,
+                        took.as_secs_f64()
+                    );
+                }
+            }
+        }
+        n as u32
+    }
+
     fn fire_timers(&self) {
         let due = self.timers.borrow_mut().take_due(Instant::now());
         if !due.is_empty() {
             LoopMetrics::add(&self.me().metrics.timers_fired, due.len() as u64);
-            for entry in due {
-                entry.fire();
+            for action in due {
+                match action {
+                    TimerAction::Wake(entry) => entry.fire(),
+                    TimerAction::Call(cb) => self.push_callback(cb),
+                }
             }
         }
     }
@@ -311,6 +367,7 @@ impl LoopCore {
             || !self.me().inbox.is_empty()
             || !self.worker.is_empty()
             || !self.pinned.borrow().is_empty()
+            || !self.callbacks.borrow().is_empty()
             || !shared.injector.is_empty()
             || shared
                 .loops
@@ -370,9 +427,13 @@ impl LoopCore {
                 match item {
                     InboxItem::Task(task) => task.shutdown(),
                     InboxItem::Timer(entry) => drop(entry),
-                    InboxItem::Call(f) => drop(f),
+                    InboxItem::Callback { f, .. } => drop(f),
+                    InboxItem::Call(f) => self.run_call(f),
                 }
             }
+            let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
+            did |= !callbacks.is_empty();
+            drop(callbacks);
             while let Some(task) = self.pop_pinned() {
                 did = true;
                 task.shutdown();

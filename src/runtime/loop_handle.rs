@@ -1,10 +1,20 @@
 //! `LoopHandle`: names one loop of a runtime.
 
+use super::affinity::on_wrong_thread;
+use super::callbacks::{CallbackHandle, CallbackState, LocalCallback, LocalCallbackHandle};
 use super::context;
-use super::shared::Shared;
+use super::event_loop::LoopCore;
+use super::shared::{InboxItem, LoopShared, Shared};
+use super::{spawn_local_inner, Closed};
+use crate::concurrent::{self, CancelOnDrop, ConcurrentFuture, Deliver};
+use crate::scheduler::PinnedScheduler;
 use crate::sync::atomic::Ordering::SeqCst;
 use crate::sync::Arc;
+use crate::task::{new_task, Panic, TaskError, TaskKind, TaskMeta};
 use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::time::{Duration, Instant};
 
 /// A handle to one loop. `Send + Sync + Clone`: any thread may hold one.
 ///
@@ -55,6 +65,386 @@ impl LoopHandle {
     pub fn thread_name(&self) -> &str {
         &self.shared.loops[self.index].thread_name
     }
+
+    /// The loop's clock (asyncio's `loop.time()`): a monotonic instant, the
+    /// time base of [`call_at`](LoopHandle::call_at).
+    pub fn time(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn me(&self) -> &LoopShared {
+        &self.shared.loops[self.index]
+    }
+
+    /// Runs `f` with this loop's core if the calling thread owns the loop.
+    fn with_owner<R>(&self, f: impl FnOnce(Option<&LoopCore>) -> R) -> R {
+        context::with_core(|c| f(c.filter(|c| c.belongs_to(&self.shared) && c.index == self.index)))
+    }
+
+    /// Passes the runtime's gate for a submission to this loop, or `Closed`.
+    fn admit(&self) -> Result<crate::scheduler::gate::Pass<'_>, Closed> {
+        let pass = self.shared.gate.enter().ok_or(Closed(()))?;
+        if self.me().closed.load(SeqCst) {
+            return Err(Closed(()));
+        }
+        Ok(pass)
+    }
+
+    // ===== thread-safe: any thread =====
+
+    /// Schedules `f` to run on this loop, from any thread (asyncio's
+    /// `loop.call_soon_threadsafe`). The callback goes into the loop's inbox
+    /// (a lock-free queue) and the loop is woken if it sleeps. Callbacks from
+    /// one thread run in the order they were submitted. A panicking callback
+    /// is caught and logged; the loop keeps running.
+    ///
+    /// # Errors
+    /// `Closed` if the runtime or this loop has shut down: `f` is not run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(2).build().unwrap();
+    /// let lp = rt.loop_handle(1);
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// lp.call_soon_threadsafe(move || {
+    ///     tx.send(std::thread::current().name().unwrap().to_owned()).unwrap();
+    /// })
+    /// .unwrap();
+    /// assert_eq!(rx.recv().unwrap(), "loopwork-loop-1");
+    /// rt.close();
+    /// ```
+    #[track_caller]
+    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<CallbackHandle, Closed>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let _pass = self.admit()?;
+        let handle = CallbackHandle::pending();
+        self.me().send(InboxItem::Callback {
+            f: Box::new(f),
+            state: handle.state.clone(),
+            location: Location::caller(),
+        });
+        Ok(handle)
+    }
+
+    /// Runs `fut` as a task pinned to this loop and returns a
+    /// [`ConcurrentFuture`] for its result (asyncio's
+    /// `run_coroutine_threadsafe`). Callable from any thread.
+    ///
+    /// If the runtime is closed, the returned future is already resolved to
+    /// [`TaskError::Cancelled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let lp = rt.loop_handle(0);
+    /// let answer = std::thread::spawn(move || {
+    ///     lp.run_coroutine_threadsafe(async { 40 + 2 }).result().unwrap()
+    /// });
+    /// assert_eq!(answer.join().unwrap(), 42);
+    /// rt.close();
+    /// ```
+    #[track_caller]
+    pub fn run_coroutine_threadsafe<F>(&self, fut: F) -> ConcurrentFuture<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared_cf = concurrent::Shared::new();
+        let meta = TaskMeta::new(None, Location::caller(), TaskKind::Pinned(self.index));
+        let scheduler = PinnedScheduler {
+            shared: self.shared.clone(),
+            owner: self.index,
+        };
+        let (notified, task) = new_task(Deliver::new(fut, shared_cf.clone()), scheduler, meta);
+        shared_cf.set_task(task);
+        match self.admit() {
+            Ok(_pass) => self.me().send(InboxItem::Task(notified)),
+            // Drops the future here: it resolves to Cancelled.
+            Err(Closed(())) => notified.shutdown(),
+        }
+        ConcurrentFuture::from_shared(shared_cf)
+    }
+
+    /// Builds a future *on this loop* with `factory` and runs it there as a
+    /// pinned task. The factory must be `Send`; the future it makes need not
+    /// be (it may hold `Rc`s). Callable from any thread.
+    ///
+    /// If the runtime is closed, or the factory panics, the returned future
+    /// resolves to `Cancelled` or `Panicked`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let fut = rt.loop_handle(0).spawn_local_threadsafe(|| async {
+    ///     let local = Rc::new(20); // !Send, lives only on the loop
+    ///     loopwork::yield_now().await;
+    ///     *local + 1
+    /// });
+    /// assert_eq!(fut.result().unwrap(), 21);
+    /// rt.close();
+    /// ```
+    #[track_caller]
+    pub fn spawn_local_threadsafe<Fac, F>(&self, factory: Fac) -> ConcurrentFuture<F::Output>
+    where
+        Fac: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let location = Location::caller();
+        let shared_cf = concurrent::Shared::new();
+        // Resolves the future to Cancelled if the handoff is dropped unrun.
+        let guard = CancelOnDrop(Some(shared_cf.clone()));
+        let build = move || {
+            let shared_cf = guard.disarm();
+            if shared_cf.is_done() {
+                return; // cancelled before it reached the loop
+            }
+            match catch_unwind(AssertUnwindSafe(factory)) {
+                Ok(fut) => {
+                    let task =
+                        spawn_local_inner(Deliver::new(fut, shared_cf.clone()), None, location);
+                    shared_cf.set_task(task);
+                }
+                Err(p) => {
+                    shared_cf.resolve(Err(TaskError::Panicked(Panic::new(p))));
+                }
+            }
+        };
+        if let Ok(_pass) = self.admit() {
+            self.me().send(InboxItem::Call(Box::new(build)));
+        } else {
+            drop(build); // its guard resolves the future to Cancelled
+        }
+        ConcurrentFuture::from_shared(shared_cf)
+    }
+
+    // ===== loop-local: the owner thread only =====
+
+    /// Schedules `f` to run on this loop's next iteration (asyncio's
+    /// `loop.call_soon`). **Loop-local**: call it on the loop's own thread.
+    ///
+    /// On another thread, debug mode panics naming the call site and the
+    /// thread-safe alternative; production takes the thread-safe path (as
+    /// [`call_soon_threadsafe`](LoopHandle::call_soon_threadsafe)) and counts
+    /// the call in `RuntimeMetrics::wrong_thread_calls`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// loopwork::run(async {
+    ///     let got = loopwork::spawn(async {
+    ///         let (tx, rx) = std::sync::mpsc::channel();
+    ///         loopwork::current_loop().call_soon(move || tx.send(1).unwrap());
+    ///         loopwork::yield_now().await; // let the loop run it
+    ///         rx.try_recv().unwrap()
+    ///     });
+    ///     assert_eq!(got.await.unwrap(), 1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn call_soon<F>(&self, f: F) -> LocalCallbackHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let location = Location::caller();
+        self.with_owner(|core| match core {
+            Some(core) => push_local_soon(core, Box::new(f), location),
+            None => {
+                on_wrong_thread(&self.shared, self.index, "LoopHandle::call_soon", "call_soon_threadsafe", location);
+                let handle = CallbackHandle::pending();
+                let state = handle.state.clone();
+                if let Ok(_pass) = self.admit() {
+                    self.me().send(InboxItem::Callback {
+                        f: Box::new(f),
+                        state: state.clone(),
+                        location,
+                    });
+                } else {
+                    log::warn!(target: "loopwork", "call_soon at {location}: loop {} is closed; the callback is dropped", self.index);
+                }
+                LocalCallbackHandle {
+                    state: CallbackState::Shared(state),
+                }
+            }
+        })
+    }
+
+    /// Schedules `f` to run on this loop once `delay` has passed (asyncio's
+    /// `loop.call_later`). **Loop-local**, with the same wrong-thread rules as
+    /// [`call_soon`](LoopHandle::call_soon). Never runs early.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// loopwork::run(async {
+    ///     loopwork::spawn(async {
+    ///         let (tx, rx) = std::sync::mpsc::channel();
+    ///         let start = Instant::now();
+    ///         loopwork::current_loop().call_later(Duration::from_millis(5), move || {
+    ///             tx.send(start.elapsed()).unwrap()
+    ///         });
+    ///         loopwork::sleep(Duration::from_millis(20)).await;
+    ///         assert!(rx.try_recv().unwrap() >= Duration::from_millis(5));
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn call_later<F>(&self, delay: Duration, f: F) -> LocalCallbackHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let deadline = crate::time::deadline_after(delay);
+        self.call_at_inner("LoopHandle::call_later", deadline, f, Location::caller())
+    }
+
+    /// Schedules `f` to run on this loop at `when` (asyncio's `loop.call_at`;
+    /// see [`time`](LoopHandle::time)). **Loop-local**, as
+    /// [`call_soon`](LoopHandle::call_soon).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// loopwork::run(async {
+    ///     loopwork::spawn(async {
+    ///         let lp = loopwork::current_loop();
+    ///         let h = lp.call_at(lp.time() + Duration::from_secs(3600), || {});
+    ///         assert!(h.cancel());
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn call_at<F>(&self, when: Instant, f: F) -> LocalCallbackHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.call_at_inner("LoopHandle::call_at", when, f, Location::caller())
+    }
+
+    fn call_at_inner<F>(
+        &self,
+        api: &str,
+        when: Instant,
+        f: F,
+        location: &'static Location<'static>,
+    ) -> LocalCallbackHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.with_owner(|core| match core {
+            Some(core) => {
+                let state = CallbackState::local();
+                core.timers.borrow_mut().insert_callback(
+                    when,
+                    LocalCallback {
+                        f: Box::new(f),
+                        state: state.clone(),
+                        location,
+                    },
+                );
+                LocalCallbackHandle { state }
+            }
+            None => {
+                on_wrong_thread(&self.shared, self.index, api, "call_soon_threadsafe", location);
+                let handle = CallbackHandle::pending();
+                let state = handle.state.clone();
+                let remote = state.clone();
+                let arm = move || {
+                    context::with_core(|core| {
+                        let core = core.expect("internal handoff runs on its loop");
+                        core.timers.borrow_mut().insert_callback(
+                            when,
+                            LocalCallback {
+                                f: Box::new(f),
+                                state: CallbackState::Shared(remote),
+                                location,
+                            },
+                        );
+                    })
+                };
+                if let Ok(_pass) = self.admit() {
+                    self.me().send(InboxItem::Call(Box::new(arm)));
+                } else {
+                    log::warn!(target: "loopwork", "{api} at {location}: loop {} is closed; the callback is dropped", self.index);
+                }
+                LocalCallbackHandle {
+                    state: CallbackState::Shared(state),
+                }
+            }
+        })
+    }
+}
+
+fn push_local_soon(
+    core: &LoopCore,
+    f: Box<dyn FnOnce()>,
+    location: &'static Location<'static>,
+) -> LocalCallbackHandle {
+    let state = CallbackState::local();
+    core.push_callback(LocalCallback {
+        f,
+        state: state.clone(),
+        location,
+    });
+    LocalCallbackHandle { state }
+}
+
+/// Schedules a (possibly `!Send`) callback on the current loop's next
+/// iteration (asyncio's `loop.call_soon` from inside the loop).
+///
+/// # Panics
+/// Off a loop thread: use [`LoopHandle::call_soon_threadsafe`] there.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// loopwork::run(async {
+///     loopwork::spawn(async {
+///         loopwork::spawn_local(async {
+///             let hits = Rc::new(Cell::new(0)); // !Send
+///             let h = hits.clone();
+///             loopwork::call_soon(move || h.set(h.get() + 1));
+///             loopwork::yield_now().await;
+///             assert_eq!(hits.get(), 1);
+///         })
+///         .await
+///         .unwrap();
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+#[track_caller]
+pub fn call_soon<F: FnOnce() + 'static>(f: F) -> LocalCallbackHandle {
+    let location = Location::caller();
+    context::with_core(|core| {
+        let Some(core) = core else {
+            panic!(
+                "loopwork::call_soon called at {location} on thread '{}', which is not a loop                  thread: use LoopHandle::call_soon_threadsafe from other threads",
+                std::thread::current().name().unwrap_or("<unnamed>")
+            )
+        };
+        push_local_soon(core, Box::new(f), location)
+    })
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync + Clone>() {}
+    is::<LoopHandle>();
 }
 
 impl fmt::Debug for LoopHandle {

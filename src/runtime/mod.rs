@@ -18,7 +18,9 @@
 //! [gate]: crate::scheduler::gate
 //! [`TaskError::Cancelled`]: crate::TaskError::Cancelled
 
+mod affinity;
 mod builder;
+pub(crate) mod callbacks;
 pub(crate) mod context;
 pub(crate) mod event_loop;
 mod handle;
@@ -28,8 +30,10 @@ pub(crate) mod shared;
 mod spawn;
 
 pub use builder::Builder;
+pub use callbacks::{CallbackHandle, LocalCallbackHandle};
+pub(crate) use handle::check_blocking_wait;
 pub use handle::Handle;
-pub use loop_handle::{current_loop, try_current_loop, LoopHandle};
+pub use loop_handle::{call_soon, current_loop, try_current_loop, LoopHandle};
 pub use metrics::{LoopStats, RuntimeMetrics};
 pub(crate) use spawn::{spawn_local_inner, spawn_stealable};
 
@@ -212,7 +216,14 @@ impl Runtime {
         for l in shared.loops.iter() {
             if l.closed.load(crate::sync::atomic::Ordering::SeqCst) {
                 while let crate::scheduler::queue::Steal::Success(item) = l.inbox.steal() {
-                    drop::<InboxItem>(item);
+                    match item {
+                        // Never polled on its loop: cancel it here so its
+                        // joiner (or ConcurrentFuture) resolves. A pinned
+                        // future is leaked by its wrapper rather than dropped
+                        // off its loop.
+                        InboxItem::Task(t) => t.shutdown(),
+                        other => drop(other),
+                    }
                 }
             }
         }

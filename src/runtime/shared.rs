@@ -5,10 +5,11 @@ use crate::reactor::{Driver, ParkFlag};
 use crate::scheduler::gate::Gate;
 use crate::scheduler::idle::Idle;
 use crate::scheduler::queue::{Injector, Steal, Stealer};
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::Notified;
 use crate::time::TimerEntry;
+use std::panic::Location;
 use std::time::Duration;
 
 /// Something handed to one loop from another thread through its inbox.
@@ -17,7 +18,16 @@ pub(crate) enum InboxItem {
     Task(Notified),
     /// A timer armed by a future polled off any loop.
     Timer(Arc<TimerEntry>),
-    /// A closure to run on the loop (callbacks, sending values home).
+    /// A `call_soon_threadsafe` callback: joins the loop's ready callbacks.
+    Callback {
+        f: Box<dyn FnOnce() + Send>,
+        state: Arc<AtomicU8>,
+        location: &'static Location<'static>,
+    },
+    /// A closure the loop runs right away, on its thread (internal handoffs:
+    /// building a `spawn_local_threadsafe` future, timers of foreign-thread
+    /// callers). Run even during the loop's shutdown, since it may own a
+    /// value that must be dropped on this thread.
     Call(Box<dyn FnOnce() + Send>),
 }
 

@@ -77,7 +77,7 @@ where
         };
         let fut = Pinned {
             inner: ManuallyDrop::new(fut),
-            owner: core as *const _ as usize,
+            owner: core.identity(),
         };
         let (notified, task) = new_task(fut, scheduler, meta);
         if core.shared.is_closed() {
@@ -97,8 +97,9 @@ where
 /// Polling off the owner is refused earlier, by `PinnedScheduler::before_poll`.
 struct Pinned<F> {
     inner: ManuallyDrop<F>,
-    /// Address of the owner's `LoopCore`, unique among live loops.
-    owner: usize,
+    /// The owner loop: (runtime address, loop index). The task's scheduler
+    /// keeps that runtime alive, so the address cannot be reused meanwhile.
+    owner: (usize, usize),
 }
 
 impl<F: Future> Future for Pinned<F> {
@@ -112,7 +113,7 @@ impl<F: Future> Future for Pinned<F> {
 
 impl<F> Drop for Pinned<F> {
     fn drop(&mut self) {
-        let here = context::with_core(|c| c.map(|c| c as *const _ as usize));
+        let here = context::with_core(|c| c.map(|c| c.identity()));
         if here == Some(self.owner) {
             // SAFETY: dropped once, here, on its owner thread.
             unsafe { ManuallyDrop::drop(&mut self.inner) };

@@ -53,10 +53,12 @@ impl Idle {
         }
     }
 
+    #[cfg_attr(not(loopwork_loom), allow(dead_code))]
     pub(crate) fn num_searching(&self) -> usize {
         self.state.load(SeqCst) & SEARCH_MASK
     }
 
+    #[cfg_attr(not(loopwork_loom), allow(dead_code))]
     pub(crate) fn num_unparked(&self) -> usize {
         self.state.load(SeqCst) >> UNPARKED_SHIFT
     }
@@ -143,6 +145,7 @@ impl Idle {
     }
 
     /// Whether loop `index` is currently marked parked.
+    #[cfg_attr(not(loopwork_loom), allow(dead_code))]
     pub(crate) fn is_parked(&self, index: usize) -> bool {
         self.sleepers[index / 64].load(SeqCst) & (1u64 << (index % 64)) != 0
     }

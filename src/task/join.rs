@@ -96,6 +96,11 @@ impl<T> Task<T> {
         self.raw.as_ref()?.header().meta.name.as_deref()
     }
 
+    /// Makes a later drop detach the task even inside a `CancelScope`.
+    pub(crate) fn forget_awaited(&mut self) {
+        self.awaited = false;
+    }
+
     /// Drops the handle; the task keeps running. Same as `drop(task)`, named.
     pub fn detach(self) {
         drop(self);

@@ -1,14 +1,14 @@
 //! Tasks: the raw task, its state word, wakers and the `Task` join handle.
 //!
-//! A task is one allocation (see [`raw`](self::raw)) reached through
+//! A task is one allocation (see `raw.rs`) reached through
 //! reference-counted handles:
 //!
-//! * [`Notified`]: "this task should be polled"; lives in exactly one queue. At
+//! * `Notified`: "this task should be polled"; lives in exactly one queue. At
 //!   most one exists per task at a time (the `NOTIFIED` bit), so one wake never
 //!   causes two polls.
 //! * [`Task<T>`]: the join handle; awaiting it reads the output.
 //! * `Waker`s: a reference each; waking turns the reference into a `Notified`
-//!   when the task is idle, and hands it to the task's [`Schedule`] hook.
+//!   when the task is idle, and hands it to the task's `Schedule` hook.
 //! * the owning loop's registry: one reference, released once the task is
 //!   complete, so shutdown can reach every pending task.
 //!

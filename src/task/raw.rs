@@ -104,10 +104,6 @@ impl RawTask {
         unsafe { self.ptr.as_ref() }
     }
 
-    pub(crate) fn addr(&self) -> usize {
-        self.ptr.as_ptr() as usize
-    }
-
     /// Polls the task; consumes one reference (a `Notified`'s).
     pub(crate) fn poll(self) {
         // SAFETY: the vtable belongs to this task's own types.
@@ -159,6 +155,7 @@ impl RawTask {
     }
 
     /// A waker for this task that takes a new reference.
+    #[cfg_attr(not(loopwork_loom), allow(dead_code))]
     pub(crate) fn waker(self) -> Waker {
         self.header().state.ref_inc();
         // SAFETY: the vtable's contract is met by the functions below.
@@ -194,10 +191,10 @@ unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
 }
 
 unsafe fn waker_wake(ptr: *const ()) {
-    // SAFETY: the waker's reference keeps the task alive; it is consumed here.
-    let raw = RawTask {
-        ptr: unsafe { NonNull::new_unchecked(ptr as *mut Header) },
-    };
+    // SAFETY: a waker's data pointer is a non-null task header; the waker's
+    // reference keeps the task alive and is consumed here.
+    let ptr = unsafe { NonNull::new_unchecked(ptr as *mut Header) };
+    let raw = RawTask { ptr };
     match raw.header().state.transition_to_notified_by_val() {
         TransitionToNotified::Submit => raw.schedule(),
         TransitionToNotified::Dealloc => {
@@ -209,20 +206,20 @@ unsafe fn waker_wake(ptr: *const ()) {
 }
 
 unsafe fn waker_wake_by_ref(ptr: *const ()) {
-    // SAFETY: the waker's reference keeps the task alive.
-    let raw = RawTask {
-        ptr: unsafe { NonNull::new_unchecked(ptr as *mut Header) },
-    };
+    // SAFETY: a waker's data pointer is a non-null task header; the waker's
+    // reference keeps the task alive.
+    let ptr = unsafe { NonNull::new_unchecked(ptr as *mut Header) };
+    let raw = RawTask { ptr };
     if raw.header().state.transition_to_notified_by_ref() == TransitionToNotified::Submit {
         raw.schedule();
     }
 }
 
 unsafe fn waker_drop(ptr: *const ()) {
-    // SAFETY: the waker's reference keeps the task alive; it is released here.
-    let raw = RawTask {
-        ptr: unsafe { NonNull::new_unchecked(ptr as *mut Header) },
-    };
+    // SAFETY: a waker's data pointer is a non-null task header; the waker's
+    // reference keeps the task alive and is released here.
+    let ptr = unsafe { NonNull::new_unchecked(ptr as *mut Header) };
+    let raw = RawTask { ptr };
     raw.drop_reference();
 }
 
@@ -284,6 +281,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                 // stage, and the future is never moved out of the allocation.
                 let stage = unsafe { &mut *stage };
                 match stage {
+                    // SAFETY: pinned in place: the allocation never moves.
                     Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
                     _ => unreachable!("polled a task that is not running"),
                 }

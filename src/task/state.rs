@@ -314,13 +314,6 @@ impl State {
         prev.ref_count() == 1
     }
 
-    /// Releases two references at once; `true` when they were the last.
-    pub(crate) fn ref_dec_twice(&self) -> bool {
-        let prev = Snapshot(self.val.fetch_sub(2 * REF_ONE, AcqRel));
-        assert!(prev.ref_count() >= 2, "task reference count underflow");
-        prev.ref_count() == 2
-    }
-
     fn fetch_update_action<T>(&self, mut f: impl FnMut(Snapshot) -> (T, Option<Snapshot>)) -> T {
         let mut curr = self.load();
         loop {

@@ -23,6 +23,7 @@
 //! away) are clamped to about 30 years from now: they never panic or
 //! overflow, and they never fire in practice.
 
+use crate::runtime::callbacks::LocalCallback;
 use crate::runtime::context;
 use crate::runtime::shared::{InboxItem, Shared};
 use crate::sync::atomic::{AtomicU8, Ordering::*};
@@ -96,7 +97,23 @@ impl TimerEntry {
 struct HeapEntry {
     deadline: Instant,
     seq: u64,
-    entry: Arc<TimerEntry>,
+    action: TimerAction,
+}
+
+/// What a due timer does: wake a `Sleep`'s task, or run a loop-local
+/// callback (`call_later` / `call_at`).
+pub(crate) enum TimerAction {
+    Wake(Arc<TimerEntry>),
+    Call(LocalCallback),
+}
+
+impl TimerAction {
+    fn is_cancelled(&self) -> bool {
+        match self {
+            TimerAction::Wake(e) => e.is_cancelled(),
+            TimerAction::Call(c) => c.state.is_cancelled(),
+        }
+    }
 }
 
 impl PartialEq for HeapEntry {
@@ -141,29 +158,38 @@ impl TimerStore {
     }
 
     pub(crate) fn insert(&mut self, entry: Arc<TimerEntry>) {
+        self.push(entry.deadline, TimerAction::Wake(entry));
+    }
+
+    /// Arms a loop-local callback for `deadline`.
+    pub(crate) fn insert_callback(&mut self, deadline: Instant, cb: LocalCallback) {
+        self.push(deadline, TimerAction::Call(cb));
+    }
+
+    fn push(&mut self, deadline: Instant, action: TimerAction) {
         if self.heap.len() >= self.compact_at {
-            self.heap.retain(|e| !e.entry.is_cancelled());
+            self.heap.retain(|e| !e.action.is_cancelled());
             self.compact_at = (self.heap.len() * 2).max(MIN_COMPACT);
         }
         self.seq += 1;
         self.heap.push(HeapEntry {
-            deadline: entry.deadline,
+            deadline,
             seq: self.seq,
-            entry,
+            action,
         });
     }
 
     /// Removes and returns the entries whose deadline is at or before `now`,
     /// in deadline order.
-    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<Arc<TimerEntry>> {
+    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<TimerAction> {
         let mut due = Vec::new();
         while let Some(top) = self.heap.peek() {
             if top.deadline > now {
                 break;
             }
-            let e = self.heap.pop().expect("peeked").entry;
-            if !e.is_cancelled() {
-                due.push(e);
+            let action = self.heap.pop().expect("peeked").action;
+            if !action.is_cancelled() {
+                due.push(action);
             }
         }
         due
@@ -172,7 +198,7 @@ impl TimerStore {
     /// How long the loop may sleep before the next live timer is due.
     pub(crate) fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
         while let Some(top) = self.heap.peek() {
-            if top.entry.is_cancelled() {
+            if top.action.is_cancelled() {
                 self.heap.pop();
                 continue;
             }
@@ -321,6 +347,12 @@ impl fmt::Debug for Sleep {
 /// The error of [`wait_for`] when the deadline passed first (asyncio's `TimeoutError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
+
+impl Elapsed {
+    pub(crate) fn new() -> Elapsed {
+        Elapsed(())
+    }
+}
 
 impl fmt::Display for Elapsed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

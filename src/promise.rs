@@ -1,0 +1,208 @@
+//! `promise()`: a one-shot result set by one side and awaited by the other
+//! (asyncio's `Future` used as a completion handle).
+
+use crate::sync::{Arc, Mutex};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// Why [`Promise::set_result`] refused the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidState {
+    /// The future was cancelled.
+    Cancelled,
+    /// A result was already set.
+    AlreadySet,
+}
+
+impl fmt::Display for InvalidState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidState::Cancelled => f.write_str("invalid state: the future was cancelled"),
+            InvalidState::AlreadySet => f.write_str("invalid state: the result was already set"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidState {}
+
+/// Why a [`PromiseFuture`] has no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromiseError {
+    /// [`PromiseFuture::cancel`] was called.
+    Cancelled,
+    /// The [`Promise`] was dropped without setting a result.
+    Dropped,
+}
+
+impl fmt::Display for PromiseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PromiseError::Cancelled => f.write_str("the promise's future was cancelled"),
+            PromiseError::Dropped => f.write_str("the promise was dropped without a result"),
+        }
+    }
+}
+
+impl std::error::Error for PromiseError {}
+
+enum Slot<T> {
+    Pending,
+    Set(T),
+    Taken,
+    Cancelled,
+    Dropped,
+}
+
+struct Inner<T> {
+    slot: Slot<T>,
+    waker: Option<Waker>,
+}
+
+/// Makes a connected pair: set the result on the [`Promise`], await it on
+/// the [`PromiseFuture`]. Both are `Send` when `T` is.
+///
+/// # Examples
+///
+/// ```
+/// loopwork::run(async {
+///     let (promise, fut) = loopwork::promise::<u32>();
+///     std::thread::spawn(move || promise.set_result(7).unwrap());
+///     assert_eq!(fut.await, Ok(7));
+/// });
+/// ```
+pub fn promise<T>() -> (Promise<T>, PromiseFuture<T>) {
+    let inner = Arc::new(Mutex::new(Inner {
+        slot: Slot::Pending,
+        waker: None,
+    }));
+    (
+        Promise {
+            inner: inner.clone(),
+        },
+        PromiseFuture { inner },
+    )
+}
+
+/// The setting side of [`promise`].
+pub struct Promise<T> {
+    inner: Arc<Mutex<Inner<T>>>,
+}
+
+impl<T> Promise<T> {
+    /// Sets the result and wakes the awaiting side.
+    ///
+    /// # Errors
+    /// `InvalidState::Cancelled` if the future was cancelled (the value is
+    /// dropped), `InvalidState::AlreadySet` if a result was set before.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (promise, fut) = loopwork::promise::<&str>();
+    /// fut.cancel();
+    /// assert_eq!(promise.set_result("late"), Err(loopwork::InvalidState::Cancelled));
+    /// ```
+    pub fn set_result(&self, value: T) -> Result<(), InvalidState> {
+        let mut inner = self.inner.lock();
+        match inner.slot {
+            Slot::Pending => {}
+            Slot::Cancelled => return Err(InvalidState::Cancelled),
+            Slot::Set(_) | Slot::Taken | Slot::Dropped => return Err(InvalidState::AlreadySet),
+        }
+        inner.slot = Slot::Set(value);
+        let waker = inner.waker.take();
+        drop(inner);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Whether the awaiting side cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.inner.lock().slot, Slot::Cancelled)
+    }
+}
+
+impl<T> Drop for Promise<T> {
+    fn drop(&mut self) {
+        let mut inner = self.inner.lock();
+        if matches!(inner.slot, Slot::Pending) {
+            inner.slot = Slot::Dropped;
+            let waker = inner.waker.take();
+            drop(inner);
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// The awaiting side of [`promise`]: resolves to the value, or to a
+/// [`PromiseError`] if cancelled or abandoned — never hangs.
+#[must_use = "futures do nothing unless awaited"]
+pub struct PromiseFuture<T> {
+    inner: Arc<Mutex<Inner<T>>>,
+}
+
+impl<T> PromiseFuture<T> {
+    /// Cancels the future: the promise's `set_result` will then fail and
+    /// awaiting gives `PromiseError::Cancelled`. `false` if a result was set
+    /// already (it is kept).
+    pub fn cancel(&self) -> bool {
+        let mut inner = self.inner.lock();
+        if matches!(inner.slot, Slot::Pending) {
+            inner.slot = Slot::Cancelled;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether a result (or an error) is ready.
+    pub fn is_done(&self) -> bool {
+        !matches!(self.inner.lock().slot, Slot::Pending)
+    }
+}
+
+impl<T> Future for PromiseFuture<T> {
+    type Output = Result<T, PromiseError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut inner = self.inner.lock();
+        match std::mem::replace(&mut inner.slot, Slot::Taken) {
+            Slot::Set(v) => Poll::Ready(Ok(v)),
+            Slot::Cancelled => {
+                inner.slot = Slot::Cancelled;
+                Poll::Ready(Err(PromiseError::Cancelled))
+            }
+            Slot::Dropped => {
+                inner.slot = Slot::Dropped;
+                Poll::Ready(Err(PromiseError::Dropped))
+            }
+            Slot::Taken => panic!("PromiseFuture polled after it returned its value"),
+            Slot::Pending => {
+                inner.slot = Slot::Pending;
+                match &inner.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => inner.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Promise<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Promise")
+    }
+}
+
+impl<T> fmt::Debug for PromiseFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PromiseFuture")
+    }
+}

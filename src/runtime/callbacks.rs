@@ -1,0 +1,207 @@
+//! Callbacks: `call_soon_threadsafe` (any thread) and the loop-local
+//! `call_soon` / `call_later` / `call_at`.
+//!
+//! # Cancel versus start
+//! Every callback has a small state: `PENDING → STARTED` (the loop is about to
+//! run it) or `PENDING → CANCELLED` (its handle's `cancel`). Both are one
+//! compare-and-swap from `PENDING`, so exactly one of them wins: a callback
+//! whose `cancel()` returned `true` never runs, and one that started is never
+//! reported as cancelled. This is the race asyncio had to fix for
+//! `call_soon_threadsafe` handles (gh-128340).
+//!
+//! Thread-safe callbacks keep that state in an atomic behind an `Arc` (shared
+//! with the handle, which any thread may hold). Loop-local callbacks made on
+//! the owner thread keep it in an `Rc<Cell>`: the fast path touches no atomic
+//! beyond the queue's, and its handle is `!Send`, as asyncio's `Handle` is
+//! not thread-safe either.
+
+use crate::sync::atomic::{AtomicU8, Ordering::*};
+use crate::sync::Arc;
+use std::cell::Cell;
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+
+const PENDING: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// The state of one callback, local or shared.
+#[derive(Clone)]
+pub(crate) enum CallbackState {
+    Local(Rc<Cell<u8>>),
+    Shared(Arc<AtomicU8>),
+}
+
+impl CallbackState {
+    pub(crate) fn local() -> CallbackState {
+        CallbackState::Local(Rc::new(Cell::new(PENDING)))
+    }
+
+    /// The loop is about to run the callback: `false` if it was cancelled.
+    pub(crate) fn try_start(&self) -> bool {
+        match self {
+            CallbackState::Local(c) => {
+                if c.get() == PENDING {
+                    c.set(STARTED);
+                    true
+                } else {
+                    false
+                }
+            }
+            CallbackState::Shared(a) => a
+                .compare_exchange(PENDING, STARTED, AcqRel, Acquire)
+                .is_ok(),
+        }
+    }
+
+    fn cancel(&self) -> bool {
+        match self {
+            CallbackState::Local(c) => {
+                if c.get() == PENDING {
+                    c.set(CANCELLED);
+                    true
+                } else {
+                    false
+                }
+            }
+            CallbackState::Shared(a) => a
+                .compare_exchange(PENDING, CANCELLED, AcqRel, Acquire)
+                .is_ok(),
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.get() == CANCELLED
+    }
+
+    fn get(&self) -> u8 {
+        match self {
+            CallbackState::Local(c) => c.get(),
+            CallbackState::Shared(a) => a.load(Acquire),
+        }
+    }
+}
+
+/// A callback waiting in a loop's local queue or timer store.
+pub(crate) struct LocalCallback {
+    pub(crate) f: Box<dyn FnOnce()>,
+    pub(crate) state: CallbackState,
+    pub(crate) location: &'static Location<'static>,
+}
+
+impl LocalCallback {
+    /// Runs the callback unless it was cancelled; a panic is caught and logged.
+    pub(crate) fn run(self, loop_index: usize) {
+        if !self.state.try_start() {
+            return;
+        }
+        let location = self.location;
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(self.f)) {
+            log::error!(
+                target: "loopwork",
+                "a callback scheduled at {location} panicked on loop {loop_index}: {}",
+                crate::task::panic_message(&*p)
+            );
+        }
+    }
+}
+
+/// The handle of a callback scheduled with
+/// [`LoopHandle::call_soon_threadsafe`](crate::LoopHandle::call_soon_threadsafe).
+/// `Send + Sync`: any thread may cancel it.
+///
+/// # Examples
+///
+/// ```
+/// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+/// let lp = rt.loop_handle(0);
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let handle = lp.call_soon_threadsafe(move || tx.send("ran").unwrap()).unwrap();
+/// assert_eq!(rx.recv().unwrap(), "ran");
+/// assert!(!handle.cancel(), "it already started");
+/// rt.close();
+/// ```
+#[derive(Clone)]
+pub struct CallbackHandle {
+    pub(crate) state: Arc<AtomicU8>,
+}
+
+impl CallbackHandle {
+    pub(crate) fn pending() -> CallbackHandle {
+        CallbackHandle {
+            state: Arc::new(AtomicU8::new(PENDING)),
+        }
+    }
+
+    /// Cancels the callback. Returns `true` if it had not started: it then
+    /// never runs. Returns `false` if it has started (or already finished) or
+    /// was cancelled before. Race-free against the loop starting it.
+    pub fn cancel(&self) -> bool {
+        CallbackState::Shared(self.state.clone()).cancel()
+    }
+
+    /// Whether `cancel` succeeded at some point.
+    pub fn cancelled(&self) -> bool {
+        self.state.load(Acquire) == CANCELLED
+    }
+}
+
+impl fmt::Debug for CallbackHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackHandle")
+            .field("state", &state_name(self.state.load(Acquire)))
+            .finish()
+    }
+}
+
+/// The handle of a loop-local callback (`call_soon`, `call_later`, `call_at`).
+///
+/// Not `Send`, like the loop-local APIs that make it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// loopwork::run(async {
+///     loopwork::spawn(async {
+///         let lp = loopwork::current_loop();
+///         let handle = lp.call_later(Duration::from_secs(60), || unreachable!());
+///         assert!(handle.cancel());
+///         assert!(handle.cancelled());
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+pub struct LocalCallbackHandle {
+    pub(crate) state: CallbackState,
+}
+
+impl LocalCallbackHandle {
+    /// Cancels the callback; `true` if it had not started (it never will).
+    pub fn cancel(&self) -> bool {
+        self.state.cancel()
+    }
+
+    /// Whether the callback was cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.state.get() == CANCELLED
+    }
+}
+
+impl fmt::Debug for LocalCallbackHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalCallbackHandle")
+            .field("state", &state_name(self.state.get()))
+            .finish()
+    }
+}
+
+fn state_name(s: u8) -> &'static str {
+    match s {
+        PENDING => "pending",
+        STARTED => "started",
+        _ => "cancelled",
+    }
+}

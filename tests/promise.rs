@@ -1,0 +1,122 @@
+//! Promises and `shield`.
+
+mod common;
+
+use loopwork::{InvalidState, PromiseError};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[test]
+fn set_result_after_cancel_is_invalid_state_cancelled() {
+    let (p, f) = loopwork::promise::<u8>();
+    assert!(f.cancel());
+    assert!(p.is_cancelled());
+    assert_eq!(p.set_result(1), Err(InvalidState::Cancelled));
+    assert_eq!(futures::executor::block_on(f), Err(PromiseError::Cancelled));
+}
+
+#[test]
+fn set_result_twice_is_invalid_state_already_set() {
+    let (p, f) = loopwork::promise::<u8>();
+    p.set_result(1).unwrap();
+    assert_eq!(p.set_result(2), Err(InvalidState::AlreadySet));
+    assert!(!f.cancel(), "a set result is kept");
+    assert_eq!(futures::executor::block_on(f), Ok(1));
+}
+
+#[test]
+fn a_promise_dropped_without_a_result_resolves_the_future_to_an_error() {
+    let rt = common::runtime(1);
+    let (p, f) = loopwork::promise::<u8>();
+    let waiter = rt.handle().spawn(f);
+    drop(p);
+    assert_eq!(rt.block_on(waiter).unwrap(), Err(PromiseError::Dropped));
+    rt.close();
+}
+
+#[test]
+fn a_promise_set_from_a_foreign_thread_wakes_the_task() {
+    let rt = common::runtime(2);
+    let (p, f) = loopwork::promise::<String>();
+    let waiter = rt.handle().spawn(f);
+    std::thread::spawn(move || p.set_result("hello".into()).unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(rt.block_on(waiter).unwrap().unwrap(), "hello");
+    rt.close();
+}
+
+#[test]
+fn shield_keeps_the_inner_task_running_when_the_outer_times_out() {
+    let rt = common::runtime(1);
+    let (go, go_rx) = loopwork::promise::<()>();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let f = finished.clone();
+    let inner = rt.handle().spawn(async move {
+        go_rx.await.unwrap();
+        f.fetch_add(1, SeqCst);
+        "inner done"
+    });
+    let id = inner.id();
+    let outer = rt.block_on(loopwork::wait_for(
+        Duration::from_millis(5),
+        loopwork::shield(inner),
+    ));
+    assert!(outer.is_err(), "the outer wait timed out");
+    // The inner task was not cancelled: release it and see it finish.
+    go.set_result(()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while finished.load(SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shielded task {id:?} was cancelled"
+        );
+        std::thread::yield_now();
+    }
+    rt.close();
+}
+
+#[test]
+fn shield_keeps_the_inner_task_running_when_the_outer_task_is_cancelled() {
+    let rt = common::runtime(1);
+    let (go, go_rx) = loopwork::promise::<()>();
+    let (done, done_rx) = loopwork::promise::<&'static str>();
+    let inner = rt.handle().spawn(async move {
+        go_rx.await.unwrap();
+        done.set_result("inner finished").unwrap();
+    });
+    let outer = rt
+        .handle()
+        .spawn(async move { loopwork::shield(inner).await });
+    rt.block_on(loopwork::yield_now());
+    outer.cancel();
+    assert!(rt.block_on(outer).unwrap_err().is_cancelled());
+    go.set_result(()).unwrap();
+    assert_eq!(rt.block_on(done_rx), Ok("inner finished"));
+    rt.close();
+}
+
+#[test]
+fn without_shield_a_timed_out_task_is_cancelled() {
+    let rt = common::runtime(1);
+    let (_go, go_rx) = loopwork::promise::<()>();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let flag = common::DropFlag(drops.clone());
+    let inner = rt.handle().spawn(async move {
+        let _flag = flag;
+        go_rx.await
+    });
+    assert!(rt
+        .block_on(loopwork::wait_for(Duration::from_millis(5), inner))
+        .is_err());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while drops.load(SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the unshielded task was not cancelled"
+        );
+        std::thread::yield_now();
+    }
+    rt.close();
+}
