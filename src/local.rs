@@ -54,6 +54,20 @@ unsafe impl<T: 'static> Send for Local<T> {}
 unsafe impl<T: 'static> Sync for Local<T> {}
 
 /// `Local::try_get` was called off the owner loop's thread.
+///
+/// # Examples
+///
+/// ```
+/// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+/// let local = rt
+///     .loop_handle(0)
+///     .spawn_local_threadsafe(|| async { loopwork::Local::new(1) })
+///     .result()
+///     .unwrap();
+/// let err = local.try_get().unwrap_err();
+/// assert_eq!(err.owner, "loopwork-loop-0");
+/// rt.close();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrongThread {
     /// The owner loop's thread name.
@@ -137,6 +151,19 @@ impl<T: 'static> Local<T> {
     }
 
     /// The id of the owning loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(2).build().unwrap();
+    /// let local = rt
+    ///     .loop_handle(1)
+    ///     .spawn_local_threadsafe(|| async { loopwork::Local::new(()) })
+    ///     .result()
+    ///     .unwrap();
+    /// assert_eq!(local.loop_id(), 1);
+    /// rt.close();
+    /// ```
     pub fn loop_id(&self) -> usize {
         self.index
     }

@@ -8,6 +8,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 /// Why [`Promise::set_result`] refused the value.
+///
+/// # Examples
+///
+/// ```
+/// let (p, _f) = loopwork::promise::<u8>();
+/// p.set_result(1).unwrap();
+/// assert_eq!(p.set_result(2), Err(loopwork::InvalidState::AlreadySet));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvalidState {
     /// The future was cancelled.
@@ -28,6 +36,14 @@ impl fmt::Display for InvalidState {
 impl std::error::Error for InvalidState {}
 
 /// Why a [`PromiseFuture`] has no value.
+///
+/// # Examples
+///
+/// ```
+/// let (p, f) = loopwork::promise::<u8>();
+/// drop(p);
+/// assert_eq!(futures::executor::block_on(f), Err(loopwork::PromiseError::Dropped));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromiseError {
     /// [`PromiseFuture::cancel`] was called.
@@ -121,6 +137,15 @@ impl<T> Promise<T> {
     }
 
     /// Whether the awaiting side cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (p, f) = loopwork::promise::<u8>();
+    /// assert!(!p.is_cancelled());
+    /// f.cancel();
+    /// assert!(p.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.inner.lock().slot, Slot::Cancelled)
     }
@@ -151,6 +176,15 @@ impl<T> PromiseFuture<T> {
     /// Cancels the future: the promise's `set_result` will then fail and
     /// awaiting gives `PromiseError::Cancelled`. `false` if a result was set
     /// already (it is kept).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_p, f) = loopwork::promise::<u8>();
+    /// assert!(f.cancel());
+    /// assert!(f.is_done());
+    /// assert_eq!(futures::executor::block_on(f), Err(loopwork::PromiseError::Cancelled));
+    /// ```
     pub fn cancel(&self) -> bool {
         let mut inner = self.inner.lock();
         if matches!(inner.slot, Slot::Pending) {
@@ -162,6 +196,15 @@ impl<T> PromiseFuture<T> {
     }
 
     /// Whether a result (or an error) is ready.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (p, f) = loopwork::promise::<u8>();
+    /// assert!(!f.is_done());
+    /// p.set_result(3).unwrap();
+    /// assert!(f.is_done());
+    /// ```
     pub fn is_done(&self) -> bool {
         !matches!(self.inner.lock().slot, Slot::Pending)
     }

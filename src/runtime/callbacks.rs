@@ -142,6 +142,21 @@ impl CallbackHandle {
     }
 
     /// Whether `cancel` succeeded at some point.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let lp = rt.loop_handle(0);
+    /// // Hold the loop in a callback so the next one cannot start yet.
+    /// let (go, wait) = std::sync::mpsc::channel::<()>();
+    /// lp.call_soon_threadsafe(move || wait.recv().unwrap()).unwrap();
+    /// let h = lp.call_soon_threadsafe(|| unreachable!("cancelled before it started")).unwrap();
+    /// assert!(h.cancel());
+    /// assert!(h.cancelled());
+    /// go.send(()).unwrap();
+    /// rt.close();
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.state.load(Acquire) == CANCELLED
     }

@@ -45,11 +45,30 @@ impl LoopHandle {
     }
 
     /// The loop's index within its runtime (`0..loops()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(2).build().unwrap();
+    /// assert_eq!(rt.loop_handle(1).id(), 1);
+    /// rt.close();
+    /// ```
     pub fn id(&self) -> usize {
         self.index
     }
 
     /// Whether the calling thread is this loop's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let lp = rt.loop_handle(0);
+    /// assert!(!lp.is_current()); // the main thread is not a loop
+    /// let lp2 = lp.clone();
+    /// assert!(lp.run_coroutine_threadsafe(async move { lp2.is_current() }).result().unwrap());
+    /// rt.close();
+    /// ```
     pub fn is_current(&self) -> bool {
         context::with_core(|c| {
             c.is_some_and(|c| c.belongs_to(&self.shared) && c.index == self.index)
@@ -57,17 +76,45 @@ impl LoopHandle {
     }
 
     /// Whether the loop has shut down (or its runtime is shutting down).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let lp = rt.loop_handle(0);
+    /// assert!(!lp.is_closed());
+    /// rt.close();
+    /// assert!(lp.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed() || self.shared.loops[self.index].closed.load(SeqCst)
     }
 
     /// The loop thread's name, `{prefix}-loop-{i}`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).thread_name("app").build().unwrap();
+    /// assert_eq!(rt.loop_handle(0).thread_name(), "app-loop-0");
+    /// rt.close();
+    /// ```
     pub fn thread_name(&self) -> &str {
         &self.shared.loops[self.index].thread_name
     }
 
     /// The loop's clock (asyncio's `loop.time()`): a monotonic instant, the
     /// time base of [`call_at`](LoopHandle::call_at).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let lp = rt.loop_handle(0);
+    /// let t0 = lp.time();
+    /// assert!(lp.time() >= t0);
+    /// rt.close();
+    /// ```
     pub fn time(&self) -> Instant {
         Instant::now()
     }
