@@ -5,6 +5,8 @@
 //! cargo bench --bench compare -- --quick           # under a minute
 //! cargo bench --bench compare -- --only ping_pong  # one workload (or a name prefix)
 //! cargo bench --bench compare -- --threads 4 --reps 30
+//! cargo bench --bench compare -- --only yield_many --metrics  # + loopwork's counters
+//! cargo bench --bench compare -- --only ping_pong --peer loopwork --reps 200  # for perf
 //! ```
 //!
 //! # Method
@@ -48,6 +50,10 @@ struct Config {
     warmup: usize,
     quick: bool,
     only: Option<String>,
+    /// Print loopwork's `RuntimeMetrics` after each workload.
+    metrics: bool,
+    /// Measure only this runtime (for profiling one of them).
+    peer: Option<Peer>,
 }
 
 impl Config {
@@ -60,6 +66,8 @@ impl Config {
             warmup: 2,
             quick: false,
             only: None,
+            metrics: false,
+            peer: None,
         };
         let mut reps = None;
         let args: Vec<String> = std::env::args().skip(1).collect();
@@ -80,12 +88,22 @@ impl Config {
             };
             match flag.as_str() {
                 "--quick" => cfg.quick = true,
+                "--metrics" => cfg.metrics = true,
                 "--threads" => {
                     cfg.threads = value("--threads").parse().expect("--threads N: a number");
                     assert!(cfg.threads > 0, "--threads must be at least 1");
                 }
                 "--reps" => reps = Some(value("--reps").parse().expect("--reps N: a number")),
                 "--only" => cfg.only = Some(value("--only")),
+                "--peer" => {
+                    let v = value("--peer");
+                    cfg.peer = Some(
+                        PEERS
+                            .into_iter()
+                            .find(|p| p.name() == v)
+                            .unwrap_or_else(|| panic!("--peer: loopwork, tokio or async-executor")),
+                    );
+                }
                 _ => {} // `--bench` from cargo, or anything else: ignored.
             }
             i += 1;
@@ -95,6 +113,10 @@ impl Config {
             cfg.warmup = 1;
         }
         cfg
+    }
+
+    fn runs(&self, peer: Peer) -> bool {
+        self.peer.is_none_or(|p| p == peer)
     }
 
     fn selected(&self, name: &str) -> bool {
@@ -269,6 +291,24 @@ trait Rt: Clone + Send + Sync + 'static {
     fn yield_now() -> impl Future<Output = ()> + Send;
 
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
+
+    /// Workload 8: runs `f` on the runtime, submitted from a foreign thread;
+    /// `lane` picks the loop where the runtime has several targets.
+    fn call_threadsafe<F: FnOnce() + Send + 'static>(&self, lane: usize, f: F);
+
+    /// Workload 9: runs `fut` on the runtime and blocks this (foreign)
+    /// thread until its output is back.
+    fn round_trip<F>(&self, fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Workload 10: runs `f` on the runtime's blocking pool; `None` if the
+    /// runtime has none.
+    fn spawn_blocking<F, T>(&self, f: F) -> Option<Self::Join<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static;
 }
 
 #[derive(Clone)]
@@ -314,6 +354,33 @@ impl Rt for Lw {
 
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         loopwork::sleep(d)
+    }
+
+    fn call_threadsafe<F: FnOnce() + Send + 'static>(&self, lane: usize, f: F) {
+        self.0
+            .loop_handle(lane % self.0.loops())
+            .call_soon_threadsafe(f)
+            .expect("call_soon_threadsafe: runtime closed");
+    }
+
+    fn round_trip<F>(&self, fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0
+            .loop_handle(0)
+            .run_coroutine_threadsafe(fut)
+            .result()
+            .unwrap_or_else(|e| panic!("run_coroutine_threadsafe failed: {e}"))
+    }
+
+    fn spawn_blocking<F, T>(&self, f: F) -> Option<LwJoin<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Some(LwJoin(self.0.spawn_blocking(f)))
     }
 }
 
@@ -361,6 +428,27 @@ impl Rt for Tk {
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         tokio::time::sleep(d)
     }
+
+    /// tokio has no callback queue: the closure is wrapped in a task.
+    fn call_threadsafe<F: FnOnce() + Send + 'static>(&self, _lane: usize, f: F) {
+        drop(self.0.spawn(async move { f() }));
+    }
+
+    fn round_trip<F>(&self, fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        futures::executor::block_on(self.spawn(fut))
+    }
+
+    fn spawn_blocking<F, T>(&self, f: F) -> Option<TkJoin<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Some(TkJoin(self.0.spawn_blocking(f)))
+    }
 }
 
 #[derive(Clone)]
@@ -395,6 +483,29 @@ impl Rt for Ae {
 
     async fn sleep(d: Duration) {
         async_io::Timer::after(d).await;
+    }
+
+    /// async-executor has no callback queue: the closure is wrapped in a task.
+    fn call_threadsafe<F: FnOnce() + Send + 'static>(&self, _lane: usize, f: F) {
+        self.0.spawn(async move { f() }).detach();
+    }
+
+    fn round_trip<F>(&self, fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        futures::executor::block_on(self.spawn(fut))
+    }
+
+    /// async-executor has no blocking pool (smol's is the separate `blocking`
+    /// crate, which is not a dependency here).
+    fn spawn_blocking<F, T>(&self, _f: F) -> Option<async_executor::Task<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        None
     }
 }
 
@@ -537,6 +648,11 @@ fn watch<T>(what: String, f: impl FnOnce() -> T) -> T {
 /// workload, bytes per task). Panics if the result is wrong.
 trait Workload {
     fn run<R: Rt>(&self, rt: &R) -> f64;
+
+    /// Whether the workload has a meaning on `peer`.
+    fn supports(&self, _peer: Peer) -> bool {
+        true
+    }
 }
 
 const NUM_SPAWN: usize = 10_000;
@@ -842,6 +958,116 @@ impl Workload for TimersCancel {
     }
 }
 
+/// Workload 8: 4 foreign threads each submit 10,000 closures (loopwork:
+/// `LoopHandle::call_soon_threadsafe`, thread `i` to loop `i % loops`; the
+/// peers: the closure wrapped in a spawned task).
+struct CallThreadsafe;
+
+impl Workload for CallThreadsafe {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const THREADS: usize = 4;
+        const PER_THREAD: usize = 10_000;
+        let done = Countdown::new(THREADS * PER_THREAD);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let barrier = Barrier::new(THREADS + 1);
+        let mut start = Instant::now();
+        std::thread::scope(|s| {
+            for lane in 0..THREADS {
+                let (done, ran, barrier) = (&done, &ran, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    for _ in 0..PER_THREAD {
+                        let (done, ran) = (done.clone(), ran.clone());
+                        rt.call_threadsafe(lane, move || {
+                            ran.fetch_add(1, Relaxed);
+                            done.done_one();
+                        });
+                    }
+                });
+            }
+            start = Instant::now();
+            barrier.wait();
+        });
+        rt.block_on(done.wait());
+        let t = start.elapsed();
+        assert_eq!(
+            ran.load(Relaxed),
+            THREADS * PER_THREAD,
+            "call_threadsafe: lost callbacks"
+        );
+        t.as_secs_f64()
+    }
+}
+
+/// Workload 9: a foreign thread runs a future on the runtime and blocks for
+/// its result, 1,000 times in a row (loopwork: `run_coroutine_threadsafe(..)
+/// .result()` on loop 0; the peers: spawn + `futures::executor::block_on` of
+/// the join handle). Returns the `quantile` of the round-trip latencies.
+struct RoundTrip {
+    quantile: f64,
+}
+
+impl Workload for RoundTrip {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const TRIPS: usize = 1_000;
+        let mut lat = Vec::with_capacity(TRIPS);
+        for i in 0..TRIPS {
+            let t0 = Instant::now();
+            let v = rt.round_trip(async move { i + 1 });
+            lat.push(t0.elapsed().as_secs_f64());
+            assert_eq!(v, i + 1, "round_trip: wrong result");
+        }
+        lat.sort_by(f64::total_cmp);
+        quantile(&lat, self.quantile)
+    }
+}
+
+/// Workload 10: 8 tasks each run 1,250 no-op jobs on the blocking pool
+/// (10,000 in all), all submitted first, then joined.
+struct SpawnBlocking;
+
+impl Workload for SpawnBlocking {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        const TASKS: usize = 8;
+        const PER_TASK: usize = 1_250;
+        let start = Instant::now();
+        let rt2 = rt.clone();
+        let total = rt.block_on(rt.spawn(async move {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    let rt3 = rt2.clone();
+                    rt2.spawn(async move {
+                        let jobs: Vec<_> = (0..PER_TASK)
+                            .map(|i| rt3.spawn_blocking(move || i).expect("no blocking pool"))
+                            .collect();
+                        let mut sum = 0;
+                        for j in jobs {
+                            sum += j.await;
+                        }
+                        sum
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for t in tasks {
+                total += t.await;
+            }
+            total
+        }));
+        let t = start.elapsed();
+        assert_eq!(
+            total,
+            TASKS * PER_TASK * (PER_TASK - 1) / 2,
+            "spawn_blocking: wrong sum"
+        );
+        t.as_secs_f64()
+    }
+
+    fn supports(&self, peer: Peer) -> bool {
+        peer != Peer::AsyncExecutor
+    }
+}
+
 // ----- 13. memory -----
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -953,6 +1179,16 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn stats(samples: &[f64]) -> Stats {
+    if samples.is_empty() {
+        let nan = f64::NAN;
+        return Stats {
+            median: nan,
+            q1: nan,
+            q3: nan,
+            min: nan,
+            max: nan,
+        };
+    }
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
     Stats {
@@ -973,6 +1209,9 @@ fn measure<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
         for k in 0..3 {
             let p = (rep + k) % 3;
             let peer = PEERS[p];
+            if !cfg.runs(peer) || !w.supports(peer) {
+                continue;
+            }
             let v = watch(format!("workload {name} on {}", peer.name()), || {
                 peers.run(peer, w)
             });
@@ -980,6 +1219,9 @@ fn measure<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
                 samples[p].push(v);
             }
         }
+    }
+    if cfg.metrics {
+        print_metrics(name, &peers.lw);
     }
     peers.shutdown();
     eprintln!(" done");
@@ -1007,6 +1249,9 @@ fn measure_memory(cfg: &Config, name: &str) -> Row {
         for k in 0..3 {
             let p = (rep + k) % 3;
             let peer = PEERS[p];
+            if !cfg.runs(peer) {
+                continue;
+            }
             let v = watch(
                 format!("workload {name} on {}", peer.name()),
                 || match peer {
@@ -1095,6 +1340,18 @@ fn measure_debug<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
 
 // ===== output =====
 
+/// loopwork's counters for one workload, all repetitions together.
+fn print_metrics(name: &str, rt: &loopwork::Runtime) {
+    let m = rt.metrics();
+    eprintln!();
+    for (i, l) in m.loops.iter().enumerate() {
+        eprintln!(
+            "  [{name}] loop {i}: polls {} spawned {} stolen {} from_injector {} parks {} timers_fired {} inbox_items {}",
+            l.polls, l.spawned, l.stolen, l.from_injector, l.parks, l.timers_fired, l.inbox_items
+        );
+    }
+}
+
 fn fmt_value(unit: Unit, v: f64) -> String {
     match unit {
         Unit::BytesPerTask => format!("{v:.0} B"),
@@ -1106,6 +1363,9 @@ fn fmt_value(unit: Unit, v: f64) -> String {
 
 /// `median (q1–q3)`, the unit written once when q1 and q3 share it.
 fn fmt_cell(unit: Unit, s: &Stats) -> String {
+    if s.median.is_nan() {
+        return "—".into();
+    }
     let (q1, q3) = (fmt_value(unit, s.q1), fmt_value(unit, s.q3));
     let q1 = match (q1.split_once(' '), q3.split_once(' ')) {
         (Some((n1, u1)), Some((_, u3))) if u1 == u3 => n1.to_string(),
@@ -1115,7 +1375,7 @@ fn fmt_cell(unit: Unit, s: &Stats) -> String {
 }
 
 fn ratio(a: &Stats, b: &Stats) -> String {
-    if b.median > 0.0 {
+    if b.median > 0.0 && a.median.is_finite() {
         format!("{:.2}", a.median / b.median)
     } else {
         "—".into()
@@ -1164,7 +1424,12 @@ fn json_row(out: &mut String, row: &Row) {
         "    {{\"workload\": \"{}\", \"unit\": \"{unit}\", \"results\": {{",
         row.name
     );
-    for (i, s) in row.series.iter().enumerate() {
+    for (i, s) in row
+        .series
+        .iter()
+        .filter(|s| !s.samples.is_empty())
+        .enumerate()
+    {
         let st = stats(&s.samples);
         let samples: Vec<String> = s.samples.iter().map(|v| format!("{v:e}")).collect();
         let _ = write!(
@@ -1275,6 +1540,18 @@ fn main() {
     for (name, threads) in remote_names.iter().zip([1, 2, 4]) {
         run(name, &|name| measure(&cfg, name, &RemoteSpawn { threads }));
     }
+    run("call_soon_threadsafe_4t", &|name| {
+        measure(&cfg, name, &CallThreadsafe)
+    });
+    run("run_coroutine_threadsafe_p50", &|name| {
+        measure(&cfg, name, &RoundTrip { quantile: 0.5 })
+    });
+    run("run_coroutine_threadsafe_p99", &|name| {
+        measure(&cfg, name, &RoundTrip { quantile: 0.99 })
+    });
+    run("spawn_blocking", &|name| {
+        measure(&cfg, name, &SpawnBlocking)
+    });
     run("timers_sleep_1ms", &|name| {
         measure(&cfg, name, &TimersSleep)
     });
@@ -1297,16 +1574,8 @@ fn main() {
 
     let missing: &[(&str, &str)] = &[
         (
-            "call_soon_threadsafe (8)",
-            "LoopHandle::call_soon_threadsafe does not exist yet",
-        ),
-        (
-            "run_coroutine_threadsafe latency (9)",
-            "LoopHandle::run_coroutine_threadsafe does not exist yet",
-        ),
-        (
-            "spawn_blocking (10)",
-            "loopwork::spawn_blocking does not exist yet",
+            "spawn_blocking (10) on async-executor",
+            "async-executor has no blocking pool (smol's is the separate `blocking` crate)",
         ),
         ("tcp_echo (12)", "loopwork has no networking yet"),
     ];
