@@ -102,6 +102,10 @@ impl Idle {
     pub fn notify_one(&self) -> Option<usize> {
         self.0.notify_one()
     }
+    /// See `Idle::keeps_awake`: the park re-check's rule.
+    pub fn keeps_awake(&self, local: bool, shared: impl FnOnce() -> bool) -> bool {
+        self.0.keeps_awake(local, shared)
+    }
     /// See `Idle::num_searching`.
     pub fn num_searching(&self) -> usize {
         self.0.num_searching()

@@ -501,11 +501,10 @@ impl Rt {
                 },
             );
             if !slept {
-                // The re-check saw work this loop may not take yet (another
-                // loop is searching, and at most half the loops search): the
-                // real loop goes round again, and the OS lets the searcher
-                // run meanwhile. loom needs that said: without a yield it
-                // would explore this loop spinning for ever.
+                // The re-check saw work: go round again. With
+                // `Idle::keeps_awake` that work is local, or shared work with
+                // no searcher (so this loop may search next time round); the
+                // yield only keeps loom from exploring needless spins.
                 thread::yield_now();
             }
         }
@@ -586,14 +585,16 @@ impl Rt {
 
     /// `LoopCore::has_work`: the re-check before sleeping.
     fn has_work(&self, worker: &Worker<Notified>, index: usize) -> bool {
-        self.gate.is_closed()
-            || !self.loops[index].inbox.is_empty()
-            || !worker.is_empty()
-            || !self.injector.is_empty()
-            || self
-                .loops
-                .iter()
-                .enumerate()
-                .any(|(i, l)| i != index && !l.stealer.is_empty())
+        let local =
+            self.gate.is_closed() || !self.loops[index].inbox.is_empty() || !worker.is_empty();
+        // The real rule, from the real code.
+        self.idle.keeps_awake(local, || {
+            !self.injector.is_empty()
+                || self
+                    .loops
+                    .iter()
+                    .enumerate()
+                    .any(|(i, l)| i != index && !l.stealer.is_empty())
+        })
     }
 }

@@ -361,18 +361,21 @@ impl LoopCore {
     }
 
     /// Whether anything could be run without waiting.
+    /// The park re-check (see `Idle::keeps_awake` for the rule).
     fn has_work(&self) -> bool {
         let shared = &self.shared;
-        shared.is_closed()
+        let local = shared.is_closed()
             || !self.me().inbox.is_empty()
             || !self.worker.is_empty()
             || !self.pinned.borrow().is_empty()
-            || !self.callbacks.borrow().is_empty()
-            || !shared.injector.is_empty()
-            || shared
-                .loops
-                .iter()
-                .any(|l| l.index != self.index && !l.stealer.is_empty())
+            || !self.callbacks.borrow().is_empty();
+        shared.idle.keeps_awake(local, || {
+            !shared.injector.is_empty()
+                || shared
+                    .loops
+                    .iter()
+                    .any(|l| l.index != self.index && !l.stealer.is_empty())
+        })
     }
 
     fn park(&self) {

@@ -53,7 +53,6 @@ impl Idle {
         }
     }
 
-    #[cfg_attr(not(loopwork_loom), allow(dead_code))]
     pub(crate) fn num_searching(&self) -> usize {
         self.state.load(SeqCst) & SEARCH_MASK
     }
@@ -142,6 +141,18 @@ impl Idle {
         // The parked loop woke on its own meanwhile: give the ticket back.
         self.state.fetch_sub(SEARCH_ONE + UNPARKED_ONE, SeqCst);
         None
+    }
+
+    /// The park re-check's rule (after `transition_to_parked`): work only
+    /// this loop can run (`local`) always keeps it awake; work in shared
+    /// queues (`shared`: the injector, siblings' deques) only when no loop is
+    /// searching. A searcher is responsible for shared work: it takes it, or
+    /// — being the last searcher — finds it in its own re-check before it
+    /// parks, or wakes the next loop when it stops searching with work left.
+    /// Without this rule a loop refused permission to search would spin on
+    /// work it may not take instead of sleeping.
+    pub(crate) fn keeps_awake(&self, local: bool, shared: impl FnOnce() -> bool) -> bool {
+        local || (self.num_searching() == 0 && shared())
     }
 
     /// Whether loop `index` is currently marked parked.
