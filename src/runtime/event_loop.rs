@@ -55,6 +55,8 @@ pub(crate) struct LoopCore {
     /// Ready loop-local callbacks (`call_soon`, due `call_later`s, and
     /// `call_soon_threadsafe` callbacks once drained from the inbox).
     callbacks: RefCell<VecDeque<LocalCallback>>,
+    /// Tasks that yielded during this iteration (see `defer`).
+    deferred: RefCell<Vec<Notified>>,
     events: RefCell<Events>,
     ticks: Cell<u64>,
     polls: Cell<u64>,
@@ -73,6 +75,7 @@ impl LoopCore {
             timers: RefCell::new(TimerStore::new()),
             registry: RefCell::new(Registry::new()),
             callbacks: RefCell::new(VecDeque::new()),
+            deferred: RefCell::new(Vec::new()),
             events: RefCell::new(Events::new()),
             ticks: Cell::new(0),
             polls: Cell::new(0),
@@ -122,6 +125,7 @@ impl LoopCore {
                 ran += self.run_callbacks();
             }
         }
+        self.requeue_deferred();
         if ran > 0 {
             if tick % EVENT_INTERVAL == 0 {
                 self.poll_events(Some(Duration::ZERO));
@@ -139,8 +143,7 @@ impl LoopCore {
         let polls = self.polls.get().wrapping_add(1);
         self.polls.set(polls);
         if polls % INJECTOR_INTERVAL == 0 {
-            if let Some(task) = self.shared.pop_injector() {
-                LoopMetrics::add(&self.me().metrics.from_injector, 1);
+            if let Some(task) = self.take_injector_batch() {
                 return Some(task);
             }
         }
@@ -148,6 +151,56 @@ impl LoopCore {
             self.pop_pinned().or_else(|| self.worker.pop())
         } else {
             self.worker.pop().or_else(|| self.pop_pinned())
+        }
+    }
+
+    /// Moves a batch from the global injector into this loop's deque and
+    /// returns one task of it. A batch, not one task: under a busy local queue
+    /// the injector is only looked at every `INJECTOR_INTERVAL` polls, and one
+    /// task per look would leave remote work waiting 61 polls per task.
+    fn take_injector_batch(&self) -> Option<Notified> {
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.worker) {
+                Steal::Success(task) => {
+                    let n = self.worker.len() as u64 + 1;
+                    LoopMetrics::add(&self.me().metrics.from_injector, n);
+                    return Some(task);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => crate::sync::spin_loop(),
+            }
+        }
+    }
+
+    /// A task woken during its own poll (it yielded): it runs again only
+    /// after this iteration's other ready work and an injector batch, so a
+    /// yielding task cannot keep remote work out (tokio defers yielders too).
+    pub(crate) fn defer(&self, task: Notified) {
+        self.deferred.borrow_mut().push(task);
+    }
+
+    /// End of an iteration: bring in remote work first, then the yielders.
+    fn requeue_deferred(&self) {
+        if self.deferred.borrow().is_empty() {
+            return;
+        }
+        if !self.shared.injector.is_empty() {
+            if let Some(task) = self.take_injector_batch() {
+                self.worker.push(task);
+            }
+        }
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        let mut stealable = false;
+        for task in deferred {
+            if matches!(task.header().meta.kind, crate::task::TaskKind::Pinned(_)) {
+                self.pinned.borrow_mut().push_back(task);
+            } else {
+                self.worker.push(task);
+                stealable = true;
+            }
+        }
+        if stealable {
+            self.shared.notify_parked();
         }
     }
 
@@ -289,6 +342,9 @@ impl LoopCore {
     }
 
     fn fire_timers(&self) {
+        if self.timers.borrow().is_empty() {
+            return; // no clock read on loops without timers
+        }
         let due = self.timers.borrow_mut().take_due(Instant::now());
         if !due.is_empty() {
             LoopMetrics::add(&self.me().metrics.timers_fired, due.len() as u64);
@@ -368,7 +424,8 @@ impl LoopCore {
             || !self.me().inbox.is_empty()
             || !self.worker.is_empty()
             || !self.pinned.borrow().is_empty()
-            || !self.callbacks.borrow().is_empty();
+            || !self.callbacks.borrow().is_empty()
+            || !self.deferred.borrow().is_empty();
         shared.idle.keeps_awake(local, || {
             !shared.injector.is_empty()
                 || shared
@@ -437,6 +494,11 @@ impl LoopCore {
             let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
             did |= !callbacks.is_empty();
             drop(callbacks);
+            let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+            for task in deferred {
+                did = true;
+                task.shutdown();
+            }
             while let Some(task) = self.pop_pinned() {
                 did = true;
                 task.shutdown();

@@ -7,15 +7,23 @@
 //! returns, every item that was accepted is in its queue, so a final drain
 //! reaches it: nothing is accepted and then lost. The read-modify-writes are
 //! `SeqCst` so the submitter's entry and the closer's flag are totally ordered.
+//!
+//! Every loop asks `is_closed` once per iteration. It reads a separate flag
+//! on its own cache line, written once by `close`, so that submitters'
+//! read-modify-writes on the counter do not invalidate the line every loop
+//! keeps reading.
 
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use crossbeam_utils::CachePadded;
 
 const CLOSED: usize = 1;
 const ONE: usize = 2;
 
 #[derive(Default)]
 pub(crate) struct Gate {
-    state: AtomicUsize,
+    state: CachePadded<AtomicUsize>,
+    /// Mirrors `CLOSED` for readers that only ask (see the module docs).
+    closed: CachePadded<AtomicBool>,
 }
 
 /// Proof of being inside the gate; leaving happens on drop.
@@ -24,7 +32,8 @@ pub(crate) struct Pass<'a>(&'a Gate);
 impl Gate {
     pub(crate) fn new() -> Gate {
         Gate {
-            state: AtomicUsize::new(0),
+            state: CachePadded::new(AtomicUsize::new(0)),
+            closed: CachePadded::new(AtomicBool::new(false)),
         }
     }
 
@@ -41,13 +50,14 @@ impl Gate {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.load(SeqCst) & CLOSED != 0
+        self.closed.load(SeqCst)
     }
 
     /// Closes the gate and waits until every submitter inside has left.
     /// Returns `false` if it was already closed.
     pub(crate) fn close(&self) -> bool {
         let prev = self.state.fetch_or(CLOSED, SeqCst);
+        self.closed.store(true, SeqCst);
         #[cfg(not(loopwork_mutant = "gate_close_no_wait"))]
         while self.state.load(SeqCst) != CLOSED {
             crate::sync::spin_loop();

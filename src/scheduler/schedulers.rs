@@ -18,6 +18,13 @@ impl Schedule for StealableScheduler {
         });
     }
 
+    fn yield_now(&self, task: Notified) {
+        context::with_core(|core| match core {
+            Some(core) if core.belongs_to(&self.shared) => core.defer(task),
+            _ => self.shared.push_remote(task),
+        });
+    }
+
     fn before_poll(&self, task: RawTask) {
         context::with_core(|core| {
             if let Some(core) = core {
@@ -46,6 +53,15 @@ impl Schedule for PinnedScheduler {
         context::with_core(|core| match core {
             Some(core) if core.belongs_to(&self.shared) && core.index == self.owner => {
                 core.push_pinned(task)
+            }
+            _ => self.shared.loops[self.owner].send(InboxItem::Task(task)),
+        });
+    }
+
+    fn yield_now(&self, task: Notified) {
+        context::with_core(|core| match core {
+            Some(core) if core.belongs_to(&self.shared) && core.index == self.owner => {
+                core.defer(task)
             }
             _ => self.shared.loops[self.owner].send(InboxItem::Task(task)),
         });

@@ -120,10 +120,32 @@ where
 pub struct TaskId(u64);
 
 impl TaskId {
+    /// Ids are handed out in blocks of `ID_BLOCK` per thread, so spawning
+    /// threads do not all hit one shared counter.
+    #[cfg(not(loopwork_loom))]
     pub(crate) fn next() -> TaskId {
-        #[cfg(not(loopwork_loom))]
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        #[cfg(loopwork_loom)]
+        use std::cell::Cell;
+        const ID_BLOCK: u64 = 1024;
+        static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+        thread_local! {
+            static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        RANGE
+            .try_with(|r| {
+                let (mut next, mut end) = r.get();
+                if next == end {
+                    next = NEXT_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+                    end = next + ID_BLOCK;
+                }
+                r.set((next + 1, end));
+                TaskId(next)
+            })
+            // During thread teardown: take a single id.
+            .unwrap_or_else(|_| TaskId(NEXT_BLOCK.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    #[cfg(loopwork_loom)]
+    pub(crate) fn next() -> TaskId {
         loom::lazy_static! { static ref NEXT: AtomicU64 = AtomicU64::new(1); }
         TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
