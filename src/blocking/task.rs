@@ -17,7 +17,7 @@
 //! a job cancelled mid-run delivers its result.
 
 use super::BlockingPool;
-use crate::task::{Header, Notified, RawTask, Schedule};
+use crate::task::{Notified, RawTask, Schedule};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -98,7 +98,7 @@ impl Schedule for BlockingScheduler {
         running::set(Some(task));
     }
 
-    fn after_poll(&self, _header: &Header) {
+    fn after_poll(&self, _task: RawTask, _pending: bool) {
         running::set(None);
     }
 }

@@ -18,11 +18,13 @@
 //! or a user callback.
 //!
 //! # The registry
-//! Every task spawned on this loop (and every remotely spawned task when it is
-//! first polled here) is held by this loop's registry with one reference, so
-//! shutdown can cancel tasks that are parked on a waker nobody will call.
-//! Completed tasks are released in sweeps, run when the registry has doubled
-//! since the last sweep: amortised O(1) per spawn, no lock, no shared list.
+//! A task whose poll on this loop returned `Pending` (the first time) is held
+//! by this loop's registry with one reference, so shutdown can cancel tasks
+//! that are parked on a waker nobody will call. Tasks that complete in their
+//! first poll never enter it, and tasks waiting in a queue are reached by
+//! shutdown's queue drains. Completed tasks are released in sweeps, run when
+//! the registry has doubled since the last sweep: amortised O(1) per task, no
+//! lock, no shared list.
 
 use super::context;
 use super::shared::{InboxItem, LoopMetrics, LoopShared, Shared};
@@ -31,7 +33,7 @@ use crate::runtime::callbacks::{CallbackState, LocalCallback};
 use crate::scheduler::queue::{Steal, Worker};
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
-use crate::task::{Header, Notified, RawTask};
+use crate::task::{Notified, RawTask};
 use crate::time::{TimerAction, TimerStore};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -192,7 +194,7 @@ impl LoopCore {
         let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
         let mut stealable = false;
         for task in deferred {
-            if matches!(task.header().meta.kind, crate::task::TaskKind::Pinned(_)) {
+            if matches!(task.header().meta.kind(), crate::task::TaskKind::Pinned(_)) {
                 self.pinned.borrow_mut().push_back(task);
             } else {
                 self.worker.push(task);
@@ -218,18 +220,24 @@ impl LoopCore {
     }
 
     /// Called (through the task's scheduler) right before a poll on this loop.
-    pub(crate) fn before_poll(&self, task: RawTask) {
-        // A task spawned from outside the loops is registered by the first
-        // loop that polls it.
-        // SAFETY: called by the task's poller while it is RUNNING.
-        unsafe { self.register(task) };
+    pub(crate) fn before_poll(&self, _task: RawTask) {
         if self.shared.is_debug() {
             self.poll_started.set(Some(Instant::now()));
         }
     }
 
-    pub(crate) fn after_poll(&self, header: &Header) {
+    /// Called right after a poll on this loop, while the task is still
+    /// `RUNNING`.
+    pub(crate) fn after_poll(&self, task: RawTask, pending: bool) {
+        if pending {
+            // Only a task that waits needs the registry: one that completed
+            // in this poll is done, and one that is queued is reached by
+            // shutdown's queue drains.
+            // SAFETY: called by the task's poller while it is RUNNING.
+            unsafe { self.register(task) };
+        }
         if let Some(start) = self.poll_started.take() {
+            let header = task.header();
             let took = start.elapsed();
             if took >= self.shared.config.slow_callback_duration {
                 log::warn!(

@@ -35,8 +35,6 @@ where
                 notified.shutdown();
                 return;
             }
-            // SAFETY: the task has not been scheduled yet.
-            unsafe { core.register(notified.raw()) };
             core.note_spawn();
             core.push_local(notified);
         }
@@ -84,8 +82,6 @@ where
             notified.shutdown();
             return task;
         }
-        // SAFETY: the task has not been scheduled yet.
-        unsafe { core.register(notified.raw()) };
         core.note_spawn();
         core.push_pinned(notified);
         task

@@ -3,7 +3,7 @@
 use crate::runtime::context;
 use crate::runtime::shared::{InboxItem, Shared};
 use crate::sync::Arc;
-use crate::task::{Header, Notified, RawTask, Schedule, TaskKind};
+use crate::task::{Notified, RawTask, Schedule, TaskKind};
 
 /// For `Send` tasks: any loop of the runtime may poll them.
 pub(crate) struct StealableScheduler {
@@ -33,10 +33,10 @@ impl Schedule for StealableScheduler {
         });
     }
 
-    fn after_poll(&self, header: &Header) {
+    fn after_poll(&self, task: RawTask, pending: bool) {
         context::with_core(|core| {
             if let Some(core) = core {
-                core.after_poll(header);
+                core.after_poll(task, pending);
             }
         });
     }
@@ -75,7 +75,7 @@ impl Schedule for PinnedScheduler {
             }
             _ => {
                 let header = task.header();
-                debug_assert_eq!(header.meta.kind, TaskKind::Pinned(self.owner));
+                debug_assert_eq!(header.meta.kind(), TaskKind::Pinned(self.owner));
                 panic!(
                     "loopwork bug: pinned {} polled off its owner loop {}",
                     header.meta, self.owner
@@ -84,10 +84,10 @@ impl Schedule for PinnedScheduler {
         });
     }
 
-    fn after_poll(&self, header: &Header) {
+    fn after_poll(&self, task: RawTask, pending: bool) {
         context::with_core(|core| {
             if let Some(core) = core {
-                core.after_poll(header);
+                core.after_poll(task, pending);
             }
         });
     }

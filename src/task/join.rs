@@ -93,7 +93,7 @@ impl<T> Task<T> {
     pub fn name(&self) -> Option<&str> {
         // SAFETY of the lifetime: the metadata lives as long as the task,
         // which this handle keeps alive.
-        self.raw.as_ref()?.header().meta.name.as_deref()
+        self.raw.as_ref()?.header().meta.name()
     }
 
     /// Makes a later drop detach the task even inside a `CancelScope`.

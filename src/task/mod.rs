@@ -49,8 +49,10 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// is `RUNNING` (so `RawTask::mark_registered` may be used).
     fn before_poll(&self, _task: RawTask) {}
 
-    /// Called on the polling thread right after each poll (even if it panicked).
-    fn after_poll(&self, _header: &Header) {}
+    /// Called on the polling thread right after each poll (even if it
+    /// panicked), still while the task is `RUNNING`; `pending` says the
+    /// future returned `Poll::Pending`.
+    fn after_poll(&self, _task: RawTask, _pending: bool) {}
 }
 
 /// A task that should be polled; owns one reference.
@@ -65,6 +67,7 @@ impl Notified {
         self.0.header()
     }
 
+    #[cfg_attr(not(loopwork_loom), allow(dead_code))]
     pub(crate) fn raw(&self) -> RawTask {
         self.0
     }
@@ -173,12 +176,24 @@ pub(crate) enum TaskKind {
     Blocking,
 }
 
+const KIND_STEALABLE: u8 = 0;
+const KIND_PINNED: u8 = 1;
+const KIND_BLOCKING: u8 = 2;
+
 /// What diagnostics say about a task: id, name, spawn site, kind.
+///
+/// Packed, since every task carries it: the name is a thin pointer (only
+/// named tasks pay for it), the kind is a tag and a loop index, and the
+/// registry flag (see `raw.rs`) sits in what would be padding. 32 bytes.
 pub(crate) struct TaskMeta {
     pub(crate) id: TaskId,
-    pub(crate) name: Option<Box<str>>,
+    name: Option<Box<Box<str>>>,
     pub(crate) location: &'static Location<'static>,
-    pub(crate) kind: TaskKind,
+    owner: u32,
+    kind: u8,
+    /// Whether a loop's registry holds the task. Touched only while the
+    /// task is `RUNNING` (see `RawTask::mark_registered`).
+    pub(crate) registered: crate::sync::UnsafeCell<bool>,
 }
 
 impl TaskMeta {
@@ -187,12 +202,31 @@ impl TaskMeta {
         location: &'static Location<'static>,
         kind: TaskKind,
     ) -> TaskMeta {
+        let (kind, owner) = match kind {
+            TaskKind::Stealable => (KIND_STEALABLE, 0),
+            TaskKind::Pinned(i) => (KIND_PINNED, u32::try_from(i).expect("loop index fits u32")),
+            TaskKind::Blocking => (KIND_BLOCKING, 0),
+        };
         TaskMeta {
             id: TaskId::next(),
-            name,
+            name: name.map(Box::new),
             location,
+            owner,
             kind,
+            registered: crate::sync::UnsafeCell::new(false),
         }
+    }
+
+    pub(crate) fn kind(&self) -> TaskKind {
+        match self.kind {
+            KIND_PINNED => TaskKind::Pinned(self.owner as usize),
+            KIND_BLOCKING => TaskKind::Blocking,
+            _ => TaskKind::Stealable,
+        }
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| &**n)
     }
 }
 
@@ -200,7 +234,7 @@ impl fmt::Display for TaskMeta {
     /// `<Task 'name' #12 spawned at src/main.rs:10:5 on loop 1>`, asyncio-style.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<Task ")?;
-        if let Some(name) = &self.name {
+        if let Some(name) = self.name() {
             write!(f, "'{name}' ")?;
         }
         write!(
@@ -211,7 +245,7 @@ impl fmt::Display for TaskMeta {
             self.location.line(),
             self.location.column()
         )?;
-        match self.kind {
+        match self.kind() {
             TaskKind::Stealable => {}
             TaskKind::Pinned(i) => write!(f, " pinned to loop {i}")?,
             TaskKind::Blocking => f.write_str(" on the blocking pool")?,

@@ -34,10 +34,14 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static Vtable,
+    /// Id, name, spawn site, kind, and whether a loop's registry holds the
+    /// task (see the module docs).
     pub(crate) meta: TaskMeta,
-    /// Whether a loop's registry holds this task. See the module docs.
-    registered: UnsafeCell<bool>,
 }
+
+// Every task pays for the header: keep it at 48 bytes on 64-bit targets.
+#[cfg(all(not(loopwork_loom), target_pointer_width = "64"))]
+const _: () = assert!(std::mem::size_of::<Header>() == 48);
 
 struct Vtable {
     poll: unsafe fn(NonNull<Header>),
@@ -89,7 +93,6 @@ impl RawTask {
                 state: State::new(),
                 vtable: vtable::<F, S>(),
                 meta,
-                registered: UnsafeCell::new(false),
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
@@ -150,6 +153,7 @@ impl RawTask {
     pub(crate) unsafe fn mark_registered(self) -> bool {
         // SAFETY: exclusive by the caller's contract.
         self.header()
+            .meta
             .registered
             .with_mut(|r| unsafe { !std::mem::replace(&mut *r, true) })
     }
@@ -287,7 +291,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                 }
             })
         }));
-        scheduler.after_poll(self.header());
+        scheduler.after_poll(self.raw(), matches!(res, Ok(Poll::Pending)));
         match res {
             Ok(Poll::Pending) => match self.header().state.transition_to_idle() {
                 TransitionToIdle::Ok => {}
