@@ -66,6 +66,8 @@ mod concurrent;
 #[cfg(not(loopwork_loom))]
 mod local;
 #[cfg(not(loopwork_loom))]
+pub mod net;
+#[cfg(not(loopwork_loom))]
 mod promise;
 #[cfg(not(loopwork_loom))]
 mod runtime;
@@ -83,6 +85,8 @@ pub use blocking::{BlockingStats, Executor};
 pub use concurrent::ConcurrentFuture;
 #[cfg(not(loopwork_loom))]
 pub use local::{Local, WrongThread};
+#[cfg(not(loopwork_loom))]
+pub use net::Async;
 #[cfg(not(loopwork_loom))]
 pub use promise::{promise, InvalidState, Promise, PromiseError, PromiseFuture};
 #[cfg(not(loopwork_loom))]

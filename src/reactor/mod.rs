@@ -8,18 +8,25 @@
 //!
 //! I/O sources (`Async<T>`, `add_reader`) will register with the same poller.
 
+#[cfg(not(loopwork_loom))]
+pub(crate) mod io;
 mod park;
 
 pub(crate) use park::{park_loop, ParkFlag};
 
 #[cfg(not(loopwork_loom))]
 mod driver {
+    use super::io::{dispatch, Source, SourceSlab};
+    use crate::sync::{Arc, Mutex};
     use std::io;
+    use std::os::fd::BorrowedFd;
+    use std::task::{Context, Poll, Waker};
     use std::time::Duration;
 
-    /// The OS poller of one loop.
+    /// The OS poller of one loop, and the I/O sources registered with it.
     pub(crate) struct Driver {
         poller: polling::Poller,
+        sources: Mutex<SourceSlab>,
     }
 
     /// The events buffer, owned by the loop thread.
@@ -35,7 +42,47 @@ mod driver {
         pub(crate) fn new() -> io::Result<Driver> {
             Ok(Driver {
                 poller: polling::Poller::new()?,
+                sources: Mutex::new(SourceSlab::default()),
             })
+        }
+
+        /// Registers an fd (no interest yet) with this poller.
+        pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
+            self.sources.lock().register(&self.poller, fd)
+        }
+
+        /// Removes a source; call before its fd is closed.
+        pub(crate) fn deregister(&self, source: &Source) {
+            self.sources.lock().deregister(&self.poller, source);
+        }
+
+        /// Readiness of `source` in direction `dir` (see `reactor::io`).
+        pub(crate) fn poll_ready(
+            &self,
+            source: &Source,
+            dir: usize,
+            cx: &mut Context<'_>,
+        ) -> Poll<io::Result<()>> {
+            source.poll_ready(&self.poller, dir, cx)
+        }
+
+        /// Wakes the tasks waiting on the sources of `events`.
+        pub(crate) fn dispatch(&self, events: &Events) {
+            if events.0.is_empty() {
+                return;
+            }
+            let mut wake: Vec<Waker> = Vec::new();
+            {
+                let sources = self.sources.lock();
+                for ev in events.0.iter() {
+                    if let Some(source) = sources.get(ev.key) {
+                        dispatch(&self.poller, &source, &ev, &mut wake);
+                    }
+                }
+            }
+            for w in wake {
+                w.wake();
+            }
         }
 
         /// Blocks until an event, a notify, or the timeout. `None` waits forever.

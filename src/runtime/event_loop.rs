@@ -470,6 +470,7 @@ impl LoopCore {
                 log::error!(target: "loopwork", "loop {} failed to poll: {e}", self.index);
             }
         }
+        self.me().driver.dispatch(&events);
     }
 
     fn next_rand(&self) -> u64 {

@@ -23,6 +23,8 @@ mod raw;
 pub(crate) mod state;
 
 #[cfg(not(loopwork_loom))]
+pub(crate) use builder::not_in_runtime;
+#[cfg(not(loopwork_loom))]
 pub use builder::{spawn, spawn_local, Builder};
 pub(crate) use error::panic_message;
 pub use error::{Panic, TaskError};

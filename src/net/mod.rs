@@ -1,0 +1,339 @@
+//! Networking: TCP, UDP and Unix sockets on loopwork's reactors.
+//!
+//! Every type wraps a std socket in [`Async`], so it is non-blocking,
+//! registered with a loop's poller, and implements the `futures-io`
+//! `AsyncRead` / `AsyncWrite` traits (streams) — plus inherent `read`,
+//! `write`, `write_all` so simple programs need no extension traits.
+//!
+//! Connecting (`TcpStream::connect`, `UnixStream::connect`) resolves and
+//! connects on the blocking pool: std has no non-blocking connect, and name
+//! resolution blocks anyway. Accepting, reading and writing never block a loop.
+//!
+//! # Examples
+//!
+//! ```
+//! use loopwork::net::{TcpListener, TcpStream};
+//!
+//! loopwork::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     let server = loopwork::spawn(async move {
+//!         let (stream, _) = listener.accept().await.unwrap();
+//!         let mut buf = [0u8; 5];
+//!         let n = stream.read(&mut buf).await.unwrap();
+//!         stream.write_all(&buf[..n]).await.unwrap(); // echo
+//!     });
+//!     let client = TcpStream::connect(addr).await.unwrap();
+//!     client.write_all(b"hello").await.unwrap();
+//!     let mut buf = [0u8; 5];
+//!     let mut got = 0;
+//!     while got < 5 {
+//!         got += client.read(&mut buf[got..]).await.unwrap();
+//!     }
+//!     assert_eq!(&buf, b"hello");
+//!     server.await.unwrap();
+//! });
+//! ```
+
+mod async_io;
+
+pub use async_io::Async;
+
+use crate::reactor::io::{READ, WRITE};
+use futures_io::{AsyncRead, AsyncWrite};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::os::unix::net as unix;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+impl<T: AsFd> AsyncRead for Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(READ, cx, &mut |io: &T| {
+            let mut io = io;
+            io.read(buf)
+        })
+    }
+}
+
+impl<T: AsFd> AsyncWrite for Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(WRITE, cx, &mut |io: &T| {
+            let mut io = io;
+            io.write(buf)
+        })
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Runs a blocking connect on the blocking pool.
+async fn connect_blocking<S: Send + 'static>(
+    f: impl FnOnce() -> io::Result<S> + Send + 'static,
+) -> io::Result<S> {
+    match crate::spawn_blocking(f).await {
+        Ok(res) => res,
+        Err(e) => Err(io::Error::other(format!("connect did not complete: {e}"))),
+    }
+}
+
+/// The stream API shared by `TcpStream` and `UnixStream`.
+macro_rules! stream_api {
+    ($name:ident, $std:ty) => {
+        impl $name {
+            /// Wraps a connected std stream (made non-blocking).
+            ///
+            /// # Errors
+            /// If it cannot be registered with the reactor.
+            pub fn from_std(stream: $std) -> io::Result<$name> {
+                Ok($name(Async::new(stream)?))
+            }
+
+            /// The std stream (still non-blocking).
+            pub fn get_ref(&self) -> &$std {
+                self.0.get_ref()
+            }
+
+            /// Reads into `buf`; `Ok(0)` at end of stream.
+            pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                self.0
+                    .read_with(|s| {
+                        let mut s = s;
+                        s.read(buf)
+                    })
+                    .await
+            }
+
+            /// Writes some of `buf`; returns how much.
+            pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+                self.0
+                    .write_with(|s| {
+                        let mut s = s;
+                        s.write(buf)
+                    })
+                    .await
+            }
+
+            /// Writes all of `buf`.
+            pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+                while !buf.is_empty() {
+                    match self.write(buf).await? {
+                        0 => return Err(io::ErrorKind::WriteZero.into()),
+                        n => buf = &buf[n..],
+                    }
+                }
+                Ok(())
+            }
+
+            /// Shuts down the read side, the write side, or both.
+            pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+                self.0.get_ref().shutdown(how)
+            }
+        }
+
+        impl AsyncRead for $name {
+            fn poll_read(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.0).poll_read(cx, buf)
+            }
+        }
+
+        impl AsyncWrite for $name {
+            fn poll_write(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.0).poll_write(cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(self.0.get_ref().shutdown(Shutdown::Write))
+            }
+        }
+    };
+}
+
+/// A TCP listener.
+#[derive(Debug)]
+pub struct TcpListener(Async<std::net::TcpListener>);
+
+impl TcpListener {
+    /// Binds to `addr` (e.g. `"127.0.0.1:0"`).
+    ///
+    /// # Errors
+    /// As `std::net::TcpListener::bind`, or if registration fails.
+    ///
+    /// # Panics
+    /// Outside a loopwork runtime.
+    #[track_caller]
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        Ok(TcpListener(Async::new(std::net::TcpListener::bind(addr)?)?))
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = self.0.read_with(|l| l.accept()).await?;
+        Ok((TcpStream::from_std(stream)?, peer))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().local_addr()
+    }
+}
+
+/// A TCP stream: `AsyncRead + AsyncWrite`.
+#[derive(Debug)]
+pub struct TcpStream(Async<std::net::TcpStream>);
+
+impl TcpStream {
+    /// Connects to `addr` (resolution and connect run on the blocking pool).
+    ///
+    /// # Errors
+    /// As `std::net::TcpStream::connect`.
+    pub async fn connect(addr: impl ToSocketAddrs + Send + 'static) -> io::Result<TcpStream> {
+        let stream = connect_blocking(move || std::net::TcpStream::connect(addr)).await?;
+        TcpStream::from_std(stream)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY`.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.0.get_ref().set_nodelay(on)
+    }
+}
+
+stream_api!(TcpStream, std::net::TcpStream);
+
+/// A UDP socket.
+#[derive(Debug)]
+pub struct UdpSocket(Async<std::net::UdpSocket>);
+
+impl UdpSocket {
+    /// Binds to `addr`.
+    ///
+    /// # Errors
+    /// As `std::net::UdpSocket::bind`, or if registration fails.
+    #[track_caller]
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        Ok(UdpSocket(Async::new(std::net::UdpSocket::bind(addr)?)?))
+    }
+
+    /// Sends a datagram to `addr`.
+    pub async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
+        self.0.write_with(|s| s.send_to(buf, addr)).await
+    }
+
+    /// Receives a datagram and its sender.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.0.read_with(|s| s.recv_from(buf)).await
+    }
+
+    /// Sets the default peer for `send` / `recv` (does not block for UDP).
+    pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        self.0.get_ref().connect(addr)
+    }
+
+    /// Sends to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_with(|s| s.send(buf)).await
+    }
+
+    /// Receives from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_with(|s| s.recv(buf)).await
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().local_addr()
+    }
+}
+
+/// A Unix-domain stream listener.
+#[derive(Debug)]
+pub struct UnixListener(Async<unix::UnixListener>);
+
+impl UnixListener {
+    /// Binds to a filesystem path.
+    ///
+    /// # Errors
+    /// As `std::os::unix::net::UnixListener::bind`.
+    #[track_caller]
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        Ok(UnixListener(Async::new(unix::UnixListener::bind(path)?)?))
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(UnixStream, unix::SocketAddr)> {
+        let (stream, peer) = self.0.read_with(|l| l.accept()).await?;
+        Ok((UnixStream::from_std(stream)?, peer))
+    }
+}
+
+/// A Unix-domain stream: `AsyncRead + AsyncWrite`.
+#[derive(Debug)]
+pub struct UnixStream(Async<unix::UnixStream>);
+
+impl UnixStream {
+    /// Connects to the socket at `path` (on the blocking pool).
+    ///
+    /// # Errors
+    /// As `std::os::unix::net::UnixStream::connect`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let path = path.as_ref().to_owned();
+        let stream = connect_blocking(move || unix::UnixStream::connect(path)).await?;
+        UnixStream::from_std(stream)
+    }
+
+    /// A connected pair.
+    ///
+    /// # Errors
+    /// As `std::os::unix::net::UnixStream::pair`.
+    #[track_caller]
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = unix::UnixStream::pair()?;
+        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+    }
+}
+
+stream_api!(UnixStream, unix::UnixStream);

@@ -1,0 +1,200 @@
+//! Networking on the reactor: TCP, UDP and Unix sockets.
+
+mod common;
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use loopwork::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use std::time::Duration;
+
+async fn read_exact(s: &TcpStream, buf: &mut [u8]) {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = s.read(&mut buf[got..]).await.unwrap();
+        assert!(n > 0, "unexpected end of stream after {got} bytes");
+        got += n;
+    }
+}
+
+#[test]
+fn tcp_echo_with_many_connections_across_loops_round_trips_every_byte() {
+    common::within(60, "tcp-echo", || {
+        let rt = common::runtime(2);
+        rt.block_on(async {
+            loopwork::spawn(async {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                const CONNS: usize = 32;
+                const ROUNDS: usize = 100;
+                let server = loopwork::spawn(async move {
+                    let mut handlers = Vec::new();
+                    for _ in 0..CONNS {
+                        let (s, _) = listener.accept().await.unwrap();
+                        handlers.push(loopwork::spawn(async move {
+                            let mut buf = [0u8; 64];
+                            loop {
+                                let n = s.read(&mut buf).await.unwrap();
+                                if n == 0 {
+                                    break;
+                                }
+                                s.write_all(&buf[..n]).await.unwrap();
+                            }
+                        }));
+                    }
+                    for h in handlers {
+                        h.await.unwrap();
+                    }
+                });
+                let clients: Vec<_> = (0..CONNS)
+                    .map(|c| {
+                        loopwork::spawn(async move {
+                            let s = TcpStream::connect(addr).await.unwrap();
+                            s.set_nodelay(true).unwrap();
+                            for r in 0..ROUNDS {
+                                let msg = [(c * 7 + r) as u8; 64];
+                                s.write_all(&msg).await.unwrap();
+                                let mut back = [0u8; 64];
+                                read_exact(&s, &mut back).await;
+                                assert_eq!(back, msg, "connection {c} round {r} got other bytes");
+                            }
+                            s.shutdown(std::net::Shutdown::Write).unwrap();
+                            ROUNDS
+                        })
+                    })
+                    .collect();
+                let mut total = 0;
+                for c in clients {
+                    total += c.await.unwrap();
+                }
+                server.await.unwrap();
+                assert_eq!(total, CONNS * ROUNDS);
+            })
+            .await
+            .unwrap();
+        });
+        rt.close();
+    });
+}
+
+#[test]
+fn tcp_streams_implement_futures_io_traits() {
+    let rt = common::runtime(1);
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = loopwork::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut all = Vec::new();
+            s.read_to_end(&mut all).await.unwrap();
+            all
+        });
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"through the traits").await.unwrap();
+        c.close().await.unwrap();
+        assert_eq!(server.await.unwrap(), b"through the traits");
+    });
+    rt.close();
+}
+
+#[test]
+fn a_reader_waiting_on_a_socket_is_woken_by_data_from_a_foreign_thread() {
+    common::within(60, "tcp-wake", || {
+        let rt = common::runtime(2);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = rt.handle().spawn(async move {
+            let s = TcpStream::connect(addr).await.unwrap();
+            let mut buf = [0u8; 4];
+            let n = s.read(&mut buf).await.unwrap(); // parks until data arrives
+            buf[..n].to_vec()
+        });
+        let (mut peer, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // let the reader park first
+        std::io::Write::write_all(&mut peer, b"ping").unwrap();
+        assert_eq!(rt.block_on(reader).unwrap(), b"ping");
+        rt.close();
+    });
+}
+
+#[test]
+fn udp_send_to_and_recv_from_round_trip() {
+    let rt = common::runtime(2);
+    rt.block_on(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b_addr = b.local_addr().unwrap();
+        let echo = loopwork::spawn(async move {
+            let mut buf = [0u8; 16];
+            let (n, from) = b.recv_from(&mut buf).await.unwrap();
+            b.send_to(&buf[..n], from).await.unwrap();
+        });
+        a.send_to(b"datagram", b_addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = a.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"datagram");
+        assert_eq!(from, b_addr);
+        echo.await.unwrap();
+    });
+    rt.close();
+}
+
+#[test]
+fn unix_streams_connect_and_pair() {
+    let rt = common::runtime(1);
+    let dir = std::env::temp_dir().join(format!("loopwork-test-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("sock");
+    let _ = std::fs::remove_file(&path);
+    rt.block_on(async {
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = loopwork::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 3];
+            let n = s.read(&mut buf).await.unwrap();
+            s.write_all(&buf[..n]).await.unwrap();
+        });
+        let c = UnixStream::connect(&path).await.unwrap();
+        c.write_all(b"abc").await.unwrap();
+        let mut buf = [0u8; 3];
+        let mut got = 0;
+        while got < 3 {
+            got += c.read(&mut buf[got..]).await.unwrap();
+        }
+        assert_eq!(&buf, b"abc");
+        server.await.unwrap();
+
+        let (x, y) = UnixStream::pair().unwrap();
+        x.write_all(b"z").await.unwrap();
+        let mut one = [0u8; 1];
+        assert_eq!(y.read(&mut one).await.unwrap(), 1);
+        assert_eq!(&one, b"z");
+    });
+    let _ = std::fs::remove_file(&path);
+    rt.close();
+}
+
+#[test]
+fn dropping_a_stream_closes_it_and_the_peer_reads_end_of_stream() {
+    let rt = common::runtime(1);
+    rt.block_on(async {
+        let (x, y) = UnixStream::pair().unwrap();
+        drop(x);
+        let mut buf = [0u8; 1];
+        assert_eq!(y.read(&mut buf).await.unwrap(), 0);
+        // Many sources registered and dropped: slots are reused, no leak of keys.
+        for _ in 0..1000 {
+            let (a, b) = UnixStream::pair().unwrap();
+            drop((a, b));
+        }
+    });
+    rt.close();
+}
+
+#[test]
+fn async_new_outside_a_runtime_panics_with_the_fix() {
+    let err = std::panic::catch_unwind(|| {
+        let _ = loopwork::Async::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+    })
+    .unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(msg.contains("outside a loopwork runtime"), "{msg}");
+}
