@@ -202,14 +202,9 @@ fn cancel_while_running_drops_the_task() {
         started_rx.recv_timeout(Duration::from_secs(30)).unwrap();
         assert!(fut.cancel());
         assert!(fut.result().unwrap_err().is_cancelled());
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while drops.load(SeqCst) == 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the running task was not dropped"
-            );
-            std::thread::yield_now();
-        }
+        common::eventually(30, "the running task was not dropped", || {
+            drops.load(SeqCst) > 0
+        });
         rt.close();
     });
 }

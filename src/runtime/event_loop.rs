@@ -375,16 +375,10 @@ impl LoopCore {
         }
         let shared = &self.shared;
         loop {
-            let mut retry = false;
-            match shared.injector.steal_batch_and_pop(&self.worker) {
-                Steal::Success(task) => {
-                    let n = self.worker.len() as u64 + 1;
-                    LoopMetrics::add(&self.me().metrics.from_injector, n);
-                    return Some(task);
-                }
-                Steal::Retry => retry = true,
-                Steal::Empty => {}
+            if let Some(task) = self.take_injector_batch() {
+                return Some(task);
             }
+            let mut retry = false;
             let n = shared.num_loops();
             let start = self.next_rand() as usize % n;
             for i in 0..n {

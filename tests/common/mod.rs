@@ -34,6 +34,16 @@ pub fn within<T: Send + 'static>(
     }
 }
 
+/// Waits (yielding, bounded by `secs`) until `cond` holds: for effects that
+/// happen on another thread shortly after an event the test caused.
+pub fn eventually(secs: u64, what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        thread::yield_now();
+    }
+}
+
 pub fn runtime(loops: usize) -> loopwork::Runtime {
     loopwork::Runtime::builder()
         .loops(loops)
