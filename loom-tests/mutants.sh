@@ -33,6 +33,10 @@ MUTANTS=(
   "inbox_skip_notify:inbox"
   "gate_close_no_wait:shutdown_gate"
   "gate_enter_no_check:shutdown_gate"
+  "cf_resolve_twice:concurrent_future"
+  "cf_no_notify:concurrent_future"
+  "callback_cancel_no_cas:callback_cancel"
+  "local_drop_here:local_drop"
 )
 
 wrappers="$CARGO_TARGET_DIR/mutant-wrappers"

@@ -18,12 +18,19 @@
 //! thread-safe path, so the task's future is dropped at its next scheduling
 //! point on its loop.
 //!
+//! Under `--cfg loopwork_loom` this state machine is built on its own (the
+//! runtime is not): `check_blocking_wait` is a no-op and `Elapsed` a
+//! same-named stand-in, both at the end of this file; loom model 5
+//! (`loom-tests/tests/concurrent_future.rs`) drives the real code.
+//!
 //! [`LoopHandle::run_coroutine_threadsafe`]: crate::LoopHandle::run_coroutine_threadsafe
 //! [`LoopHandle::spawn_local_threadsafe`]: crate::LoopHandle::spawn_local_threadsafe
 
+#[cfg(not(loopwork_loom))]
 use crate::runtime::check_blocking_wait;
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{Panic, Task, TaskError};
+#[cfg(not(loopwork_loom))]
 use crate::time::Elapsed;
 use std::fmt;
 use std::future::Future;
@@ -67,6 +74,7 @@ impl<T> Shared<T> {
     /// Resolves the future; `false` (and the value dropped) if it already was.
     pub(crate) fn resolve(&self, result: Result<T, TaskError>) -> bool {
         let mut st = self.state.lock();
+        #[cfg(not(loopwork_mutant = "cf_resolve_twice"))]
         if st.done {
             return false;
         }
@@ -79,6 +87,7 @@ impl<T> Shared<T> {
         }
         let waker = st.waker.take();
         let task = st.task.take();
+        #[cfg(not(loopwork_mutant = "cf_no_notify"))]
         self.cv.notify_all();
         drop(st);
         drop(task);
@@ -254,7 +263,13 @@ impl<T> ConcurrentFuture<T> {
                     if now >= d {
                         return Err(Elapsed::new());
                     }
-                    st = self.shared.cv.wait_timeout(st, d - now).0;
+                    let (guard, timed_out) = self.shared.cv.wait_timeout(st, d - now);
+                    st = guard;
+                    // Timed out means the deadline has passed (under loom,
+                    // which has no clock, it means "the timeout fired first").
+                    if timed_out && !st.done {
+                        return Err(Elapsed::new());
+                    }
                 }
             }
         }
@@ -365,5 +380,22 @@ impl<T> fmt::Debug for ConcurrentFuture<T> {
             (true, false) => "done",
         };
         write!(f, "<ConcurrentFuture {state}>")
+    }
+}
+
+/// Under loom there is no runtime, so no loop thread to warn about.
+#[cfg(loopwork_loom)]
+fn check_blocking_wait(_api: &str, _location: &'static Location<'static>) {}
+
+/// Under loom `crate::time` is not built: the same error, standing in for
+/// `time::Elapsed`.
+#[cfg(loopwork_loom)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed(());
+
+#[cfg(loopwork_loom)]
+impl Elapsed {
+    fn new() -> Elapsed {
+        Elapsed(())
     }
 }

@@ -61,16 +61,25 @@ pub(crate) mod reactor;
 #[allow(dead_code, unused_imports)]
 pub(crate) mod reactor;
 
-#[cfg(not(loopwork_loom))]
 mod concurrent;
 #[cfg(not(loopwork_loom))]
 mod local;
 #[cfg(not(loopwork_loom))]
 pub mod net;
+/// Under loom: only the foreign-drop decision of `Local<T>` (`local/home.rs`).
+#[cfg(loopwork_loom)]
+mod local {
+    pub(crate) mod home;
+}
 #[cfg(not(loopwork_loom))]
 mod promise;
 #[cfg(not(loopwork_loom))]
 mod runtime;
+/// Under loom: only the callbacks' cancel-versus-start state (`runtime/callbacks.rs`).
+#[cfg(loopwork_loom)]
+mod runtime {
+    pub(crate) mod callbacks;
+}
 #[cfg(not(loopwork_loom))]
 mod shield;
 #[cfg(not(loopwork_loom))]

@@ -6,11 +6,12 @@
 //! `Local` dropped on another thread sends the value home through the owner's
 //! inbox, where it is dropped on the owner thread. If the owner has closed,
 //! the value is leaked and the leak is logged: it is never dropped on the
-//! wrong thread.
+//! wrong thread. That decision lives in `local::home`, which loom model 8 runs.
+
+pub(crate) mod home;
 
 use crate::runtime::context;
 use crate::runtime::shared::{InboxItem, Shared};
-use crate::sync::atomic::Ordering::SeqCst;
 use crate::sync::Arc;
 use std::fmt;
 use std::mem::ManuallyDrop;
@@ -169,33 +170,6 @@ impl<T: 'static> Local<T> {
     }
 }
 
-/// A value on its way home; dropped only by running on the owner.
-struct Homebound<T>(Option<Box<T>>);
-
-// SAFETY: the box is only opened (dropped) by `deliver`, which runs on the
-// owner loop; everywhere else it is leaked, never touched.
-unsafe impl<T> Send for Homebound<T> {}
-
-impl<T> Homebound<T> {
-    fn deliver(mut self) {
-        drop(self.0.take());
-    }
-}
-
-impl<T> Drop for Homebound<T> {
-    fn drop(&mut self) {
-        if let Some(b) = self.0.take() {
-            log::warn!(
-                target: "loopwork",
-                "a Local<{}> could not be sent home to its closed loop; the value is leaked \
-                 (it is never dropped off its owner thread)",
-                std::any::type_name::<T>()
-            );
-            std::mem::forget(b);
-        }
-    }
-}
-
 impl<T: 'static> Drop for Local<T> {
     fn drop(&mut self) {
         if self.on_owner() {
@@ -205,16 +179,12 @@ impl<T: 'static> Drop for Local<T> {
         }
         // SAFETY: taken once; `self.value` is not used again.
         let value = unsafe { ManuallyDrop::take(&mut self.value) };
-        let home = Homebound(Some(Box::new(value)));
         let owner = &self.shared.loops[self.index];
-        match self.shared.gate.enter() {
-            Some(_pass) if !owner.closed.load(SeqCst) => {
-                // Run by the owner, even during its shutdown; if it never
-                // runs, `Homebound`'s drop leaks and logs.
-                owner.send(InboxItem::Call(Box::new(move || home.deliver())));
-            }
-            _ => drop(home),
-        }
+        // Run by the owner, even during its shutdown; if it never runs, the
+        // value is leaked and logged (see `home`).
+        home::send_home(value, &self.shared.gate, &owner.closed, |call| {
+            owner.send(InboxItem::Call(call))
+        });
     }
 }
 

@@ -4,8 +4,11 @@
 //! Every item here is a thin newtype or function over the runtime's real
 //! code: the task state word and raw task (`task::state`, `task::raw`), the
 //! idle protocol (`scheduler::idle`), the shutdown gate (`scheduler::gate`),
-//! the park flag and the parking sequence (`reactor::park`), and the run
-//! queues (`scheduler::queue`, whose loom stand-in replaces crossbeam). The
+//! the park flag and the parking sequence (`reactor::park`), the run
+//! queues (`scheduler::queue`, whose loom stand-in replaces crossbeam), the
+//! blocking pool, `ConcurrentFuture`'s shared state (`concurrent`), the
+//! callbacks' cancel-versus-start state (`runtime::callbacks`) and
+//! `Local<T>`'s send-home decision (`local::home`). The
 //! wrappers forward calls and hold no logic of their own, so what loom
 //! explores is the code the runtime runs.
 
@@ -288,3 +291,93 @@ impl<T> Stealer<T> {
 /// The blocking pool (`crate::blocking`): its wrappers live next to the pool,
 /// in `src/blocking/loom_api.rs`.
 pub use crate::blocking::loom_api as blocking;
+
+// ===== ConcurrentFuture =====
+
+pub use crate::concurrent::{ConcurrentFuture, Elapsed};
+pub use crate::task::TaskError;
+
+/// The producing side of a `ConcurrentFuture`: the shared state
+/// (`concurrent::Shared`) that `run_coroutine_threadsafe` keeps for its task.
+pub struct Producer<T>(crate::sync::Arc<crate::concurrent::Shared<T>>);
+
+/// A pending `ConcurrentFuture` and its producing side (`Shared::new`).
+pub fn concurrent_future<T>() -> (Producer<T>, ConcurrentFuture<T>) {
+    let shared = crate::concurrent::Shared::new();
+    (
+        Producer(shared.clone()),
+        ConcurrentFuture::from_shared(shared),
+    )
+}
+
+impl<T: Send + 'static> Producer<T> {
+    /// See `Shared::resolve`: `false` (value dropped) if already resolved.
+    pub fn resolve(&self, result: Result<T, TaskError>) -> bool {
+        self.0.resolve(result)
+    }
+
+    /// See `Shared::set_task`: attach the producing task, or cancel it.
+    pub fn set_task(&self, task: Task<()>) {
+        self.0.set_task(task)
+    }
+
+    /// The real `Deliver` wrapper around `fut`: resolves with its value when
+    /// it completes, or with `Cancelled` when dropped unfinished.
+    pub fn deliver<F>(&self, fut: F) -> impl Future<Output = ()> + Send + 'static
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        crate::concurrent::Deliver::new(fut, self.0.clone())
+    }
+}
+
+// ===== call_soon_threadsafe callbacks: cancel versus start =====
+
+/// `runtime::callbacks::CallbackHandle`: the handle `call_soon_threadsafe`
+/// returns, cancellable from any thread.
+#[derive(Clone)]
+pub struct CallbackHandle(crate::runtime::callbacks::CallbackHandle);
+
+impl CallbackHandle {
+    /// A pending callback's handle (`CallbackHandle::pending`).
+    pub fn pending() -> CallbackHandle {
+        CallbackHandle(crate::runtime::callbacks::CallbackHandle::pending())
+    }
+    /// See `CallbackHandle::cancel`.
+    pub fn cancel(&self) -> bool {
+        self.0.cancel()
+    }
+    /// See `CallbackHandle::cancelled`.
+    pub fn cancelled(&self) -> bool {
+        self.0.cancelled()
+    }
+
+    /// The loop's side, as `LoopCore` runs a drained `InboxItem::Callback`:
+    /// a `LocalCallback` over the shared state, then `LocalCallback::run`
+    /// (which runs `f` only if `try_start` wins).
+    #[track_caller]
+    pub fn run_on_loop(&self, f: impl FnOnce() + 'static) {
+        use crate::runtime::callbacks::{CallbackState, LocalCallback};
+        LocalCallback {
+            f: Box::new(f),
+            state: CallbackState::Shared(self.0.state.clone()),
+            location: Location::caller(),
+        }
+        .run(0);
+    }
+}
+
+// ===== Local<T> dropped on a foreign thread =====
+
+/// `local::home::send_home`, the decision `Local::drop` makes off its owner
+/// thread: through `gate`, unless the owner has `closed`, `send` gets a call
+/// that drops `value` when the owner runs it; otherwise `value` is leaked.
+/// Returns whether it was sent.
+pub fn send_home<T: 'static>(
+    value: T,
+    gate: &Gate,
+    owner_closed: &crate::sync::atomic::AtomicBool,
+    send: impl FnOnce(Box<dyn FnOnce() + Send>),
+) -> bool {
+    crate::local::home::send_home(value, &gate.0, owner_closed, send)
+}

@@ -319,23 +319,12 @@ impl Inner {
 
 impl Inner {
     /// The idle wait: up to `keep_alive` on `work_cv`. Returns the guard and
-    /// whether the wait timed out.
-    #[cfg(not(loopwork_loom))]
+    /// whether the wait timed out. Under loom, `crate::sync`'s timed wait
+    /// releases the lock, lets any other thread run (a producer may claim us
+    /// and notify), takes the lock back and reports a timeout: the "claim
+    /// races the keep-alive timeout" interleavings, without a clock.
     fn wait_for_work<'a>(&'a self, state: MutexGuard<'a, State>) -> (MutexGuard<'a, State>, bool) {
         self.work_cv.wait_timeout(state, self.keep_alive)
-    }
-
-    /// Under loom: release the lock, let any other thread run (a producer may
-    /// claim us and notify), take the lock back, and report a timeout — the
-    /// "claim races the keep-alive timeout" interleavings, without a clock.
-    /// (loom's own `wait_timeout` never times out, and `crate::sync`'s loom
-    /// version returns at once without releasing the lock, so neither lets a
-    /// producer see this worker idle.)
-    #[cfg(loopwork_loom)]
-    fn wait_for_work<'a>(&'a self, state: MutexGuard<'a, State>) -> (MutexGuard<'a, State>, bool) {
-        drop(state);
-        crate::sync::thread::yield_now();
-        (self.state.lock(), true)
     }
 }
 

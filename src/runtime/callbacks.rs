@@ -14,6 +14,10 @@
 //! the owner thread keep it in an `Rc<Cell>`: the fast path touches no atomic
 //! beyond the queue's, and its handle is `!Send`, as asyncio's `Handle` is
 //! not thread-safe either.
+//!
+//! Under `--cfg loopwork_loom` this file is built without the rest of the
+//! runtime, so loom model 3b (`loom-tests/tests/callback_cancel.rs`) runs
+//! the real `try_start` / `cancel` race.
 
 use crate::sync::atomic::{AtomicU8, Ordering::*};
 use crate::sync::Arc;
@@ -65,9 +69,17 @@ impl CallbackState {
                     false
                 }
             }
+            #[cfg(not(loopwork_mutant = "callback_cancel_no_cas"))]
             CallbackState::Shared(a) => a
                 .compare_exchange(PENDING, CANCELLED, AcqRel, Acquire)
                 .is_ok(),
+            // Check, then store: the start can slip in between.
+            #[cfg(loopwork_mutant = "callback_cancel_no_cas")]
+            CallbackState::Shared(a) => {
+                let was = a.load(Acquire);
+                a.store(CANCELLED, Release);
+                was == PENDING
+            }
         }
     }
 

@@ -26,7 +26,25 @@ pub(crate) fn spin_loop() {
 #[derive(Debug)]
 pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
 
-pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+/// loom's guard plus the mutex it came from, so that a timed wait can release
+/// the lock and take it back (loom's guard does not give its mutex back).
+pub(crate) struct MutexGuard<'a, T> {
+    lock: &'a loom::sync::Mutex<T>,
+    guard: loom::sync::MutexGuard<'a, T>,
+}
+
+impl<T> std::ops::Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
 
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
@@ -38,11 +56,18 @@ impl<T> Mutex<T> {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        self.0.lock().unwrap()
+        MutexGuard {
+            lock: &self.0,
+            guard: self.0.lock().unwrap(),
+        }
     }
 
     pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.0.try_lock().ok()
+        let guard = self.0.try_lock().ok()?;
+        Some(MutexGuard {
+            lock: &self.0,
+            guard,
+        })
     }
 }
 
@@ -62,17 +87,29 @@ impl Condvar {
     }
 
     pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        self.0.wait(guard).unwrap()
+        let MutexGuard { lock, guard } = guard;
+        MutexGuard {
+            lock,
+            guard: self.0.wait(guard).unwrap(),
+        }
     }
 
-    /// loom has no clock: a timed wait is modelled as a wait that may time out
-    /// at once, which explores the timeout path without real time.
+    /// loom has no clock (and loom's own `wait_timeout` never times out): a
+    /// timed wait is modelled as release the lock, let any other thread run,
+    /// take the lock back, report a timeout. A notify sent meanwhile is not
+    /// seen as such, so callers must re-check their condition after the wait,
+    /// as they must after any timed-out wait; what this explores is "the
+    /// producer acts while the waiter waits" against "the timeout fires first".
     pub(crate) fn wait_timeout<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
         _timeout: std::time::Duration,
     ) -> (MutexGuard<'a, T>, bool) {
-        (guard, true)
+        let MutexGuard { lock, guard } = guard;
+        drop(guard);
+        loom::thread::yield_now();
+        let guard = lock.lock().unwrap();
+        (MutexGuard { lock, guard }, true)
     }
 
     pub(crate) fn notify_one(&self) {
