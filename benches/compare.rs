@@ -309,6 +309,13 @@ trait Rt: Clone + Send + Sync + 'static {
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static;
+
+    /// Workload 12: the TCP echo, to be run as a task of this runtime with its
+    /// own networking: a listener on 127.0.0.1, an accept task spawning one
+    /// echo task per connection, and `conns` client tasks each doing `trips`
+    /// round trips of `ECHO_MSG` bytes (checked byte for byte). Returns
+    /// (bytes the clients got back, bytes the server echoed).
+    fn tcp_echo(&self, conns: usize, trips: usize) -> impl Future<Output = (usize, usize)> + Send;
 }
 
 #[derive(Clone)]
@@ -382,6 +389,71 @@ impl Rt for Lw {
     {
         Some(LwJoin(self.0.spawn_blocking(f)))
     }
+
+    /// `loopwork::net`: `TcpListener`, `TcpStream` (connect on the blocking
+    /// pool), inherent `read` / `write_all`.
+    async fn tcp_echo(&self, conns: usize, trips: usize) -> (usize, usize) {
+        use loopwork::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("tcp_echo: bind");
+        let addr = listener.local_addr().expect("tcp_echo: local_addr");
+        let server = self.spawn(async move {
+            let mut echoers = Vec::with_capacity(conns);
+            for _ in 0..conns {
+                let (s, _) = listener.accept().await.expect("tcp_echo: accept");
+                s.set_nodelay(true).expect("tcp_echo: nodelay");
+                echoers.push(loopwork::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let mut echoed = 0;
+                    loop {
+                        let n = s.read(&mut buf).await.expect("tcp_echo: server read");
+                        if n == 0 {
+                            return echoed;
+                        }
+                        s.write_all(&buf[..n])
+                            .await
+                            .expect("tcp_echo: server write");
+                        echoed += n;
+                    }
+                }));
+            }
+            let mut echoed = 0;
+            for e in echoers {
+                echoed += e.await.expect("tcp_echo: echo task failed");
+            }
+            echoed
+        });
+        let clients: Vec<_> = (0..conns)
+            .map(|c| {
+                self.spawn(async move {
+                    let s = TcpStream::connect(addr).await.expect("tcp_echo: connect");
+                    s.set_nodelay(true).expect("tcp_echo: nodelay");
+                    let (mut msg, mut back) = ([0u8; ECHO_MSG], [0u8; ECHO_MSG]);
+                    for t in 0..trips {
+                        echo_fill(&mut msg, c, t);
+                        s.write_all(&msg).await.expect("tcp_echo: client write");
+                        let mut got = 0;
+                        while got < ECHO_MSG {
+                            match s
+                                .read(&mut back[got..])
+                                .await
+                                .expect("tcp_echo: client read")
+                            {
+                                0 => panic!("tcp_echo: connection {c} closed early"),
+                                n => got += n,
+                            }
+                        }
+                        echo_check(&msg, &back, c, t);
+                    }
+                    trips * ECHO_MSG
+                })
+            })
+            .collect();
+        let mut received = 0;
+        for c in clients {
+            received += c.await;
+        }
+        (received, server.await)
+    }
 }
 
 #[derive(Clone)]
@@ -449,6 +521,65 @@ impl Rt for Tk {
     {
         Some(TkJoin(self.0.spawn_blocking(f)))
     }
+
+    /// `tokio::net` with `AsyncReadExt` / `AsyncWriteExt`.
+    async fn tcp_echo(&self, conns: usize, trips: usize) -> (usize, usize) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("tcp_echo: bind");
+        let addr = listener.local_addr().expect("tcp_echo: local_addr");
+        let server = self.spawn(async move {
+            let mut echoers = Vec::with_capacity(conns);
+            for _ in 0..conns {
+                let (mut s, _) = listener.accept().await.expect("tcp_echo: accept");
+                s.set_nodelay(true).expect("tcp_echo: nodelay");
+                echoers.push(tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let mut echoed = 0;
+                    loop {
+                        let n = s.read(&mut buf).await.expect("tcp_echo: server read");
+                        if n == 0 {
+                            return echoed;
+                        }
+                        s.write_all(&buf[..n])
+                            .await
+                            .expect("tcp_echo: server write");
+                        echoed += n;
+                    }
+                }));
+            }
+            let mut echoed = 0;
+            for e in echoers {
+                echoed += e.await.expect("tcp_echo: echo task failed");
+            }
+            echoed
+        });
+        let clients: Vec<_> = (0..conns)
+            .map(|c| {
+                self.spawn(async move {
+                    let mut s = TcpStream::connect(addr).await.expect("tcp_echo: connect");
+                    s.set_nodelay(true).expect("tcp_echo: nodelay");
+                    let (mut msg, mut back) = ([0u8; ECHO_MSG], [0u8; ECHO_MSG]);
+                    for t in 0..trips {
+                        echo_fill(&mut msg, c, t);
+                        s.write_all(&msg).await.expect("tcp_echo: client write");
+                        s.read_exact(&mut back)
+                            .await
+                            .expect("tcp_echo: client read");
+                        echo_check(&msg, &back, c, t);
+                    }
+                    trips * ECHO_MSG
+                })
+            })
+            .collect();
+        let mut received = 0;
+        for c in clients {
+            received += c.await;
+        }
+        (received, server.await)
+    }
 }
 
 #[derive(Clone)]
@@ -506,6 +637,71 @@ impl Rt for Ae {
         T: Send + 'static,
     {
         None
+    }
+
+    /// `async_io::Async<std::net::TcpListener / TcpStream>` (what `async-net`
+    /// wraps) with futures-lite's `AsyncReadExt` / `AsyncWriteExt`.
+    async fn tcp_echo(&self, conns: usize, trips: usize) -> (usize, usize) {
+        use async_io::Async;
+        use futures_lite::{AsyncReadExt, AsyncWriteExt};
+        use std::net::{TcpListener, TcpStream};
+        let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).expect("tcp_echo: bind");
+        let addr = listener
+            .get_ref()
+            .local_addr()
+            .expect("tcp_echo: local_addr");
+        let ex = self.0.clone();
+        let server = self.spawn(async move {
+            let mut echoers = Vec::with_capacity(conns);
+            for _ in 0..conns {
+                let (mut s, _) = listener.accept().await.expect("tcp_echo: accept");
+                s.get_ref().set_nodelay(true).expect("tcp_echo: nodelay");
+                echoers.push(ex.spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let mut echoed = 0;
+                    loop {
+                        let n = s.read(&mut buf).await.expect("tcp_echo: server read");
+                        if n == 0 {
+                            return echoed;
+                        }
+                        s.write_all(&buf[..n])
+                            .await
+                            .expect("tcp_echo: server write");
+                        echoed += n;
+                    }
+                }));
+            }
+            let mut echoed = 0;
+            for e in echoers {
+                echoed += e.await;
+            }
+            echoed
+        });
+        let clients: Vec<_> = (0..conns)
+            .map(|c| {
+                self.spawn(async move {
+                    let mut s = Async::<TcpStream>::connect(addr)
+                        .await
+                        .expect("tcp_echo: connect");
+                    s.get_ref().set_nodelay(true).expect("tcp_echo: nodelay");
+                    let (mut msg, mut back) = ([0u8; ECHO_MSG], [0u8; ECHO_MSG]);
+                    for t in 0..trips {
+                        echo_fill(&mut msg, c, t);
+                        s.write_all(&msg).await.expect("tcp_echo: client write");
+                        s.read_exact(&mut back)
+                            .await
+                            .expect("tcp_echo: client read");
+                        echo_check(&msg, &back, c, t);
+                    }
+                    trips * ECHO_MSG
+                })
+            })
+            .collect();
+        let mut received = 0;
+        for c in clients {
+            received += c.await;
+        }
+        (received, server.await)
     }
 }
 
@@ -1068,6 +1264,54 @@ impl Workload for SpawnBlocking {
     }
 }
 
+/// Workload 12: bytes per message of the TCP echo.
+const ECHO_MSG: usize = 64;
+
+/// The message of round trip `t` on connection `c`: different on every trip
+/// and every connection, so a reply read from the wrong place cannot pass.
+fn echo_fill(msg: &mut [u8; ECHO_MSG], c: usize, t: usize) {
+    for (k, b) in msg.iter_mut().enumerate() {
+        *b = (c.wrapping_mul(131) ^ t.wrapping_mul(31)).wrapping_add(k) as u8;
+    }
+}
+
+fn echo_check(sent: &[u8; ECHO_MSG], back: &[u8; ECHO_MSG], c: usize, t: usize) {
+    assert!(
+        sent == back,
+        "tcp_echo: connection {c}, round trip {t}: the echo differs from what was sent"
+    );
+}
+
+/// Workload 12: TCP echo on loopback, 64 connections × 1,000 round trips of
+/// 64 bytes; server (accept task + one echo task per connection) and clients
+/// are all tasks of the runtime under test, spawned from a driver task. The
+/// time covers bind, connect, all round trips and the close.
+struct TcpEcho {
+    conns: usize,
+    trips: usize,
+}
+
+impl Workload for TcpEcho {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        let (conns, trips) = (self.conns, self.trips);
+        let start = Instant::now();
+        let rt2 = rt.clone();
+        let (received, echoed) =
+            rt.block_on(rt.spawn(async move { rt2.tcp_echo(conns, trips).await }));
+        let t = start.elapsed();
+        let total = conns * trips * ECHO_MSG;
+        assert_eq!(
+            received, total,
+            "tcp_echo: clients got back the wrong byte count"
+        );
+        assert_eq!(
+            echoed, total,
+            "tcp_echo: the server echoed the wrong byte count"
+        );
+        t.as_secs_f64()
+    }
+}
+
 // ----- 13. memory -----
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -1558,6 +1802,16 @@ fn main() {
     run("timers_cancel_100k", &|name| {
         measure(&cfg, name, &TimersCancel { tasks: n })
     });
+    run("tcp_echo", &|name| {
+        measure(
+            &cfg,
+            name,
+            &TcpEcho {
+                conns: 64,
+                trips: 1_000,
+            },
+        )
+    });
     run("memory_per_task", &|name| measure_memory(&cfg, name));
 
     let mut debug_rows = Vec::new();
@@ -1572,13 +1826,10 @@ fn main() {
         debug_rows.push(measure_debug(&cfg, "debug_overhead_yield_many", &YieldMany));
     }
 
-    let missing: &[(&str, &str)] = &[
-        (
-            "spawn_blocking (10) on async-executor",
-            "async-executor has no blocking pool (smol's is the separate `blocking` crate)",
-        ),
-        ("tcp_echo (12)", "loopwork has no networking yet"),
-    ];
+    let missing: &[(&str, &str)] = &[(
+        "spawn_blocking (10) on async-executor",
+        "async-executor has no blocking pool (smol's is the separate `blocking` crate)",
+    )];
 
     if main_rows.is_empty() && debug_rows.is_empty() {
         eprintln!(
