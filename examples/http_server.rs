@@ -1,0 +1,115 @@
+//! hyper 1.x (HTTP/1.1 server) on loopwork.
+//!
+//! ```text
+//! cargo run --release --example http_server                   # 2 loops, 127.0.0.1:0
+//! cargo run --release --example http_server -- 4 127.0.0.1:8080
+//! curl http://127.0.0.1:PORT/                                 # Hello, world!
+//! ```
+//!
+//! Prints `listening on http://ADDR` once bound, then serves until killed.
+//! `benches/http.sh` runs it under `wrk` next to the same server on tokio
+//! (`benches/http_tokio_server.rs`).
+//!
+//! The adapter (`HyperIo`) implements `hyper::rt::Read` / `hyper::rt::Write`
+//! over loopwork's `TcpStream`, through its `futures-io` `AsyncRead` /
+//! `AsyncWrite` impls. It contains no `unsafe`: a read goes into a stack
+//! buffer and is copied into hyper's (uninitialised) buffer with `put_slice`;
+//! the copy is the size of the request, not of the buffer.
+
+use bytes::Bytes;
+use futures_io::{AsyncRead, AsyncWrite};
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use loopwork::net::{TcpListener, TcpStream};
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+/// The fixed handler: "Hello, world!" (hyper sets `content-length` from the
+/// `Full` body's exact size).
+async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"Hello, world!",
+    ))))
+}
+
+/// hyper's I/O traits over a loopwork `TcpStream`.
+struct HyperIo(TcpStream);
+
+impl hyper::rt::Read for HyperIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut tmp = [0u8; 8192];
+        let len = buf.remaining().min(tmp.len());
+        let n = ready!(Pin::new(&mut self.0).poll_read(cx, &mut tmp[..len]))?;
+        buf.put_slice(&tmp[..n]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl hyper::rt::Write for HyperIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let loops: usize = args
+        .next()
+        .map(|a| a.parse().expect("first argument: number of loops"))
+        .unwrap_or(2);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".to_string());
+
+    let rt = loopwork::Runtime::builder()
+        .loops(loops)
+        .build()
+        .expect("build the loopwork runtime");
+    // The accept loop is a task like the connections it spawns; the main
+    // thread only waits.
+    let server = rt.handle().spawn(async move {
+        let listener = TcpListener::bind(&addr).expect("bind");
+        println!(
+            "listening on http://{}",
+            listener.local_addr().expect("local_addr")
+        );
+        loop {
+            let (stream, _peer) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    eprintln!("accept: {e}");
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            // Dropping a loopwork Task detaches it.
+            drop(loopwork::spawn(async move {
+                if let Err(e) = http1::Builder::new()
+                    .serve_connection(HyperIo(stream), service_fn(hello))
+                    .await
+                {
+                    eprintln!("connection: {e}");
+                }
+            }));
+        }
+    });
+    let _: Result<(), _> = rt.block_on(server);
+}
