@@ -179,6 +179,10 @@ impl Gate {
     pub fn is_closed(&self) -> bool {
         self.0.is_closed()
     }
+    /// See `Gate::wait_drained`.
+    pub fn wait_drained(&self) {
+        self.0.wait_drained()
+    }
 }
 
 // ===== the run queues (loom stand-in for crossbeam-deque) =====

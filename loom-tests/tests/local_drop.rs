@@ -15,14 +15,11 @@
 //! leaked, never dropped elsewhere); and a value refused by the gate is never
 //! dropped at all.
 //!
-//! Known gap (the `#[ignore]`d model below fails today): a value *sent* home
-//! can still be leaked. `LoopCore::run` leaves its loop as soon as the gate's
-//! CLOSED bit is set, while `close()` is still waiting for submitters inside
-//! the gate; a `send_home` that entered before CLOSED and read `closed ==
-//! false` can push its call after the owner's final pass, and the closer then
-//! drops it unrun (leaked and logged). Waiting for the gate's submitters
-//! before the final pass (as `Gate::close` does) closes it; with that one
-//! change in `Owner::run` the ignored model passes.
+//! And a value *sent* home is dropped (on the owner): the owner's loop waits
+//! for the gate's submitters (`Gate::wait_drained`, as `LoopCore::run` does)
+//! before its final pass. Without that wait (mutant `loop_exit_no_drain`) a
+//! `send_home` that entered before CLOSED could push its call after the
+//! owner's final pass, and the value would leak; this model found that.
 #![cfg(loopwork_loom)]
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -68,6 +65,8 @@ impl Owner {
             }
             thread::yield_now();
         }
+        // As `LoopCore::run`: let submitters inside the gate finish first.
+        self.gate.wait_drained();
         // The final pass: inbox calls run even during shutdown.
         loop {
             let mut did = false;
@@ -135,7 +134,6 @@ fn a_foreign_drop_never_drops_off_the_owner() {
 }
 
 #[test]
-#[ignore = "known leak at shutdown: LoopCore::run must wait for the gate's submitters before its final pass (see the module doc)"]
 fn a_value_sent_home_is_dropped_on_the_owner() {
     model(|| {
         let (sent, drops) = foreign_drop_racing_shutdown();

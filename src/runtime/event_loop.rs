@@ -107,6 +107,8 @@ impl LoopCore {
         while !self.shared.is_closed() {
             self.run_once();
         }
+        // Submitters already inside the gate finish their pushes first.
+        self.shared.gate.wait_drained();
         self.shutdown();
     }
 

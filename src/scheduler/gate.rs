@@ -59,12 +59,23 @@ impl Gate {
         let prev = self.state.fetch_or(CLOSED, SeqCst);
         self.closed.store(true, SeqCst);
         #[cfg(not(loopwork_mutant = "gate_close_no_wait"))]
+        self.wait_drained();
+        prev & CLOSED == 0
+    }
+
+    /// After `is_closed()` is seen: waits until every submitter that entered
+    /// before the close has left, so what they accepted is in its queue. A
+    /// loop calls it before its final pass: `is_closed()` turns true before
+    /// `close()` has waited, and a submitter still inside could otherwise
+    /// push after the loop's last look at its inbox (found by the loom model
+    /// of `Local<T>` sent home during shutdown).
+    pub(crate) fn wait_drained(&self) {
+        #[cfg(not(loopwork_mutant = "loop_exit_no_drain"))]
         while self.state.load(SeqCst) != CLOSED {
             crate::sync::spin_loop();
             #[cfg(not(loopwork_loom))]
             crate::sync::thread::yield_now();
         }
-        prev & CLOSED == 0
     }
 }
 

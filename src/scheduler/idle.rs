@@ -114,33 +114,50 @@ impl Idle {
     pub(crate) fn notify_one(&self) -> Option<usize> {
         #[cfg(not(loopwork_mutant = "idle_no_fence"))]
         fence(SeqCst);
-        let mut state = self.state.load(SeqCst);
-        loop {
-            if state & SEARCH_MASK != 0 || state >> UNPARKED_SHIFT >= self.num_loops {
-                return None;
-            }
-            let next = state + SEARCH_ONE + UNPARKED_ONE;
-            match self.state.compare_exchange(state, next, SeqCst, SeqCst) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        // We hold one wake ticket: claim a parked loop's bit.
-        for (w, word) in self.sleepers.iter().enumerate() {
-            let mut bits = word.load(SeqCst);
-            while bits != 0 {
-                let bit = bits & bits.wrapping_neg();
-                #[cfg(loopwork_mutant = "idle_notify_skip_claim")]
-                return Some(w * 64 + bit.trailing_zeros() as usize);
-                match word.compare_exchange(bits, bits & !bit, SeqCst, SeqCst) {
-                    Ok(_) => return Some(w * 64 + bit.trailing_zeros() as usize),
-                    Err(actual) => bits = actual,
+        'retry: loop {
+            let mut state = self.state.load(SeqCst);
+            loop {
+                if state & SEARCH_MASK != 0 || state >> UNPARKED_SHIFT >= self.num_loops {
+                    return None;
+                }
+                let next = state + SEARCH_ONE + UNPARKED_ONE;
+                match self.state.compare_exchange(state, next, SeqCst, SeqCst) {
+                    Ok(_) => break,
+                    Err(actual) => state = actual,
                 }
             }
+            // We hold one wake ticket: claim a parked loop's bit.
+            for (w, word) in self.sleepers.iter().enumerate() {
+                let mut bits = word.load(SeqCst);
+                while bits != 0 {
+                    let bit = bits & bits.wrapping_neg();
+                    #[cfg(loopwork_mutant = "idle_notify_skip_claim")]
+                    return Some(w * 64 + bit.trailing_zeros() as usize);
+                    match word.compare_exchange(bits, bits & !bit, SeqCst, SeqCst) {
+                        Ok(_) => return Some(w * 64 + bit.trailing_zeros() as usize),
+                        Err(actual) => bits = actual,
+                    }
+                }
+            }
+            // The parked loop woke on its own meanwhile: give the ticket back
+            // and look again. While we held it, the ticket counted as a
+            // searcher, so a loop parking in that window may have left the
+            // shared work to "the searcher" (`keeps_awake`) and gone to
+            // sleep: returning here would lose its wakeup (found by loom at
+            // LOOM_MAX_PREEMPTIONS=3). Each retry follows progress by another
+            // loop (it cleared its own bit), and the retry ends by waking a
+            // parked loop, by seeing a real searcher or another producer's
+            // ticket (which then carries the responsibility), or by seeing
+            // every loop awake (a loop parking later re-checks the queues).
+            self.state.fetch_sub(SEARCH_ONE + UNPARKED_ONE, SeqCst);
+            #[cfg(loopwork_mutant = "idle_notify_no_retry")]
+            return None;
+            #[allow(unreachable_code)]
+            {
+                crate::sync::spin_loop();
+                continue 'retry;
+            }
         }
-        // The parked loop woke on its own meanwhile: give the ticket back.
-        self.state.fetch_sub(SEARCH_ONE + UNPARKED_ONE, SeqCst);
-        None
     }
 
     /// The park re-check's rule (after `transition_to_parked`): work only
