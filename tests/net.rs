@@ -198,3 +198,85 @@ fn async_new_outside_a_runtime_panics_with_the_fix() {
     let msg = err.downcast_ref::<String>().unwrap();
     assert!(msg.contains("outside a loopwork runtime"), "{msg}");
 }
+
+#[test]
+fn several_tasks_waiting_on_one_socket_are_all_woken() {
+    common::within(60, "multi-waiter", || {
+        let rt = common::runtime(1);
+        rt.block_on(async {
+            loopwork::spawn(async {
+                let sock = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+                let addr = sock.local_addr().unwrap();
+                let (got_tx, got_rx) = std::sync::mpsc::channel();
+                let receivers: Vec<_> = (0..3)
+                    .map(|_| {
+                        let sock = sock.clone();
+                        let got_tx = got_tx.clone();
+                        loopwork::spawn(async move {
+                            let mut buf = [0u8; 16];
+                            let (n, _) = sock.recv_from(&mut buf).await.unwrap();
+                            got_tx.send(buf[..n].to_vec()).unwrap();
+                        })
+                    })
+                    .collect();
+                // Let all three register as waiters on the same socket.
+                for _ in 0..10 {
+                    loopwork::yield_now().await;
+                }
+                let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                let mut seen = Vec::new();
+                for msg in [&b"one"[..], b"two", b"three"] {
+                    tx.send_to(msg, addr).unwrap();
+                    // One datagram at a time: the next goes out only after a
+                    // receiver got this one, so each needs its own wakeup.
+                    loop {
+                        if let Ok(m) = got_rx.try_recv() {
+                            seen.push(m);
+                            break;
+                        }
+                        loopwork::yield_now().await;
+                    }
+                }
+                for r in receivers {
+                    r.await.unwrap();
+                }
+                seen.sort();
+                assert_eq!(seen, [b"one".to_vec(), b"three".to_vec(), b"two".to_vec()]);
+            })
+            .await
+            .unwrap();
+        });
+        rt.close();
+    });
+}
+
+#[test]
+fn two_accepts_on_one_listener_each_get_a_connection() {
+    common::within(60, "multi-accept", || {
+        let rt = common::runtime(2);
+        rt.block_on(async {
+            let listener = std::sync::Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+            let addr = listener.local_addr().unwrap();
+            let acceptors: Vec<_> = (0..2)
+                .map(|_| {
+                    let l = listener.clone();
+                    loopwork::spawn(async move { l.accept().await.unwrap().1 })
+                })
+                .collect();
+            for _ in 0..10 {
+                loopwork::yield_now().await;
+            }
+            let c1 = std::net::TcpStream::connect(addr).unwrap();
+            let c2 = std::net::TcpStream::connect(addr).unwrap();
+            let mut peers = Vec::new();
+            for a in acceptors {
+                peers.push(a.await.unwrap());
+            }
+            peers.sort();
+            let mut expected = vec![c1.local_addr().unwrap(), c2.local_addr().unwrap()];
+            expected.sort();
+            assert_eq!(peers, expected);
+        });
+        rt.close();
+    });
+}

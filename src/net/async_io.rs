@@ -118,22 +118,26 @@ impl<T: AsFd> Async<T> {
         poll_fn(|cx| self.poll_io(WRITE, cx, &mut op)).await
     }
 
-    /// Tries `op`; on `WouldBlock` waits for readiness in `dir` and retries.
+    /// Tries `op` when the fd may be ready; after `WouldBlock` waits for
+    /// readiness in `dir` and retries (see `reactor::io` for the caching).
     pub(crate) fn poll_io<R>(
         &self,
         dir: usize,
         cx: &mut Context<'_>,
         op: &mut impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        let driver = &self.shared.loops[self.index].driver;
         loop {
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                res => return Poll::Ready(res),
+            let (ready, tick) = self.source.readiness(dir);
+            if ready {
+                match op(self.get_ref()) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.source.clear_ready_if(dir, tick);
+                    }
+                    res => return Poll::Ready(res),
+                }
             }
-            match self.shared.loops[self.index]
-                .driver
-                .poll_ready(&self.source, dir, cx)
-            {
+            match driver.poll_ready(&self.source, dir, cx) {
                 Poll::Ready(Ok(())) => continue,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,

@@ -58,10 +58,7 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(READ, cx, &mut |io: &T| {
-            let mut io = io;
-            io.read(buf)
-        })
+        poll_read_on(&self, cx, buf)
     }
 }
 
@@ -74,10 +71,7 @@ where
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(WRITE, cx, &mut |io: &T| {
-            let mut io = io;
-            io.write(buf)
-        })
+        poll_write_on(&self, cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -87,6 +81,36 @@ where
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
+}
+
+/// A stream read through the reactor.
+fn poll_read_on<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Read,
+{
+    io.poll_io(READ, cx, &mut |s: &T| {
+        let mut s = s;
+        s.read(buf)
+    })
+}
+
+/// A stream write through the reactor.
+fn poll_write_on<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Write,
+{
+    io.poll_io(WRITE, cx, &mut |s: &T| {
+        let mut s = s;
+        s.write(buf)
+    })
 }
 
 /// Runs a blocking connect on the blocking pool.
@@ -118,22 +142,12 @@ macro_rules! stream_api {
 
             /// Reads into `buf`; `Ok(0)` at end of stream.
             pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-                self.0
-                    .read_with(|s| {
-                        let mut s = s;
-                        s.read(buf)
-                    })
-                    .await
+                std::future::poll_fn(|cx| poll_read_on(&self.0, cx, buf)).await
             }
 
             /// Writes some of `buf`; returns how much.
             pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-                self.0
-                    .write_with(|s| {
-                        let mut s = s;
-                        s.write(buf)
-                    })
-                    .await
+                std::future::poll_fn(|cx| poll_write_on(&self.0, cx, buf)).await
             }
 
             /// Writes all of `buf`.

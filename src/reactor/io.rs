@@ -1,22 +1,36 @@
 //! I/O readiness: file descriptors registered with a loop's poller.
 //!
 //! # Protocol
-//! A [`Source`] is registered once (`Poller::add`, no interest) with the
-//! poller of one loop — the loop that created it, or loop 0 off a loop — and
-//! keyed by its slot in that driver's slab. `polling` runs in oneshot mode:
-//! an event disarms the fd until it is re-armed with `Poller::modify`.
+//! A [`Source`] is registered once with the poller of one loop — the loop
+//! that created it, or loop 0 off a loop — and keyed by its slot in that
+//! driver's slab. Where the poller supports it (epoll, kqueue) the fd is
+//! registered **edge-triggered** for both directions, once: a wait costs no
+//! `epoll_ctl`. Elsewhere it is registered in oneshot mode and re-armed with
+//! the interests that have waiters, at each wait and after each event.
 //!
-//! Per direction (read, write) the source keeps a waker and a `ready` flag,
-//! all under the source's mutex:
-//! * **poll_ready** (any thread): if `ready` is set, clear it and return
-//!   `Ready` (the caller retries its syscall); otherwise store the waker and
-//!   re-arm the fd with the interests that have wakers, then `Pending`.
-//!   Re-arming re-evaluates readiness (level-triggered oneshot), so readiness
-//!   that arrived between the caller's failed syscall and the re-arm is still
-//!   reported: no wakeup is lost.
+//! Per direction (read, write) the source caches readiness as tokio does: a
+//! `ready` flag (initially set), a `tick` counting events, and a list of
+//! waiters (several tasks may wait on one socket, e.g. two `recv_from` on a
+//! shared `UdpSocket`), all under the source's mutex:
+//! * an operation samples `(ready, tick)`. If ready, it tries its syscall; on
+//!   `WouldBlock` it clears `ready` **only if `tick` is unchanged** (no event
+//!   arrived since the sample, so the readiness it saw is really used up). If
+//!   not ready, it skips the doomed syscall. Only `WouldBlock` clears: a short
+//!   read does not prove the fd drained (data and a FIN can arrive under one
+//!   edge, and the FIN would then never be reported again);
+//! * **poll_ready**: if `ready` is set, return `Ready` (the operation
+//!   retries); otherwise add the waker to the list (oneshot: re-arm), then
+//!   `Pending`;
 //! * **dispatch** (the owning loop, after `Poller::wait`): for each event set
-//!   `ready` on its directions, take their wakers, re-arm the directions
-//!   that still wait, and wake after unlocking.
+//!   `ready`, bump `tick`, take all the direction's waiters; wake them after
+//!   unlocking.
+//!
+//! No wakeup is lost: an event that lands after the sample bumps `tick`, so
+//! the clear does not apply and the next `poll_ready` returns `Ready`; an
+//! event after the waker was listed wakes it. Edge-triggered mode only
+//! reports *new* readiness, which is enough because `ready` is cleared only
+//! when a syscall found the fd drained, with no event since. Oneshot re-arming
+//! re-evaluates level readiness, with the same effect.
 //!
 //! Deregistration (`Poller::delete`, slot freed) happens in the owner's
 //! `Drop`, before the fd is closed.
@@ -29,10 +43,21 @@ use std::task::{Context, Poll, Waker};
 pub(crate) const READ: usize = 0;
 pub(crate) const WRITE: usize = 1;
 
-#[derive(Default)]
 struct Direction {
-    waker: Option<Waker>,
+    waiters: Vec<Waker>,
     ready: bool,
+    tick: u64,
+}
+
+impl Default for Direction {
+    fn default() -> Direction {
+        // A new fd may already be readable/writable: try the syscall first.
+        Direction {
+            waiters: Vec::new(),
+            ready: true,
+            tick: 0,
+        }
+    }
 }
 
 /// One registered file descriptor.
@@ -53,24 +78,42 @@ impl Source {
     pub(crate) fn poll_ready(
         &self,
         poller: &polling::Poller,
+        edge: bool,
         dir: usize,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         let mut st = self.state.lock();
-        if std::mem::take(&mut st[dir].ready) {
+        if st[dir].ready {
             return Poll::Ready(Ok(()));
         }
-        match &st[dir].waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => st[dir].waker = Some(cx.waker().clone()),
+        let waiters = &mut st[dir].waiters;
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
         }
-        let interest = polling::Event::new(
-            self.key,
-            st[READ].waker.is_some(),
-            st[WRITE].waker.is_some(),
-        );
-        poller.modify(self.fd(), interest)?;
+        if !edge {
+            let interest = polling::Event::new(
+                self.key,
+                !st[READ].waiters.is_empty(),
+                !st[WRITE].waiters.is_empty(),
+            );
+            poller.modify(self.fd(), interest)?;
+        }
         Poll::Pending
+    }
+
+    /// The cached readiness of direction `dir` and its event tick.
+    pub(crate) fn readiness(&self, dir: usize) -> (bool, u64) {
+        let st = self.state.lock();
+        (st[dir].ready, st[dir].tick)
+    }
+
+    /// A syscall found the fd drained in direction `dir` after sampling `tick`:
+    /// clear `ready` unless an event arrived since (see the module docs).
+    pub(crate) fn clear_ready_if(&self, dir: usize, tick: u64) {
+        let mut st = self.state.lock();
+        if st[dir].tick == tick {
+            st[dir].ready = false;
+        }
     }
 }
 
@@ -85,6 +128,7 @@ impl SourceSlab {
     pub(crate) fn register(
         &mut self,
         poller: &polling::Poller,
+        edge: bool,
         fd: BorrowedFd<'_>,
     ) -> io::Result<Arc<Source>> {
         let key = self.free.pop().unwrap_or_else(|| {
@@ -96,9 +140,14 @@ impl SourceSlab {
             key,
             state: Mutex::new(Default::default()),
         });
+        let (interest, mode) = if edge {
+            (polling::Event::all(key), polling::PollMode::Edge)
+        } else {
+            (polling::Event::none(key), polling::PollMode::Oneshot)
+        };
         // SAFETY: the fd is deleted from the poller (in `deregister`) before
         // its owner closes it, as `Poller::add` requires.
-        if let Err(e) = unsafe { poller.add(&fd, polling::Event::none(key)) } {
+        if let Err(e) = unsafe { poller.add_with_mode(&fd, interest, mode) } {
             self.free.push(key);
             return Err(e);
         }
@@ -119,9 +168,10 @@ impl SourceSlab {
     }
 }
 
-/// Applies one poller event to its source; returns the wakers to wake.
+/// Applies one poller event to its source; collects the wakers to wake.
 pub(crate) fn dispatch(
     poller: &polling::Poller,
+    edge: bool,
     source: &Source,
     ev: &polling::Event,
     wake: &mut Vec<Waker>,
@@ -130,13 +180,16 @@ pub(crate) fn dispatch(
     for (dir, fired) in [(READ, ev.readable), (WRITE, ev.writable)] {
         if fired {
             st[dir].ready = true;
-            wake.extend(st[dir].waker.take());
+            st[dir].tick = st[dir].tick.wrapping_add(1);
+            wake.append(&mut st[dir].waiters);
         }
     }
-    // Oneshot: the event disarmed the fd; re-arm what still waits.
-    let (r, w) = (st[READ].waker.is_some(), st[WRITE].waker.is_some());
-    if r || w {
-        let _ = poller.modify(source.fd(), polling::Event::new(source.key, r, w));
+    if !edge {
+        // Oneshot: the event disarmed the fd; re-arm what still waits.
+        let (r, w) = (!st[READ].waiters.is_empty(), !st[WRITE].waiters.is_empty());
+        if r || w {
+            let _ = poller.modify(source.fd(), polling::Event::new(source.key, r, w));
+        }
     }
 }
 

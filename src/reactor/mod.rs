@@ -26,6 +26,8 @@ mod driver {
     /// The OS poller of one loop, and the I/O sources registered with it.
     pub(crate) struct Driver {
         poller: polling::Poller,
+        /// Edge-triggered registration (see `reactor::io`), where supported.
+        edge: bool,
         sources: Mutex<SourceSlab>,
     }
 
@@ -40,15 +42,17 @@ mod driver {
 
     impl Driver {
         pub(crate) fn new() -> io::Result<Driver> {
+            let poller = polling::Poller::new()?;
             Ok(Driver {
-                poller: polling::Poller::new()?,
+                edge: poller.supports_edge(),
+                poller,
                 sources: Mutex::new(SourceSlab::default()),
             })
         }
 
         /// Registers an fd (no interest yet) with this poller.
         pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
-            self.sources.lock().register(&self.poller, fd)
+            self.sources.lock().register(&self.poller, self.edge, fd)
         }
 
         /// Removes a source; call before its fd is closed.
@@ -63,7 +67,7 @@ mod driver {
             dir: usize,
             cx: &mut Context<'_>,
         ) -> Poll<io::Result<()>> {
-            source.poll_ready(&self.poller, dir, cx)
+            source.poll_ready(&self.poller, self.edge, dir, cx)
         }
 
         /// Wakes the tasks waiting on the sources of `events`.
@@ -76,7 +80,7 @@ mod driver {
                 let sources = self.sources.lock();
                 for ev in events.0.iter() {
                     if let Some(source) = sources.get(ev.key) {
-                        dispatch(&self.poller, &source, &ev, &mut wake);
+                        dispatch(&self.poller, self.edge, &source, &ev, &mut wake);
                     }
                 }
             }
