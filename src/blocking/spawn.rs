@@ -6,7 +6,7 @@ use crate::runtime::context;
 use crate::runtime::shared::Shared;
 use crate::runtime::{Handle, LoopHandle};
 use crate::sync::Arc;
-use crate::task::{new_task, Notified, Task, TaskKind, TaskMeta};
+use crate::task::{new_task, not_in_runtime, Notified, Task, TaskKind, TaskMeta};
 use std::panic::Location;
 
 /// Runs `f` on the current runtime's blocking pool and returns its task.
@@ -204,13 +204,4 @@ where
         let _enter = context::enter(shared);
         f()
     }
-}
-
-fn not_in_runtime(api: &str, location: &Location<'_>) -> ! {
-    panic!(
-        "loopwork::{api} called at {location} outside a loopwork runtime (thread '{}'): call it \
-         from inside a task, Runtime::block_on or a blocking job, or use Handle::{api} with a \
-         runtime's handle",
-        std::thread::current().name().unwrap_or("<unnamed>")
-    )
 }

@@ -69,7 +69,8 @@ impl Builder {
 pub(crate) fn not_in_runtime(api: &str, location: &Location<'_>) -> ! {
     panic!(
         "loopwork::{api} called at {location} outside a loopwork runtime (thread '{}'): call it \
-         from inside a task or Runtime::block_on, or use Handle::{api} with a runtime's handle",
+         from inside a task, Runtime::block_on or a blocking job, or use Handle::{api} with a \
+         runtime's handle",
         std::thread::current().name().unwrap_or("<unnamed>")
     )
 }
