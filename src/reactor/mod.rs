@@ -70,10 +70,11 @@ mod driver {
             source.poll_ready(&self.poller, self.edge, dir, cx)
         }
 
-        /// Wakes the tasks waiting on the sources of `events`.
-        pub(crate) fn dispatch(&self, events: &Events) {
+        /// Wakes the tasks waiting on the sources of `events`; whether there
+        /// were any I/O events (a bare `notify` brings none).
+        pub(crate) fn dispatch(&self, events: &Events) -> bool {
             if events.0.is_empty() {
-                return;
+                return false;
             }
             let mut wake: Vec<Waker> = Vec::new();
             {
@@ -87,6 +88,7 @@ mod driver {
             for w in wake {
                 w.wake();
             }
+            true
         }
 
         /// Blocks until an event, a notify, or the timeout. `None` waits forever.

@@ -46,6 +46,11 @@ const INJECTOR_INTERVAL: u64 = 61;
 /// Every this many busy iterations, I/O readiness is collected without parking.
 const EVENT_INTERVAL: u64 = 61;
 const MIN_SWEEP: usize = 256;
+/// How long an idle loop watches its inbox and the shared queues before it
+/// parks (see `LoopCore::spin_for_work`).
+const SPIN: Duration = Duration::from_micros(25);
+/// `spin_loop` hints between two looks at the queues.
+const SPIN_CHECK_EVERY: u32 = 32;
 
 pub(crate) struct LoopCore {
     pub(crate) shared: Arc<Shared>,
@@ -65,6 +70,8 @@ pub(crate) struct LoopCore {
     rng: Cell<u64>,
     searching: Cell<bool>,
     poll_started: Cell<Option<Instant>>,
+    /// Whether the last park was ended by I/O readiness (see `spin_for_work`).
+    woken_by_io: Cell<bool>,
 }
 
 impl LoopCore {
@@ -84,6 +91,7 @@ impl LoopCore {
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
             searching: Cell::new(false),
             poll_started: Cell::new(None),
+            woken_by_io: Cell::new(false),
         }
     }
 
@@ -138,6 +146,9 @@ impl LoopCore {
         }
         if let Some(task) = self.search() {
             self.run_task(task);
+            return;
+        }
+        if self.spin_for_work() {
             return;
         }
         self.park();
@@ -439,6 +450,46 @@ impl LoopCore {
         })
     }
 
+    /// Before parking, watches the queues other threads fill for up to
+    /// `SPIN`: a foreign thread handing work over in a tight loop
+    /// (`run_coroutine_threadsafe(..).result()`, `call_soon_threadsafe`) then
+    /// finds the loop awake, and neither side pays the sleep and the wake-up
+    /// (an eventfd write, a cross-CPU wake-up, `epoll_wait`'s return path).
+    /// Skipped when the last park ended with I/O readiness: this spin does
+    /// not watch the poller, so a loop serving sockets parks at once and sees
+    /// their events without delay. Returns whether work arrived.
+    fn spin_for_work(&self) -> bool {
+        if self.woken_by_io.get() {
+            return false;
+        }
+        let shared = &self.shared;
+        let me = self.me();
+        let start = Instant::now();
+        let mut deadline = start + SPIN;
+        if let Some(t) = self.timers.borrow_mut().next_timeout(start) {
+            deadline = deadline.min(start + t);
+        }
+        loop {
+            for _ in 0..SPIN_CHECK_EVERY {
+                std::hint::spin_loop();
+            }
+            if !me.inbox.is_empty() || !shared.injector.is_empty() || shared.is_closed() {
+                return true;
+            }
+            if self.searching.get()
+                && shared
+                    .loops
+                    .iter()
+                    .any(|l| l.index != self.index && !l.stealer.is_empty())
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
+
     fn park(&self) {
         let shared = &self.shared;
         let me = self.me();
@@ -466,7 +517,7 @@ impl LoopCore {
                 log::error!(target: "loopwork", "loop {} failed to poll: {e}", self.index);
             }
         }
-        self.me().driver.dispatch(&events);
+        self.woken_by_io.set(self.me().driver.dispatch(&events));
     }
 
     fn next_rand(&self) -> u64 {
