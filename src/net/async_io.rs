@@ -126,23 +126,10 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         op: &mut impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let driver = &self.shared.loops[self.index].driver;
-        loop {
-            let (ready, tick) = self.source.readiness(dir);
-            if ready {
-                match op(self.get_ref()) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.source.clear_ready_if(dir, tick);
-                    }
-                    res => return Poll::Ready(res),
-                }
-            }
-            match driver.poll_ready(&self.source, dir, cx) {
-                Poll::Ready(Ok(())) => continue,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+        let io = self.get_ref();
+        self.shared.loops[self.index]
+            .driver
+            .poll_io(&self.source, dir, cx, || op(io))
     }
 }
 

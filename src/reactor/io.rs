@@ -32,39 +32,31 @@
 //! when a syscall found the fd drained, with no event since. Oneshot re-arming
 //! re-evaluates level readiness, with the same effect.
 //!
+//! Oneshot re-arms run under the source's mutex: one `modify` sets both
+//! directions, so re-arms must land in the order of the waiter lists they
+//! describe, or a stale one drops the other direction's interest.
+//!
+//! The state machine (`ready`, `tick`, the waiter lists, the operation
+//! sequence and the dispatch step) is [`Readiness`], in `reactor::readiness`,
+//! kept apart from the poller calls (the re-arm is a closure parameter) so
+//! that loom can build it.
+//!
 //! Deregistration (`Poller::delete`, slot freed) happens in the owner's
 //! `Drop`, before the fd is closed.
 
-use crate::sync::{Arc, Mutex};
+use super::readiness::{Interest, Readiness};
+use crate::sync::Arc;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll, Waker};
 
-pub(crate) const READ: usize = 0;
-pub(crate) const WRITE: usize = 1;
-
-struct Direction {
-    waiters: Vec<Waker>,
-    ready: bool,
-    tick: u64,
-}
-
-impl Default for Direction {
-    fn default() -> Direction {
-        // A new fd may already be readable/writable: try the syscall first.
-        Direction {
-            waiters: Vec::new(),
-            ready: true,
-            tick: 0,
-        }
-    }
-}
+pub(crate) use super::readiness::{READ, WRITE};
 
 /// One registered file descriptor.
 pub(crate) struct Source {
     fd: RawFd,
     key: usize,
-    state: Mutex<[Direction; 2]>,
+    readiness: Readiness,
 }
 
 impl Source {
@@ -72,6 +64,18 @@ impl Source {
         // SAFETY: the fd stays open while registered: `Async` deregisters
         // before it drops (and so closes) the I/O object.
         unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
+
+    /// Oneshot mode: re-arms the fd with `interest` (the directions that
+    /// still have waiters). Edge-triggered registration never needs it.
+    fn rearm(&self, poller: &polling::Poller, edge: bool, interest: Interest) -> io::Result<()> {
+        if edge {
+            return Ok(());
+        }
+        poller.modify(
+            self.fd(),
+            polling::Event::new(self.key, interest.read, interest.write),
+        )
     }
 
     /// See the module docs. `poller` is the driver this source belongs to.
@@ -82,38 +86,22 @@ impl Source {
         dir: usize,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut st = self.state.lock();
-        if st[dir].ready {
-            return Poll::Ready(Ok(()));
-        }
-        let waiters = &mut st[dir].waiters;
-        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            waiters.push(cx.waker().clone());
-        }
-        if !edge {
-            let interest = polling::Event::new(
-                self.key,
-                !st[READ].waiters.is_empty(),
-                !st[WRITE].waiters.is_empty(),
-            );
-            poller.modify(self.fd(), interest)?;
-        }
-        Poll::Pending
+        self.readiness
+            .poll_ready(dir, cx, |i| self.rearm(poller, edge, i))
     }
 
-    /// The cached readiness of direction `dir` and its event tick.
-    pub(crate) fn readiness(&self, dir: usize) -> (bool, u64) {
-        let st = self.state.lock();
-        (st[dir].ready, st[dir].tick)
-    }
-
-    /// A syscall found the fd drained in direction `dir` after sampling `tick`:
-    /// clear `ready` unless an event arrived since (see the module docs).
-    pub(crate) fn clear_ready_if(&self, dir: usize, tick: u64) {
-        let mut st = self.state.lock();
-        if st[dir].tick == tick {
-            st[dir].ready = false;
-        }
+    /// Runs the non-blocking syscall `op` in direction `dir`, waiting for
+    /// readiness whenever it returns `WouldBlock` (see the module docs).
+    pub(crate) fn poll_io<R>(
+        &self,
+        poller: &polling::Poller,
+        edge: bool,
+        dir: usize,
+        cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.readiness
+            .poll_io(dir, cx, op, |i| self.rearm(poller, edge, i))
     }
 }
 
@@ -138,7 +126,7 @@ impl SourceSlab {
         let source = Arc::new(Source {
             fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
             key,
-            state: Mutex::new(Default::default()),
+            readiness: Readiness::new(),
         });
         let (interest, mode) = if edge {
             (polling::Event::all(key), polling::PollMode::Edge)
@@ -176,21 +164,14 @@ pub(crate) fn dispatch(
     ev: &polling::Event,
     wake: &mut Vec<Waker>,
 ) {
-    let mut st = source.state.lock();
-    for (dir, fired) in [(READ, ev.readable), (WRITE, ev.writable)] {
-        if fired {
-            st[dir].ready = true;
-            st[dir].tick = st[dir].tick.wrapping_add(1);
-            wake.append(&mut st[dir].waiters);
-        }
-    }
-    if !edge {
-        // Oneshot: the event disarmed the fd; re-arm what still waits.
-        let (r, w) = (!st[READ].waiters.is_empty(), !st[WRITE].waiters.is_empty());
-        if r || w {
-            let _ = poller.modify(source.fd(), polling::Event::new(source.key, r, w));
-        }
-    }
+    let fired = Interest {
+        read: ev.readable,
+        write: ev.writable,
+    };
+    // Oneshot: the event disarmed the fd; re-arm what still waits.
+    source.readiness.dispatch(fired, wake, |i| {
+        let _ = source.rearm(poller, edge, i);
+    });
 }
 
 impl AsFd for Source {

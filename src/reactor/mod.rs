@@ -11,6 +11,8 @@
 #[cfg(not(loopwork_loom))]
 pub(crate) mod io;
 mod park;
+/// Built under loom too: the readiness state machine of `io`, without the poller.
+pub(crate) mod readiness;
 
 pub(crate) use park::{park_loop, ParkFlag};
 
@@ -68,6 +70,18 @@ mod driver {
             cx: &mut Context<'_>,
         ) -> Poll<io::Result<()>> {
             source.poll_ready(&self.poller, self.edge, dir, cx)
+        }
+
+        /// Runs `op` on `source` in direction `dir`, waiting for readiness
+        /// whenever it returns `WouldBlock` (see `reactor::io`).
+        pub(crate) fn poll_io<R>(
+            &self,
+            source: &Source,
+            dir: usize,
+            cx: &mut Context<'_>,
+            op: impl FnMut() -> io::Result<R>,
+        ) -> Poll<io::Result<R>> {
+            source.poll_io(&self.poller, self.edge, dir, cx, op)
         }
 
         /// Wakes the tasks waiting on the sources of `events`; whether there
