@@ -42,6 +42,13 @@ MUTANTS=(
   "callback_cancel_no_cas:callback_cancel"
   "local_drop_here:local_drop"
   "loop_exit_no_drain:local_drop#a_value_sent_home"
+  "readiness_clear_ignores_tick:reactor_readiness#an_edge_between reactor_readiness#an_edge_racing"
+  "readiness_dispatch_no_tick:reactor_readiness#an_edge_between"
+  "readiness_poll_ready_no_check:reactor_readiness#an_edge_racing"
+  "readiness_dispatch_wakes_one:reactor_readiness#one_edge"
+  "readiness_oneshot_no_rearm:reactor_readiness#a_oneshot_reader"
+  "readiness_rearm_after_unlock:reactor_readiness#a_oneshot_rearm"
+  "readiness_dispatch_no_rearm:reactor_readiness#a_oneshot_rearm"
 )
 
 wrappers="$CARGO_TARGET_DIR/mutant-wrappers"

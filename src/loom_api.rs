@@ -8,7 +8,8 @@
 //! queues (`scheduler::queue`, whose loom stand-in replaces crossbeam), the
 //! blocking pool, `ConcurrentFuture`'s shared state (`concurrent`), the
 //! callbacks' cancel-versus-start state (`runtime::callbacks`) and
-//! `Local<T>`'s send-home decision (`local::home`). The
+//! `Local<T>`'s send-home decision (`local::home`), and an I/O source's
+//! readiness cache (`reactor::readiness`). The
 //! wrappers forward calls and hold no logic of their own, so what loom
 //! explores is the code the runtime runs.
 
@@ -384,4 +385,64 @@ pub fn send_home<T: 'static>(
     send: impl FnOnce(Box<dyn FnOnce() + Send>),
 ) -> bool {
     crate::local::home::send_home(value, &gate.0, owner_closed, send)
+}
+
+// ===== an I/O source's readiness cache =====
+
+pub use crate::reactor::readiness::Interest;
+
+/// The read direction (`reactor::readiness::READ`).
+pub const READ: usize = crate::reactor::readiness::READ;
+/// The write direction (`reactor::readiness::WRITE`).
+pub const WRITE: usize = crate::reactor::readiness::WRITE;
+
+/// `reactor::readiness::Readiness`: the per-direction `ready` flag, event
+/// tick and waiter list of one registered fd (`reactor::io::Source`), without
+/// the fd and the poller: the model supplies the syscall (`op`) and, in
+/// oneshot mode, the re-arm (`rearm`, called under the source's lock).
+#[derive(Default)]
+pub struct Readiness(crate::reactor::readiness::Readiness);
+
+impl Readiness {
+    /// A new source's cache: both directions ready (try the syscall first).
+    pub fn new() -> Readiness {
+        Readiness(crate::reactor::readiness::Readiness::new())
+    }
+    /// See `Readiness::poll_io`: the sequence `Async::read_with` /
+    /// `write_with` run (sample, `op`, `clear_ready_if` on `WouldBlock`,
+    /// `poll_ready`).
+    pub fn poll_io<R>(
+        &self,
+        dir: usize,
+        cx: &mut std::task::Context<'_>,
+        op: impl FnMut() -> std::io::Result<R>,
+        rearm: impl FnMut(Interest) -> std::io::Result<()>,
+    ) -> std::task::Poll<std::io::Result<R>> {
+        self.0.poll_io(dir, cx, op, rearm)
+    }
+    /// See `Readiness::poll_ready` (`Async::poll_readable` / `poll_writable`).
+    pub fn poll_ready(
+        &self,
+        dir: usize,
+        cx: &mut std::task::Context<'_>,
+        rearm: impl FnOnce(Interest) -> std::io::Result<()>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.0.poll_ready(dir, cx, rearm)
+    }
+    /// See `Readiness::readiness`: `(ready, tick)` of direction `dir`.
+    pub fn readiness(&self, dir: usize) -> (bool, u64) {
+        self.0.readiness(dir)
+    }
+    /// See `Readiness::clear_ready_if`.
+    pub fn clear_ready_if(&self, dir: usize, tick: u64) {
+        self.0.clear_ready_if(dir, tick)
+    }
+    /// See `Readiness::dispatch`, the step `Driver::dispatch` takes per event
+    /// (`reactor::io::dispatch`): returns the waiters to wake, which
+    /// `Driver::dispatch` wakes after unlocking.
+    pub fn dispatch(&self, fired: Interest, rearm: impl FnOnce(Interest)) -> Vec<Waker> {
+        let mut wake = Vec::new();
+        self.0.dispatch(fired, &mut wake, rearm);
+        wake
+    }
 }

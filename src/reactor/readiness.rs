@@ -19,6 +19,9 @@
 //!   the opposite order to the waiter lists they describe, and the later,
 //!   smaller one would drop a waiting interest. In edge-triggered mode the
 //!   caller's `rearm` does nothing.
+//!
+//! The loom models in `loom-tests/tests/reactor_readiness.rs` run this code
+//! (through `loopwork::__loom::Readiness`) against a simulated fd and poller.
 
 use crate::sync::Mutex;
 use std::io;
@@ -112,6 +115,7 @@ impl Readiness {
         rearm: impl FnOnce(Interest) -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
         let mut st = self.state.lock();
+        #[cfg(not(loopwork_mutant = "readiness_poll_ready_no_check"))]
         if st[dir].ready {
             return Poll::Ready(Ok(()));
         }
@@ -119,7 +123,13 @@ impl Readiness {
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
             waiters.push(cx.waker().clone());
         }
-        rearm(waiting(&st))?;
+        let interest = waiting(&st);
+        #[cfg(loopwork_mutant = "readiness_rearm_after_unlock")]
+        drop(st);
+        #[cfg(not(loopwork_mutant = "readiness_oneshot_no_rearm"))]
+        rearm(interest)?;
+        #[cfg(loopwork_mutant = "readiness_oneshot_no_rearm")]
+        let _ = (rearm, interest);
         Poll::Pending
     }
 
@@ -133,7 +143,13 @@ impl Readiness {
     /// `tick`: clear `ready` unless an event arrived since.
     pub(crate) fn clear_ready_if(&self, dir: usize, tick: u64) {
         let mut st = self.state.lock();
+        #[cfg(not(loopwork_mutant = "readiness_clear_ignores_tick"))]
         if st[dir].tick == tick {
+            st[dir].ready = false;
+        }
+        #[cfg(loopwork_mutant = "readiness_clear_ignores_tick")]
+        {
+            let _ = tick;
             st[dir].ready = false;
         }
     }
@@ -152,13 +168,22 @@ impl Readiness {
         for (dir, fired) in [(READ, fired.read), (WRITE, fired.write)] {
             if fired {
                 st[dir].ready = true;
-                st[dir].tick = st[dir].tick.wrapping_add(1);
+                #[cfg(not(loopwork_mutant = "readiness_dispatch_no_tick"))]
+                {
+                    st[dir].tick = st[dir].tick.wrapping_add(1);
+                }
+                #[cfg(not(loopwork_mutant = "readiness_dispatch_wakes_one"))]
                 wake.append(&mut st[dir].waiters);
+                #[cfg(loopwork_mutant = "readiness_dispatch_wakes_one")]
+                wake.extend(st[dir].waiters.pop());
             }
         }
         let still = waiting(&st);
+        #[cfg(not(loopwork_mutant = "readiness_dispatch_no_rearm"))]
         if still.read || still.write {
             rearm(still);
         }
+        #[cfg(loopwork_mutant = "readiness_dispatch_no_rearm")]
+        let _ = (rearm, still);
     }
 }
