@@ -38,8 +38,12 @@
 //!
 //! The state machine (`ready`, `tick`, the waiter lists, the operation
 //! sequence and the dispatch step) is [`Readiness`], in `reactor::readiness`,
-//! kept apart from the poller calls (the re-arm is a closure parameter) so
-//! that loom can build it.
+//! which is kept apart from the poller calls (the re-arm is a closure
+//! parameter) so that loom builds it. Its model,
+//! `loom-tests/tests/reactor_readiness.rs`, runs it against a simulated fd
+//! and poller: a reader racing an edge, two readers and one edge, an edge
+//! between `WouldBlock` and the clear, and oneshot re-arming (see
+//! `loom-tests/README.md`, with the mutants that show each check can fail).
 //!
 //! Deregistration (`Poller::delete`, slot freed) happens in the owner's
 //! `Drop`, before the fd is closed.
