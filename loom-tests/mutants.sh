@@ -45,6 +45,8 @@ MUTANTS=(
   "readiness_clear_ignores_tick:reactor_readiness#an_edge_between reactor_readiness#an_edge_racing"
   "readiness_dispatch_no_tick:reactor_readiness#an_edge_between"
   "readiness_poll_ready_no_check:reactor_readiness#an_edge_racing"
+  "readiness_poll_ready_no_recheck:reactor_readiness#an_edge_racing"
+  "readiness_dispatch_ready_last:reactor_readiness#an_edge_racing"
   "readiness_dispatch_wakes_one:reactor_readiness#one_edge"
   "readiness_oneshot_no_rearm:reactor_readiness#a_oneshot_reader"
   "readiness_rearm_after_unlock:reactor_readiness#a_oneshot_rearm"

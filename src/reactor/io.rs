@@ -9,21 +9,22 @@
 //! the interests that have waiters, at each wait and after each event.
 //!
 //! Per direction (read, write) the source caches readiness as tokio does: a
-//! `ready` flag (initially set), a `tick` counting events, and a list of
-//! waiters (several tasks may wait on one socket, e.g. two `recv_from` on a
-//! shared `UdpSocket`), all under the source's mutex:
-//! * an operation samples `(ready, tick)`. If ready, it tries its syscall; on
-//!   `WouldBlock` it clears `ready` **only if `tick` is unchanged** (no event
+//! `ready` flag (initially set) and a `tick` counting events, packed in one
+//! atomic word, and a list of waiters (several tasks may wait on one socket,
+//! e.g. two `recv_from` on a shared `UdpSocket`) under the source's mutex:
+//! * an operation samples `(ready, tick)` (an atomic load). If ready, it
+//!   tries its syscall; on
+//!   `WouldBlock` it clears `ready` **only if `tick` is unchanged** (a CAS; no event
 //!   arrived since the sample, so the readiness it saw is really used up). If
 //!   not ready, it skips the doomed syscall. Only `WouldBlock` clears: a short
 //!   read does not prove the fd drained (data and a FIN can arrive under one
 //!   edge, and the FIN would then never be reported again);
-//! * **poll_ready**: if `ready` is set, return `Ready` (the operation
-//!   retries); otherwise add the waker to the list (oneshot: re-arm), then
-//!   `Pending`;
+//! * **poll_ready** (under the lock): add the waker to the list, then if
+//!   `ready` is set, return `Ready` (the operation retries); otherwise
+//!   (oneshot: re-arm) `Pending`;
 //! * **dispatch** (the owning loop, after `Poller::wait`): for each event set
-//!   `ready`, bump `tick`, take all the direction's waiters; wake them after
-//!   unlocking.
+//!   `ready` and bump `tick` (one atomic RMW), *then* lock and take all the
+//!   direction's waiters; wake them after unlocking.
 //!
 //! No wakeup is lost: an event that lands after the sample bumps `tick`, so
 //! the clear does not apply and the next `poll_ready` returns `Ready`; an

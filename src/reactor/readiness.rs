@@ -2,15 +2,21 @@
 //! apart from the poller so that loom builds and checks it.
 //!
 //! # Invariants
-//! * Per direction ([`READ`], [`WRITE`]): `ready`, `tick` and the waiter list,
-//!   all under one mutex. Any thread touches them through the operations
+//! * Per direction ([`READ`], [`WRITE`]): `ready` and `tick` packed in one
+//!   atomic word (`tick << 1 | ready`), and a waiter list under the one
+//!   mutex of the source. Any thread touches them through the operations
 //!   ([`Readiness::poll_io`], [`Readiness::poll_ready`]); the owning loop
 //!   through [`Readiness::dispatch`]. The protocol (sample, syscall, clear
 //!   only if `tick` is unchanged, list the waker unless `ready`; dispatch sets
 //!   `ready`, bumps `tick`, takes every waiter) is in `reactor::io`'s docs.
 //! * `ready` is cleared only by [`Readiness::clear_ready_if`], after a
 //!   syscall said `WouldBlock`, and only if no event arrived since the caller
-//!   sampled `tick`. `tick` is bumped by every event, under the same lock.
+//!   sampled `tick`: a CAS from the sampled word, which fails once an event
+//!   has bumped `tick`. Every event sets `ready` and bumps `tick` in one RMW.
+//! * No lost wakeup: `dispatch` updates the word *before* it locks the
+//!   waiter list; `poll_ready` lists the waker and *then* reads `ready`,
+//!   under the lock. Either the dispatch's lock comes later and finds the
+//!   waker, or it came first and the read sees its `ready`.
 //! * Waking happens after unlocking: `dispatch` hands the waiters to its
 //!   caller, which wakes them once every lock is released.
 //! * The oneshot re-arm (`rearm`, given the interests that still have
@@ -23,6 +29,7 @@
 //! The loom models in `loom-tests/tests/reactor_readiness.rs` run this code
 //! (through `loopwork::__loom::Readiness`) against a simulated fd and poller.
 
+use crate::sync::atomic::{AtomicU64, Ordering::*};
 use crate::sync::Mutex;
 use std::io;
 use std::task::{Context, Poll, Waker};
@@ -41,34 +48,38 @@ pub struct Interest {
     pub write: bool,
 }
 
-struct Direction {
-    waiters: Vec<Waker>,
-    ready: bool,
-    tick: u64,
+/// `ready` in the low bit, the event `tick` above it.
+const READY: u64 = 1;
+
+fn unpack(word: u64) -> (bool, u64) {
+    (word & READY != 0, word >> 1)
 }
 
-impl Default for Direction {
-    fn default() -> Direction {
+/// The cached readiness of one source, both directions.
+pub(crate) struct Readiness {
+    /// Per direction: `tick << 1 | ready`. Sampled, cleared (one CAS) and set
+    /// without the lock, so an operation that finds the fd ready, and one
+    /// that finds it drained, take no lock at all.
+    words: [AtomicU64; 2],
+    /// Per direction: the tasks waiting for the next event.
+    waiters: Mutex<[Vec<Waker>; 2]>,
+}
+
+impl Default for Readiness {
+    fn default() -> Readiness {
         // A new fd may already be readable/writable: try the syscall first.
-        Direction {
-            waiters: Vec::new(),
-            ready: true,
-            tick: 0,
+        Readiness {
+            words: [AtomicU64::new(READY), AtomicU64::new(READY)],
+            waiters: Mutex::new([Vec::new(), Vec::new()]),
         }
     }
 }
 
-/// The cached readiness of one source, both directions.
-#[derive(Default)]
-pub(crate) struct Readiness {
-    state: Mutex<[Direction; 2]>,
-}
-
 /// The interests that still have waiters.
-fn waiting(st: &[Direction; 2]) -> Interest {
+fn waiting(waiters: &[Vec<Waker>; 2]) -> Interest {
     Interest {
-        read: !st[READ].waiters.is_empty(),
-        write: !st[WRITE].waiters.is_empty(),
+        read: !waiters[READ].is_empty(),
+        write: !waiters[WRITE].is_empty(),
     }
 }
 
@@ -78,9 +89,9 @@ impl Readiness {
     }
 
     /// Runs `op` (a non-blocking syscall) in direction `dir` when the fd may
-    /// be ready; after `WouldBlock`, waits for readiness and retries. One
-    /// lock to sample, one more to clear after `WouldBlock`, one in
-    /// `poll_ready` when the cache says not ready.
+    /// be ready; after `WouldBlock`, waits for readiness and retries. The
+    /// sample is an atomic load and the clear one CAS; the only lock is
+    /// `poll_ready`'s, when the task must wait.
     pub(crate) fn poll_io<R>(
         &self,
         dir: usize,
@@ -108,24 +119,39 @@ impl Readiness {
 
     /// `Ready` if `ready` is set; otherwise lists the task's waker, re-arms
     /// (`rearm`, under the lock) and returns `Pending`.
+    ///
+    /// `ready` is read under the waiter lock, after the waker is listed:
+    /// `dispatch` sets `ready` *before* it takes the lock to collect the
+    /// waiters, so either it finds this waker or this read sees its `ready`.
     pub(crate) fn poll_ready(
         &self,
         dir: usize,
         cx: &mut Context<'_>,
         rearm: impl FnOnce(Interest) -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
-        let mut st = self.state.lock();
-        #[cfg(not(loopwork_mutant = "readiness_poll_ready_no_check"))]
-        if st[dir].ready {
+        #[cfg(loopwork_mutant = "readiness_poll_ready_no_recheck")]
+        if self.words[dir].load(Acquire) & READY != 0 {
             return Poll::Ready(Ok(()));
         }
-        let waiters = &mut st[dir].waiters;
-        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            waiters.push(cx.waker().clone());
+        let mut waiters = self.waiters.lock();
+        let list = &mut waiters[dir];
+        let listed = list.iter().any(|w| w.will_wake(cx.waker()));
+        if !listed {
+            list.push(cx.waker().clone());
         }
-        let interest = waiting(&st);
+        #[cfg(not(any(
+            loopwork_mutant = "readiness_poll_ready_no_check",
+            loopwork_mutant = "readiness_poll_ready_no_recheck"
+        )))]
+        if self.words[dir].load(Acquire) & READY != 0 {
+            if !listed {
+                list.pop();
+            }
+            return Poll::Ready(Ok(()));
+        }
+        let interest = waiting(&waiters);
         #[cfg(loopwork_mutant = "readiness_rearm_after_unlock")]
-        drop(st);
+        drop(waiters);
         #[cfg(not(loopwork_mutant = "readiness_oneshot_no_rearm"))]
         rearm(interest)?;
         #[cfg(loopwork_mutant = "readiness_oneshot_no_rearm")]
@@ -135,22 +161,19 @@ impl Readiness {
 
     /// The cached readiness of direction `dir` and its event tick.
     pub(crate) fn readiness(&self, dir: usize) -> (bool, u64) {
-        let st = self.state.lock();
-        (st[dir].ready, st[dir].tick)
+        unpack(self.words[dir].load(Acquire))
     }
 
     /// A syscall found the fd drained in direction `dir` after sampling
-    /// `tick`: clear `ready` unless an event arrived since.
+    /// `tick`: clear `ready` unless an event arrived since (one CAS: it
+    /// fails if `dispatch` bumped the tick).
     pub(crate) fn clear_ready_if(&self, dir: usize, tick: u64) {
-        let mut st = self.state.lock();
         #[cfg(not(loopwork_mutant = "readiness_clear_ignores_tick"))]
-        if st[dir].tick == tick {
-            st[dir].ready = false;
-        }
+        let _ = self.words[dir].compare_exchange(tick << 1 | READY, tick << 1, AcqRel, Relaxed);
         #[cfg(loopwork_mutant = "readiness_clear_ignores_tick")]
         {
             let _ = tick;
-            st[dir].ready = false;
+            self.words[dir].fetch_and(!READY, AcqRel);
         }
     }
 
@@ -164,26 +187,43 @@ impl Readiness {
         wake: &mut Vec<Waker>,
         rearm: impl FnOnce(Interest),
     ) {
-        let mut st = self.state.lock();
+        // `ready` first, then the waiters (see `poll_ready`).
+        #[cfg(not(loopwork_mutant = "readiness_dispatch_ready_last"))]
+        self.set_ready(fired);
+        let mut waiters = self.waiters.lock();
         for (dir, fired) in [(READ, fired.read), (WRITE, fired.write)] {
             if fired {
-                st[dir].ready = true;
-                #[cfg(not(loopwork_mutant = "readiness_dispatch_no_tick"))]
-                {
-                    st[dir].tick = st[dir].tick.wrapping_add(1);
-                }
                 #[cfg(not(loopwork_mutant = "readiness_dispatch_wakes_one"))]
-                wake.append(&mut st[dir].waiters);
+                wake.append(&mut waiters[dir]);
                 #[cfg(loopwork_mutant = "readiness_dispatch_wakes_one")]
-                wake.extend(st[dir].waiters.pop());
+                wake.extend(waiters[dir].pop());
             }
         }
-        let still = waiting(&st);
+        let still = waiting(&waiters);
         #[cfg(not(loopwork_mutant = "readiness_dispatch_no_rearm"))]
         if still.read || still.write {
             rearm(still);
         }
         #[cfg(loopwork_mutant = "readiness_dispatch_no_rearm")]
         let _ = (rearm, still);
+        #[cfg(loopwork_mutant = "readiness_dispatch_ready_last")]
+        {
+            drop(waiters);
+            self.set_ready(fired);
+        }
+    }
+
+    /// Sets `ready` and bumps `tick` (one RMW) in the directions that fired.
+    fn set_ready(&self, fired: Interest) {
+        for (dir, fired) in [(READ, fired.read), (WRITE, fired.write)] {
+            if fired {
+                #[cfg(not(loopwork_mutant = "readiness_dispatch_no_tick"))]
+                let _ = self.words[dir].fetch_update(AcqRel, Acquire, |w| {
+                    Some((w >> 1).wrapping_add(1) << 1 | READY)
+                });
+                #[cfg(loopwork_mutant = "readiness_dispatch_no_tick")]
+                self.words[dir].fetch_or(READY, AcqRel);
+            }
+        }
     }
 }
