@@ -96,6 +96,39 @@ fn tcp_streams_implement_futures_io_traits() {
 }
 
 #[test]
+fn vectored_writes_send_every_slice_in_order() {
+    let rt = common::runtime(1);
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = loopwork::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut all = Vec::new();
+            s.read_to_end(&mut all).await.unwrap();
+            all
+        });
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let parts: [&[u8]; 3] = [b"head ", b"", b"and body"];
+        let slices: Vec<std::io::IoSlice<'_>> =
+            parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+        // The inherent method, then the futures-io trait method (whose
+        // default would write only the first non-empty slice: 5 bytes).
+        let n = c.write_vectored(&slices).await.unwrap();
+        assert_eq!(
+            n, 13,
+            "a 13-byte gathered write to an empty socket buffer is whole"
+        );
+        let n = futures::io::AsyncWriteExt::write_vectored(&mut c, &slices)
+            .await
+            .unwrap();
+        assert_eq!(n, 13, "poll_write_vectored must gather every slice");
+        c.close().await.unwrap();
+        assert_eq!(server.await.unwrap(), b"head and bodyhead and body");
+    });
+    rt.close();
+}
+
+#[test]
 fn a_reader_waiting_on_a_socket_is_woken_by_data_from_a_foreign_thread() {
     common::within(60, "tcp-wake", || {
         let rt = common::runtime(2);

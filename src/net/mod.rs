@@ -41,7 +41,7 @@ pub use async_io::Async;
 
 use crate::reactor::io::{READ, WRITE};
 use futures_io::{AsyncRead, AsyncWrite};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::os::unix::net as unix;
@@ -72,6 +72,14 @@ where
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         poll_write_on(&self, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        poll_write_vectored_on(&self, cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -113,6 +121,21 @@ where
     })
 }
 
+/// A gathered stream write (one `writev`) through the reactor.
+fn poll_write_vectored_on<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Write,
+{
+    io.poll_io(WRITE, cx, &mut |s: &T| {
+        let mut s = s;
+        s.write_vectored(bufs)
+    })
+}
+
 /// Runs a blocking connect on the blocking pool.
 async fn connect_blocking<S: Send + 'static>(
     f: impl FnOnce() -> io::Result<S> + Send + 'static,
@@ -150,6 +173,12 @@ macro_rules! stream_api {
                 std::future::poll_fn(|cx| poll_write_on(&self.0, cx, buf)).await
             }
 
+            /// Writes some of `bufs`, in order, with one gathered write
+            /// (`writev`); returns how much.
+            pub async fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                std::future::poll_fn(|cx| poll_write_vectored_on(&self.0, cx, bufs)).await
+            }
+
             /// Writes all of `buf`.
             pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
                 while !buf.is_empty() {
@@ -184,6 +213,14 @@ macro_rules! stream_api {
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
                 Pin::new(&mut self.0).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
             }
 
             fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
