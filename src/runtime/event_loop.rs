@@ -209,9 +209,14 @@ impl LoopCore {
                 self.worker.push(task);
             }
         }
-        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        // Drained in place: the Vec keeps its capacity, so a loop full of
+        // yielding tasks does not reallocate it every iteration (which, with
+        // another loop freeing tasks into this thread's malloc arena, showed
+        // as arena-lock contention and a 2.5x slower `yield_many`). No user
+        // code runs while it is borrowed.
+        let mut deferred = self.deferred.borrow_mut();
         let mut stealable = false;
-        for task in deferred {
+        for task in deferred.drain(..) {
             if matches!(task.header().meta.kind(), crate::task::TaskKind::Pinned(_)) {
                 self.pinned.borrow_mut().push_back(task);
             } else {
@@ -219,6 +224,7 @@ impl LoopCore {
                 stealable = true;
             }
         }
+        drop(deferred);
         if stealable {
             self.shared.notify_parked();
         }
