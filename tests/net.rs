@@ -313,3 +313,75 @@ fn two_accepts_on_one_listener_each_get_a_connection() {
         rt.close();
     });
 }
+
+/// Accepts `n` connections on a 2-loop runtime and hands each to a handler
+/// spawned with `spawn` (`Send`) or `spawn_local` (pinned); each handler
+/// waits once on its stream (registering it) and reports which loop it is
+/// registered with, from the stream's `Debug` (`loop: Some(i)`).
+fn loops_of_accepted_streams(pinned: bool, n: usize) -> Vec<String> {
+    use futures::io::AsyncRead;
+    use std::pin::Pin;
+    use std::task::Poll;
+    let rt = common::runtime(2);
+    let loops = rt.block_on(async move {
+        loopwork::spawn(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let clients: Vec<_> = (0..n)
+                .map(|_| std::net::TcpStream::connect(addr).unwrap())
+                .collect();
+            let mut handlers = Vec::new();
+            for _ in 0..n {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let handler = async move {
+                    // Nothing was sent: the read waits, which registers.
+                    let mut buf = [0u8; 1];
+                    let waited = futures::future::poll_fn(|cx| {
+                        Poll::Ready(Pin::new(&mut s).poll_read(cx, &mut buf).is_pending())
+                    })
+                    .await;
+                    assert!(waited, "the read should have had to wait");
+                    let dbg = format!("{s:?}");
+                    let at = dbg.find("loop: ").expect("Debug names the loop");
+                    dbg[at..].split([',', ' ', '}']).nth(1).unwrap().to_string()
+                };
+                handlers.push(if pinned {
+                    loopwork::spawn_local(handler)
+                } else {
+                    loopwork::spawn(handler)
+                });
+            }
+            let mut loops = Vec::new();
+            for h in handlers {
+                loops.push(h.await.unwrap());
+            }
+            drop(clients);
+            loops
+        })
+        .await
+        .unwrap()
+    });
+    rt.close();
+    loops
+}
+
+#[test]
+fn accepted_streams_are_spread_over_the_loops() {
+    let loops = loops_of_accepted_streams(false, 4);
+    assert_eq!(
+        loops,
+        ["Some(0)", "Some(1)", "Some(0)", "Some(1)"],
+        "accepted streams take the loops in turn"
+    );
+}
+
+#[test]
+fn a_pinned_handler_keeps_its_accepted_stream_on_its_own_loop() {
+    let loops = loops_of_accepted_streams(true, 4);
+    assert_eq!(loops.len(), 4);
+    assert!(
+        loops.iter().all(|l| l == &loops[0]),
+        "every spawn_local handler runs on the accepting loop and must \
+         register there: {loops:?}"
+    );
+}

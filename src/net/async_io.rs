@@ -8,16 +8,22 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 /// An I/O object (a socket, a pipe, any `AsFd`) driven by a loop's reactor.
 ///
-/// `Async::new` puts the fd in non-blocking mode and registers it with the
-/// poller of the current loop (loop 0 when called off a loop, inside
-/// `block_on`). Operations try the syscall first and wait for readiness only
-/// when it would block. `Async<T>` is `Send`/`Sync` when `T` is: a task
-/// using it may move between loops; readiness events are still collected by
-/// the loop it was registered with and wake the task wherever it runs.
+/// `Async::new` puts the fd in non-blocking mode. Operations try the syscall
+/// first and wait for readiness only when it would block; the fd is
+/// registered with a loop's poller the first time an operation has to wait:
+/// with the loop running the waiting task if that task is pinned
+/// (`spawn_local`: its wake-ups then stay on its loop), otherwise with the
+/// `Async`'s home loop — the loop that created it (loop 0 off a loop), or,
+/// for a stream accepted by a `loopwork::net` listener, the next loop in
+/// turn. `Async<T>` is `Send`/`Sync` when `T` is: a task using it may move
+/// between loops; readiness events are collected by the loop it was
+/// registered with and wake the task there (a `Send` task then runs on that
+/// loop).
 ///
 /// # Examples
 ///
@@ -35,9 +41,12 @@ use std::task::{Context, Poll};
 /// });
 /// ```
 pub struct Async<T: AsFd> {
-    source: Arc<Source>,
+    /// Set at the first wait: the loop registered with, and the source.
+    registered: OnceLock<(usize, Arc<Source>)>,
     shared: Arc<Shared>,
-    index: usize,
+    /// The loop that created this `Async`: where it registers if its first
+    /// wait is not on one of this runtime's loops.
+    home: usize,
     io: Option<T>,
 }
 
@@ -56,13 +65,38 @@ impl<T: AsFd> Async<T> {
             .or_else(|| context::current_shared().map(|s| (s, 0)))
             .unwrap_or_else(|| crate::task::not_in_runtime("Async::new", location));
         set_nonblocking(io.as_fd().as_raw_fd())?;
-        let source = shared.loops[index].driver.register(io.as_fd())?;
         Ok(Async {
-            source,
+            registered: OnceLock::new(),
             shared,
-            index,
+            home: index,
             io: Some(io),
         })
+    }
+
+    /// A stream accepted by a listener: home is the next loop in turn.
+    pub(crate) fn spread(&mut self, next: &std::sync::atomic::AtomicUsize) {
+        let n = self.shared.loops.len();
+        self.home = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n;
+    }
+
+    /// The loop and source this `Async` is registered with; registers it the
+    /// first time (see the type's docs for which loop).
+    fn source(&self) -> io::Result<&(usize, Arc<Source>)> {
+        if let Some(reg) = self.registered.get() {
+            return Ok(reg);
+        }
+        let index = context::with_core(|c| match c {
+            Some(c) if c.belongs_to(&self.shared) && c.polling_pinned() => c.index,
+            _ => self.home,
+        });
+        let source = self.shared.loops[index]
+            .driver
+            .register(self.get_ref().as_fd())?;
+        if let Err((index, source)) = self.registered.set((index, source)) {
+            // Another thread registered it first: keep theirs.
+            self.shared.loops[index].driver.deregister(&source);
+        }
+        Ok(self.registered.get().expect("set above"))
     }
 
     /// The inner I/O object.
@@ -77,23 +111,27 @@ impl<T: AsFd> Async<T> {
     }
 
     fn deregister(&self) {
-        self.shared.loops[self.index]
-            .driver
-            .deregister(&self.source);
+        if let Some((index, source)) = self.registered.get() {
+            self.shared.loops[*index].driver.deregister(source);
+        }
+    }
+
+    fn poll_ready(&self, dir: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let (index, source) = match self.source() {
+            Ok(reg) => reg,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        self.shared.loops[*index].driver.poll_ready(source, dir, cx)
     }
 
     /// Polls until the fd is (probably) readable.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.shared.loops[self.index]
-            .driver
-            .poll_ready(&self.source, READ, cx)
+        self.poll_ready(READ, cx)
     }
 
     /// Polls until the fd is (probably) writable.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.shared.loops[self.index]
-            .driver
-            .poll_ready(&self.source, WRITE, cx)
+        self.poll_ready(WRITE, cx)
     }
 
     /// Waits until the fd is (probably) readable.
@@ -127,9 +165,26 @@ impl<T: AsFd> Async<T> {
         op: &mut impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         let io = self.get_ref();
-        self.shared.loops[self.index]
+        let (index, source) = match self.registered.get() {
+            Some(reg) => reg,
+            None => {
+                // Never waited yet: no registration needed until it must.
+                match op(io) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    res => return Poll::Ready(res),
+                }
+                // Register, then go through the cache, whose first sample
+                // says "ready": the retry (or the registration's initial
+                // edge) sees whatever arrived since the `WouldBlock`.
+                match self.source() {
+                    Ok(reg) => reg,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+        };
+        self.shared.loops[*index]
             .driver
-            .poll_io(&self.source, dir, cx, || op(io))
+            .poll_io(source, dir, cx, || op(io))
     }
 }
 
@@ -146,7 +201,7 @@ impl<T: AsFd + fmt::Debug> fmt::Debug for Async<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Async")
             .field("io", &self.io)
-            .field("loop", &self.index)
+            .field("loop", &self.registered.get().map(|(i, _)| *i))
             .finish()
     }
 }

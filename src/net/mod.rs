@@ -47,6 +47,7 @@ use std::os::fd::AsFd;
 use std::os::unix::net as unix;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
 use std::task::{Context, Poll};
 
 impl<T: AsFd> AsyncRead for Async<T>
@@ -235,8 +236,15 @@ macro_rules! stream_api {
 }
 
 /// A TCP listener.
+///
+/// Accepted streams are spread over the runtime's loops in turn: each is
+/// registered with the next loop at its first wait, unless the task waiting
+/// on it is pinned (`spawn_local`), which keeps it on its own loop. A `Send`
+/// handler task moves to its stream's loop at its first wake-up, so the
+/// loops share the connections instead of the accepting loop collecting
+/// every event (see `Async`).
 #[derive(Debug)]
-pub struct TcpListener(Async<std::net::TcpListener>);
+pub struct TcpListener(Async<std::net::TcpListener>, AtomicUsize);
 
 impl TcpListener {
     /// Binds to `addr` (e.g. `"127.0.0.1:0"`).
@@ -248,13 +256,16 @@ impl TcpListener {
     /// Outside a loopwork runtime.
     #[track_caller]
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        Ok(TcpListener(Async::new(std::net::TcpListener::bind(addr)?)?))
+        let listener = Async::new(std::net::TcpListener::bind(addr)?)?;
+        Ok(TcpListener(listener, AtomicUsize::new(0)))
     }
 
     /// Waits for a connection.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, peer) = self.0.read_with(|l| l.accept()).await?;
-        Ok((TcpStream::from_std(stream)?, peer))
+        let mut stream = TcpStream::from_std(stream)?;
+        stream.0.spread(&self.1);
+        Ok((stream, peer))
     }
 
     /// The bound address.
@@ -340,9 +351,10 @@ impl UdpSocket {
     }
 }
 
-/// A Unix-domain stream listener.
+/// A Unix-domain stream listener. Accepted streams are spread over the
+/// loops like [`TcpListener`]'s.
 #[derive(Debug)]
-pub struct UnixListener(Async<unix::UnixListener>);
+pub struct UnixListener(Async<unix::UnixListener>, AtomicUsize);
 
 impl UnixListener {
     /// Binds to a filesystem path.
@@ -351,13 +363,16 @@ impl UnixListener {
     /// As `std::os::unix::net::UnixListener::bind`.
     #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        Ok(UnixListener(Async::new(unix::UnixListener::bind(path)?)?))
+        let listener = Async::new(unix::UnixListener::bind(path)?)?;
+        Ok(UnixListener(listener, AtomicUsize::new(0)))
     }
 
     /// Waits for a connection.
     pub async fn accept(&self) -> io::Result<(UnixStream, unix::SocketAddr)> {
         let (stream, peer) = self.0.read_with(|l| l.accept()).await?;
-        Ok((UnixStream::from_std(stream)?, peer))
+        let mut stream = UnixStream::from_std(stream)?;
+        stream.0.spread(&self.1);
+        Ok((stream, peer))
     }
 }
 

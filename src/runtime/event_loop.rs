@@ -76,6 +76,9 @@ pub(crate) struct LoopCore {
     /// poll runs (callbacks, the end of the batch), so only the loop's own
     /// few hundred nanoseconds between two polls are charged to a task.
     last_poll_end: Cell<Option<Instant>>,
+    /// Whether the task being polled is pinned to this loop (`Async`
+    /// registers a pinned task's fd with its own loop).
+    polling_pinned: Cell<bool>,
     /// Whether the last poll of the reactor brought I/O events (see
     /// `spin_for_work`).
     woken_by_io: Cell<bool>,
@@ -102,6 +105,7 @@ impl LoopCore {
             searching: Cell::new(false),
             poll_started: Cell::new(None),
             last_poll_end: Cell::new(None),
+            polling_pinned: Cell::new(false),
             woken_by_io: Cell::new(false),
             handoff_seen: Cell::new(false),
         }
@@ -252,16 +256,26 @@ impl LoopCore {
     }
 
     /// Called (through the task's scheduler) right before a poll on this loop.
-    pub(crate) fn before_poll(&self, _task: RawTask) {
+    pub(crate) fn before_poll(&self, task: RawTask) {
+        self.polling_pinned.set(matches!(
+            task.header().meta.kind(),
+            crate::task::TaskKind::Pinned(_)
+        ));
         if self.shared.is_debug() {
             let start = self.last_poll_end.take().unwrap_or_else(Instant::now);
             self.poll_started.set(Some(start));
         }
     }
 
+    /// Whether the task being polled (if any) is pinned to this loop.
+    pub(crate) fn polling_pinned(&self) -> bool {
+        self.polling_pinned.get()
+    }
+
     /// Called right after a poll on this loop, while the task is still
     /// `RUNNING`.
     pub(crate) fn after_poll(&self, task: RawTask, pending: bool) {
+        self.polling_pinned.set(false);
         if pending {
             // Only a task that waits needs the registry: one that completed
             // in this poll is done, and one that is queued is reached by
