@@ -256,11 +256,9 @@ impl LoopCore {
     }
 
     /// Called (through the task's scheduler) right before a poll on this loop.
-    pub(crate) fn before_poll(&self, task: RawTask) {
-        self.polling_pinned.set(matches!(
-            task.header().meta.kind(),
-            crate::task::TaskKind::Pinned(_)
-        ));
+    /// `pinned`: the task is pinned to this loop (its scheduler knows).
+    pub(crate) fn before_poll(&self, _task: RawTask, pinned: bool) {
+        self.polling_pinned.set(pinned);
         if self.shared.is_debug() {
             let start = self.last_poll_end.take().unwrap_or_else(Instant::now);
             self.poll_started.set(Some(start));

@@ -28,7 +28,7 @@ impl Schedule for StealableScheduler {
     fn before_poll(&self, task: RawTask) {
         context::with_core(|core| {
             if let Some(core) = core {
-                core.before_poll(task);
+                core.before_poll(task, false);
             }
         });
     }
@@ -71,7 +71,7 @@ impl Schedule for PinnedScheduler {
         context::with_core(|core| match core {
             // Always checked: polling a !Send future off its owner is unsound.
             Some(core) if core.belongs_to(&self.shared) && core.index == self.owner => {
-                core.before_poll(task)
+                core.before_poll(task, true)
             }
             _ => {
                 let header = task.header();
