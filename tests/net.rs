@@ -385,3 +385,38 @@ fn a_pinned_handler_keeps_its_accepted_stream_on_its_own_loop() {
          register there: {loops:?}"
     );
 }
+
+#[test]
+fn two_threads_waiting_first_at_once_both_register_without_error() {
+    use std::sync::{Arc, Barrier};
+    use std::task::{Context, Poll};
+    let rt = common::runtime(2);
+    // Inside block_on (off the loops): `Async::new` works, and both first
+    // waits register with the same (home) loop.
+    rt.block_on(async {
+        for round in 0..300 {
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let a = Arc::new(loopwork::Async::new(sock).unwrap());
+            let barrier = Arc::new(Barrier::new(2));
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let (a, barrier) = (a.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        let waker = futures::task::noop_waker();
+                        let mut cx = Context::from_waker(&waker);
+                        barrier.wait();
+                        match a.poll_readable(&mut cx) {
+                            Poll::Ready(Err(e)) => Err(e.to_string()),
+                            _ => Ok(()),
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                let res = t.join().unwrap();
+                assert!(res.is_ok(), "round {round}: a first wait failed: {res:?}");
+            }
+        }
+    });
+    rt.close();
+}

@@ -3,7 +3,7 @@
 use crate::reactor::io::{Source, READ, WRITE};
 use crate::runtime::context;
 use crate::runtime::shared::Shared;
-use crate::sync::Arc;
+use crate::sync::{Arc, Mutex};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -43,6 +43,10 @@ use std::task::{Context, Poll};
 pub struct Async<T: AsFd> {
     /// Set at the first wait: the loop registered with, and the source.
     registered: OnceLock<(usize, Arc<Source>)>,
+    /// Serialises first registrations: two threads waiting for the first
+    /// time at once must not both add the fd (the second `epoll_ctl(ADD)`
+    /// on one poller would fail with `EEXIST`).
+    registering: Mutex<()>,
     shared: Arc<Shared>,
     /// The loop that created this `Async`: where it registers if its first
     /// wait is not on one of this runtime's loops.
@@ -67,6 +71,7 @@ impl<T: AsFd> Async<T> {
         set_nonblocking(io.as_fd().as_raw_fd())?;
         Ok(Async {
             registered: OnceLock::new(),
+            registering: Mutex::new(()),
             shared,
             home: index,
             io: Some(io),
@@ -85,6 +90,10 @@ impl<T: AsFd> Async<T> {
         if let Some(reg) = self.registered.get() {
             return Ok(reg);
         }
+        let _first = self.registering.lock();
+        if let Some(reg) = self.registered.get() {
+            return Ok(reg);
+        }
         let index = context::with_core(|c| match c {
             Some(c) if c.belongs_to(&self.shared) && c.polling_pinned() => c.index,
             _ => self.home,
@@ -92,11 +101,7 @@ impl<T: AsFd> Async<T> {
         let source = self.shared.loops[index]
             .driver
             .register(self.get_ref().as_fd())?;
-        if let Err((index, source)) = self.registered.set((index, source)) {
-            // Another thread registered it first: keep theirs.
-            self.shared.loops[index].driver.deregister(&source);
-        }
-        Ok(self.registered.get().expect("set above"))
+        Ok(self.registered.get_or_init(|| (index, source)))
     }
 
     /// The inner I/O object.
