@@ -75,19 +75,25 @@ fn tcp_echo_with_many_connections_across_loops_round_trips_every_byte() {
     });
 }
 
+/// A listener task that accepts one connection and returns everything read
+/// from it until end of stream, and a client connected to it.
+async fn server_reading_to_end() -> (loopwork::Task<Vec<u8>>, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = loopwork::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).await.unwrap();
+        all
+    });
+    (server, TcpStream::connect(addr).await.unwrap())
+}
+
 #[test]
 fn tcp_streams_implement_futures_io_traits() {
     let rt = common::runtime(1);
     rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = loopwork::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut all = Vec::new();
-            s.read_to_end(&mut all).await.unwrap();
-            all
-        });
-        let mut c = TcpStream::connect(addr).await.unwrap();
+        let (server, mut c) = server_reading_to_end().await;
         c.write_all(b"through the traits").await.unwrap();
         c.close().await.unwrap();
         assert_eq!(server.await.unwrap(), b"through the traits");
@@ -99,15 +105,7 @@ fn tcp_streams_implement_futures_io_traits() {
 fn vectored_writes_send_every_slice_in_order() {
     let rt = common::runtime(1);
     rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = loopwork::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut all = Vec::new();
-            s.read_to_end(&mut all).await.unwrap();
-            all
-        });
-        let mut c = TcpStream::connect(addr).await.unwrap();
+        let (server, mut c) = server_reading_to_end().await;
         let parts: [&[u8]; 3] = [b"head ", b"", b"and body"];
         let slices: Vec<std::io::IoSlice<'_>> =
             parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
