@@ -51,6 +51,8 @@ MUTANTS=(
   "readiness_oneshot_no_rearm:reactor_readiness#a_oneshot_reader"
   "readiness_rearm_after_unlock:reactor_readiness#a_oneshot_rearm"
   "readiness_dispatch_no_rearm:reactor_readiness#a_oneshot_rearm"
+  "readiness_drained_resamples_tick:reactor_readiness#an_edge_between_a_drained"
+  "readiness_drained_ignores_closed:reactor_readiness#a_drained_read_after"
 )
 
 wrappers="$CARGO_TARGET_DIR/mutant-wrappers"

@@ -415,10 +415,28 @@ impl Readiness {
         &self,
         dir: usize,
         cx: &mut std::task::Context<'_>,
-        op: impl FnMut() -> std::io::Result<R>,
+        mut op: impl FnMut() -> std::io::Result<R>,
+        rearm: impl FnMut(Interest) -> std::io::Result<()>,
+    ) -> std::task::Poll<std::io::Result<R>> {
+        self.0.poll_io(dir, cx, || op().map(|r| (r, false)), rearm)
+    }
+    /// See `Readiness::poll_io`: the sequence `TcpStream`'s reads run, where
+    /// `op` also says whether the read left the fd drained (`TCP_INQ`
+    /// reported nothing left, not even an end of stream), which clears
+    /// `ready` as a `WouldBlock` would.
+    pub fn poll_io_drained<R>(
+        &self,
+        dir: usize,
+        cx: &mut std::task::Context<'_>,
+        op: impl FnMut() -> std::io::Result<(R, bool)>,
         rearm: impl FnMut(Interest) -> std::io::Result<()>,
     ) -> std::task::Poll<std::io::Result<R>> {
         self.0.poll_io(dir, cx, op, rearm)
+    }
+    /// See `Readiness::mark_closed`: what `reactor::io::dispatch` does before
+    /// `dispatch` for an event with `EPOLLHUP` or `EPOLLERR`.
+    pub fn mark_closed(&self) {
+        self.0.mark_closed()
     }
     /// See `Readiness::poll_ready` (`Async::poll_readable` / `poll_writable`).
     pub fn poll_ready(

@@ -9,7 +9,9 @@
 //! [`block_on`] with no event to come, which loom reports as a deadlock.
 //! Models (a)–(c) are edge-triggered (epoll, kqueue: new data is reported
 //! once); (d) and (e) oneshot (re-armed through `poll_ready`'s and
-//! `dispatch`'s `rearm`, level-checked).
+//! `dispatch`'s `rearm`, level-checked); (f) and (g) are TCP reads that also
+//! report "drained" (`TCP_INQ`, `net::inq`), which clears `ready` without a
+//! `WouldBlock`, edge-triggered.
 //!
 //! Harness: [`Fd`], a simulated datagram socket (`recv` / `send` take one
 //! datagram or say `WouldBlock`) and its oneshot poller registration (the
@@ -91,6 +93,8 @@ struct FdState {
     armed: Option<Interest>,
     /// The model is done: `wait_oneshot` returns.
     shutdown: bool,
+    /// The peer reset the connection: once the queue is empty, reads fail.
+    reset: bool,
 }
 
 impl Fd {
@@ -102,6 +106,28 @@ impl Fd {
         }
         s.queued -= 1;
         Ok(1)
+    }
+
+    /// A TCP stream's `recvmsg` with `TCP_INQ` (`net::inq::recv`): everything
+    /// queued, and whether the read left the socket drained (nothing queued;
+    /// the kernel's hint does not count a reset). Then the reset's error, or
+    /// `WouldBlock`.
+    fn recv_stream(&self) -> io::Result<(usize, bool)> {
+        let mut s = self.state.lock().unwrap();
+        if s.queued > 0 {
+            let n = std::mem::take(&mut s.queued);
+            return Ok((n, true));
+        }
+        if s.reset {
+            return Err(io::ErrorKind::ConnectionReset.into());
+        }
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    /// The peer resets the connection.
+    fn reset(&self) {
+        self.state.lock().unwrap().reset = true;
+        self.changed.notify_all();
     }
 
     /// `send`: one datagram, or `WouldBlock` while the buffer is full. The
@@ -369,5 +395,103 @@ fn a_oneshot_rearm_keeps_the_other_directions_interest() {
         fd.shutdown();
         event_loop.join().unwrap();
         assert_eq!(fd.queued(), 0);
+    });
+}
+
+/// A `TcpStream` read (`poll_read_tcp`): the real `poll_io` sequence with
+/// the drained hint, driven to completion.
+fn read_stream(source: &Readiness, fd: &Fd) -> io::Result<usize> {
+    block_on(poll_fn(|cx| {
+        source.poll_io_drained(READ, cx, || fd.recv_stream(), no_rearm)
+    }))
+}
+
+/// (f) A read that the kernel says drained the socket clears `ready` with
+/// the tick sampled *before* the read. Here the kernel queues more data and
+/// dispatches its edge exactly between the read and the clear (forced by a
+/// handshake inside the simulated recv, as in (c)): the clear must not
+/// apply, so the next read gets the new data at once. Cleared with a tick
+/// read after the recv, the edge would be erased and the reader would wait
+/// for an event that never comes.
+#[test]
+fn an_edge_between_a_drained_read_and_the_clear_is_kept() {
+    model(|| {
+        let source = Arc::new(Readiness::new());
+        let fd = Arc::new(Fd::default());
+        fd.deliver(1);
+        let stage = Arc::new((Mutex::new(IDLE), Condvar::new()));
+        let kernel = {
+            let (source, fd, stage) = (source.clone(), fd.clone(), stage.clone());
+            thread::spawn(move || {
+                let (lock, cv) = &*stage;
+                let mut s = lock.lock().unwrap();
+                while *s != WOULD_BLOCK {
+                    s = cv.wait(s).unwrap();
+                }
+                fd.deliver(1);
+                dispatch_edge(&source, READABLE);
+                *s = DISPATCHED;
+                cv.notify_all();
+            })
+        };
+        // The read drains the socket, then lets the edge land before
+        // `poll_io` clears.
+        let recv_then_edge = || {
+            let res = fd.recv_stream();
+            let (lock, cv) = &*stage;
+            let mut s = lock.lock().unwrap();
+            if *s == IDLE {
+                *s = WOULD_BLOCK;
+                cv.notify_all();
+                while *s != DISPATCHED {
+                    s = cv.wait(s).unwrap();
+                }
+            }
+            res
+        };
+        let (wakes, waker) = CountingWaker::new();
+        let mut cx = Context::from_waker(&waker);
+        let first = source.poll_io_drained(READ, &mut cx, recv_then_edge, no_rearm);
+        assert!(matches!(first, Poll::Ready(Ok(1))));
+        kernel.join().unwrap();
+        let second = source.poll_io_drained(READ, &mut cx, || fd.recv_stream(), no_rearm);
+        assert!(
+            matches!(second, Poll::Ready(Ok(1))),
+            "the edge between the drained read and its clear was lost: \
+             the reader is Pending with no event to come"
+        );
+        assert_eq!(wakes.wakes(), 0);
+    });
+}
+
+/// (g) Data and a reset under one hang-up event: the drained hint does not
+/// count the reset, so the read of the data says "drained". After a hang-up
+/// event (`mark_closed`, as `reactor::io::dispatch` does for `EPOLLHUP` /
+/// `EPOLLERR`) the hint must not clear `ready`: the next read returns the
+/// reset instead of waiting for an event that never comes.
+#[test]
+fn a_drained_read_after_a_hang_up_still_reaches_the_reset() {
+    model(|| {
+        let source = Arc::new(Readiness::new());
+        let fd = Arc::new(Fd::default());
+        let kernel = {
+            let (source, fd) = (source.clone(), fd.clone());
+            thread::spawn(move || {
+                fd.deliver(1);
+                fd.reset();
+                source.mark_closed();
+                dispatch_edge(&source, READABLE);
+            })
+        };
+        let mut got = 0;
+        let err = loop {
+            match read_stream(&source, &fd) {
+                Ok(n) => got += n,
+                Err(e) => break e,
+            }
+        };
+        kernel.join().unwrap();
+        assert_eq!(got, 1);
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     });
 }

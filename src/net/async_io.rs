@@ -169,14 +169,28 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         op: &mut impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        self.poll_io_drained(dir, cx, &mut |io: &T| op(io).map(|r| (r, false)))
+    }
+
+    /// [`Async::poll_io`] for an `op` that also says whether it left the fd
+    /// drained in `dir` (nothing left to read, not even an end of stream),
+    /// which lets the next operation wait for an event without first making
+    /// a syscall that can only say `WouldBlock`.
+    pub(crate) fn poll_io_drained<R>(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        op: &mut impl FnMut(&T) -> io::Result<(R, bool)>,
+    ) -> Poll<io::Result<R>> {
         let io = self.get_ref();
         let (index, source) = match self.registered.get() {
             Some(reg) => reg,
             None => {
-                // Never waited yet: no registration needed until it must.
+                // Never waited yet: no registration needed until it must
+                // (and no cached readiness to clear).
                 match op(io) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    res => return Poll::Ready(res),
+                    res => return Poll::Ready(res.map(|(r, _)| r)),
                 }
                 // Register, then go through the cache, whose first sample
                 // says "ready": the retry (or the registration's initial

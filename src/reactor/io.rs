@@ -16,9 +16,13 @@
 //!   tries its syscall; on
 //!   `WouldBlock` it clears `ready` **only if `tick` is unchanged** (a CAS; no event
 //!   arrived since the sample, so the readiness it saw is really used up). If
-//!   not ready, it skips the doomed syscall. Only `WouldBlock` clears: a short
-//!   read does not prove the fd drained (data and a FIN can arrive under one
-//!   edge, and the FIN would then never be reported again);
+//!   not ready, it skips the doomed syscall. A short read alone does not
+//!   clear: it does not prove the fd drained (data and a FIN can arrive
+//!   under one edge, and the FIN would then never be reported again). A
+//!   read that the kernel says left *nothing*, not even a FIN, does clear,
+//!   in the same way as `WouldBlock` (TCP streams: `net::inq`, `TCP_INQ`),
+//!   unless an event has reported a hang-up or an error (a sticky
+//!   `closed` flag: an RST is not counted in the hint);
 //! * **poll_ready** (under the lock): add the waker to the list, then if
 //!   `ready` is set, return `Ready` (the operation retries); otherwise
 //!   (oneshot: re-arm) `Pending`;
@@ -103,7 +107,7 @@ impl Source {
         edge: bool,
         dir: usize,
         cx: &mut Context<'_>,
-        op: impl FnMut() -> io::Result<R>,
+        op: impl FnMut() -> io::Result<(R, bool)>,
     ) -> Poll<io::Result<R>> {
         self.readiness
             .poll_io(dir, cx, op, |i| self.rearm(poller, edge, i))
@@ -173,6 +177,9 @@ pub(crate) fn dispatch(
         read: ev.readable,
         write: ev.writable,
     };
+    if ev.is_interrupt() || ev.is_err() == Some(true) {
+        source.readiness.mark_closed();
+    }
     // Oneshot: the event disarmed the fd; re-arm what still waits.
     source.readiness.dispatch(fired, wake, |i| {
         let _ = source.rearm(poller, edge, i);

@@ -73,13 +73,14 @@ mod driver {
         }
 
         /// Runs `op` on `source` in direction `dir`, waiting for readiness
-        /// whenever it returns `WouldBlock` (see `reactor::io`).
+        /// whenever it returns `WouldBlock`; `op` also says whether it left
+        /// the fd drained (see `reactor::io`).
         pub(crate) fn poll_io<R>(
             &self,
             source: &Source,
             dir: usize,
             cx: &mut Context<'_>,
-            op: impl FnMut() -> io::Result<R>,
+            op: impl FnMut() -> io::Result<(R, bool)>,
         ) -> Poll<io::Result<R>> {
             source.poll_io(&self.poller, self.edge, dir, cx, op)
         }

@@ -10,8 +10,8 @@
 //!   only if `tick` is unchanged, list the waker unless `ready`; dispatch sets
 //!   `ready`, bumps `tick`, takes every waiter) is in `reactor::io`'s docs.
 //! * `ready` is cleared only by [`Readiness::clear_ready_if`], after a
-//!   syscall said `WouldBlock`, and only if no event arrived since the caller
-//!   sampled `tick`: a CAS from the sampled word, which fails once an event
+//!   syscall said `WouldBlock` or reported the fd drained, and only if no
+//!   event arrived since the caller sampled `tick` (before the syscall): a CAS from the sampled word, which fails once an event
 //!   has bumped `tick`. Every event sets `ready` and bumps `tick` in one RMW.
 //! * No lost wakeup: `dispatch` updates the word *before* it locks the
 //!   waiter list; `poll_ready` lists the waker and *then* reads `ready`,
@@ -29,7 +29,7 @@
 //! The loom models in `loom-tests/tests/reactor_readiness.rs` run this code
 //! (through `loopwork::__loom::Readiness`) against a simulated fd and poller.
 
-use crate::sync::atomic::{AtomicU64, Ordering::*};
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use crate::sync::Mutex;
 use std::io;
 use std::task::{Context, Poll, Waker};
@@ -63,6 +63,11 @@ pub(crate) struct Readiness {
     words: [AtomicU64; 2],
     /// Per direction: the tasks waiting for the next event.
     waiters: Mutex<[Vec<Waker>; 2]>,
+    /// Sticky: an event reported a hang-up or an error. A closed source's
+    /// read readiness is never cleared on a "drained" hint: the hint counts
+    /// unread bytes and a FIN, not a reset (`TCP_INQ` is 0 after an RST), so
+    /// a read after it must be allowed to return the error.
+    closed: AtomicBool,
 }
 
 impl Default for Readiness {
@@ -71,6 +76,7 @@ impl Default for Readiness {
         Readiness {
             words: [AtomicU64::new(READY), AtomicU64::new(READY)],
             waiters: Mutex::new([Vec::new(), Vec::new()]),
+            closed: AtomicBool::new(false),
         }
     }
 }
@@ -92,11 +98,18 @@ impl Readiness {
     /// be ready; after `WouldBlock`, waits for readiness and retries. The
     /// sample is an atomic load and the clear one CAS; the only lock is
     /// `poll_ready`'s, when the task must wait.
+    ///
+    /// `op` returns its result and whether the syscall *also* proved the fd
+    /// drained in `dir` (a stream read that the kernel reported left nothing
+    /// to read, not even an end of stream: `TCP_INQ`). Such a result clears
+    /// `ready` like a `WouldBlock` would, with the tick sampled *before*
+    /// `op`, so the next operation waits for an event instead of making a
+    /// syscall that can only say `WouldBlock`.
     pub(crate) fn poll_io<R>(
         &self,
         dir: usize,
         cx: &mut Context<'_>,
-        mut op: impl FnMut() -> io::Result<R>,
+        mut op: impl FnMut() -> io::Result<(R, bool)>,
         mut rearm: impl FnMut(Interest) -> io::Result<()>,
     ) -> Poll<io::Result<R>> {
         loop {
@@ -106,7 +119,18 @@ impl Readiness {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.clear_ready_if(dir, tick);
                     }
-                    res => return Poll::Ready(res),
+                    Ok((res, drained)) => {
+                        #[cfg(not(loopwork_mutant = "readiness_drained_ignores_closed"))]
+                        let drained = drained && !self.closed.load(Acquire);
+                        if drained {
+                            #[cfg(not(loopwork_mutant = "readiness_drained_resamples_tick"))]
+                            self.clear_ready_if(dir, tick);
+                            #[cfg(loopwork_mutant = "readiness_drained_resamples_tick")]
+                            self.clear_ready_if(dir, self.readiness(dir).1);
+                        }
+                        return Poll::Ready(Ok(res));
+                    }
+                    Err(e) => return Poll::Ready(Err(e)),
                 }
             }
             match self.poll_ready(dir, cx, &mut rearm) {
@@ -211,6 +235,14 @@ impl Readiness {
             drop(waiters);
             self.set_ready(fired);
         }
+    }
+
+    /// An event reported a hang-up or an error (`EPOLLHUP`, `EPOLLERR`):
+    /// from now on a "drained" hint no longer clears `ready`. Called before
+    /// [`Readiness::dispatch`] of that event, so an operation that samples
+    /// the event's tick also sees the flag.
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Release);
     }
 
     /// Sets `ready` and bumps `tick` (one RMW) in the directions that fired.
