@@ -11,13 +11,12 @@
 //! (`benches/http_tokio_server.rs`).
 //!
 //! The adapter (`HyperIo`) implements `hyper::rt::Read` / `hyper::rt::Write`
-//! over loopwork's `TcpStream`, through its `futures-io` `AsyncRead` /
-//! `AsyncWrite` impls. It contains no `unsafe`: a read goes into a stack
-//! buffer and is copied into hyper's (uninitialised) buffer with `put_slice`;
-//! the copy is the size of the request, not of the buffer.
+//! over loopwork's `TcpStream`: reads go straight into hyper's uninitialised
+//! buffer (`TcpStream::poll_read_uninit`, as hyper-util's `TokioIo` does with
+//! tokio's `ReadBuf`), writes through its `futures-io` `AsyncWrite` impl.
 
 use bytes::Bytes;
-use futures_io::{AsyncRead, AsyncWrite};
+use futures_io::AsyncWrite;
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -41,14 +40,16 @@ struct HyperIo(TcpStream);
 
 impl hyper::rt::Read for HyperIo {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut tmp = [0u8; 8192];
-        let len = buf.remaining().min(tmp.len());
-        let n = ready!(Pin::new(&mut self.0).poll_read(cx, &mut tmp[..len]))?;
-        buf.put_slice(&tmp[..n]);
+        // SAFETY: `poll_read_uninit` writes only initialised bytes into the
+        // slice and never de-initialises any, as `ReadBufCursor::as_mut`
+        // requires.
+        let n = ready!(self.0.poll_read_uninit(cx, unsafe { buf.as_mut() }))?;
+        // SAFETY: on `Ok(n)` the read initialised the first `n` bytes.
+        unsafe { buf.advance(n) };
         Poll::Ready(Ok(()))
     }
 }

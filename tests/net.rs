@@ -4,6 +4,7 @@ mod common;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use loopwork::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use std::future::Future;
 use std::time::Duration;
 
 async fn read_exact(s: &TcpStream, buf: &mut [u8]) {
@@ -415,6 +416,173 @@ fn two_threads_waiting_first_at_once_both_register_without_error() {
                 assert!(res.is_ok(), "round {round}: a first wait failed: {res:?}");
             }
         }
+    });
+    rt.close();
+}
+
+/// Waits (bounded, on the socket's own state) until `events` show on `fd`.
+fn wait_for_poll_events(stream: &std::net::TcpStream, events: libc::c_short) {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd`; the fd is open for the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+    assert_eq!(n, 1, "the peer's data and close did not arrive");
+}
+
+/// One connection whose server side has a registered read waiting (so the
+/// loop will report what arrives next under one event), and the raw client.
+async fn registered_pair(listener: &std::net::TcpListener) -> (TcpStream, std::net::TcpStream) {
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let server = TcpStream::from_std(server).unwrap();
+    {
+        let mut buf = [0u8; 64];
+        let mut first = std::pin::pin!(server.read(&mut buf));
+        let polled =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(first.as_mut().poll(cx))).await;
+        assert!(polled.is_pending(), "nothing sent yet");
+    }
+    (server, client)
+}
+
+/// Reads until end of stream or an error; the bytes, and the error if any.
+async fn read_until_closed(s: &TcpStream) -> (Vec<u8>, Option<std::io::Error>) {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) => return (all, None),
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) => return (all, Some(e)),
+        }
+    }
+}
+
+#[test]
+fn data_and_a_fin_reported_under_one_event_still_end_the_stream() {
+    // A read shorter than its buffer must not be taken for "drained" when a
+    // FIN came with the data: no further event will report the FIN.
+    common::within(60, "data-and-fin", || {
+        let rt = common::runtime(1);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let task = rt.handle().spawn(async move {
+            for _ in 0..20 {
+                let (server, mut client) = registered_pair(&listener).await;
+                // Data and FIN both reach the kernel while this task runs,
+                // before the loop next asks the poller: one event for both.
+                std::io::Write::write_all(&mut client, b"hello").unwrap();
+                client.shutdown(std::net::Shutdown::Write).unwrap();
+                wait_for_poll_events(server.get_ref(), libc::POLLRDHUP);
+                let (bytes, err) = read_until_closed(&server).await;
+                assert_eq!(bytes, b"hello");
+                assert!(err.is_none(), "{err:?}");
+            }
+        });
+        rt.block_on(task).unwrap();
+        rt.close();
+    });
+}
+
+#[test]
+fn data_and_a_reset_reported_under_one_event_end_the_reads_with_the_reset() {
+    // The drained hint counts data and a FIN, not an RST: after a hang-up
+    // event a read must still reach the error instead of waiting.
+    common::within(60, "data-and-rst", || {
+        let rt = common::runtime(1);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let task = rt.handle().spawn(async move {
+            for _ in 0..20 {
+                let (server, mut client) = registered_pair(&listener).await;
+                std::io::Write::write_all(&mut client, b"hello").unwrap();
+                wait_for_poll_events(server.get_ref(), libc::POLLIN);
+                reset(client);
+                wait_for_poll_events(server.get_ref(), libc::POLLHUP);
+                let (bytes, err) = read_until_closed(&server).await;
+                assert!(bytes.is_empty() || bytes == b"hello", "{bytes:?}");
+                let err = err.expect("a reset connection reports an error");
+                assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+            }
+        });
+        rt.block_on(task).unwrap();
+        rt.close();
+    });
+}
+
+/// Closes `s` with an RST (`SO_LINGER` 0) instead of a FIN.
+fn reset(s: std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `setsockopt` reads `size_of::<linger>()` bytes from `&linger`.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    drop(s);
+}
+
+#[test]
+fn after_a_read_that_takes_everything_readable_waits_for_new_data() {
+    // A TCP read that the kernel says left nothing (TCP_INQ) clears the
+    // cached readiness, as a `WouldBlock` would: the next wait needs an event.
+    common::within(60, "drained-read", || {
+        let rt = common::runtime(1);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let task = rt.handle().spawn(async move {
+            let (server, mut client) = registered_pair(&listener).await;
+            std::io::Write::write_all(&mut client, b"hello").unwrap();
+            let mut buf = [0u8; 64];
+            assert_eq!(server.read(&mut buf).await.unwrap(), 5);
+            let polled =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(server.poll_readable(cx))).await;
+            assert!(
+                polled.is_pending(),
+                "readiness still cached after a read that drained the socket"
+            );
+            std::io::Write::write_all(&mut client, b"more").unwrap();
+            server.readable().await.unwrap();
+            let mut rest = [std::mem::MaybeUninit::<u8>::uninit(); 64];
+            let n = server.read_uninit(&mut rest).await.unwrap();
+            // SAFETY: `read_uninit` initialised the first `n` bytes.
+            let got: Vec<u8> = rest[..n]
+                .iter()
+                .map(|b| unsafe { b.assume_init() })
+                .collect();
+            assert_eq!(got, b"more");
+        });
+        rt.block_on(task).unwrap();
+        rt.close();
+    });
+}
+
+#[test]
+fn unix_streams_read_into_uninitialised_buffers() {
+    let rt = common::runtime(1);
+    rt.block_on(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.write_all(b"uninit").await.unwrap();
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 16];
+        let n = b.read_uninit(&mut buf).await.unwrap();
+        // SAFETY: `read_uninit` initialised the first `n` bytes.
+        let got: Vec<u8> = buf[..n]
+            .iter()
+            .map(|x| unsafe { x.assume_init() })
+            .collect();
+        assert_eq!(got, b"uninit");
+        drop(a);
+        assert_eq!(b.read_uninit(&mut buf).await.unwrap(), 0);
     });
     rt.close();
 }

@@ -36,14 +36,16 @@
 //! ```
 
 mod async_io;
+mod inq;
 
 pub use async_io::Async;
 
 use crate::reactor::io::{READ, WRITE};
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, IoSlice, Read, Write};
+use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net as unix;
 use std::path::Path;
 use std::pin::Pin;
@@ -107,6 +109,50 @@ where
     })
 }
 
+/// `buf` as a slice of possibly uninitialised bytes, for the reads below.
+pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`. The slice is only
+    // handed to reads, which write initialised bytes (the kernel's) and never
+    // de-initialise any, so `buf` stays initialised.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// `read(2)` into possibly uninitialised memory: on `Ok(n)` the first `n`
+/// bytes of `buf` are initialised.
+pub(crate) fn read_uninit(fd: BorrowedFd<'_>, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which
+    // is exclusively borrowed for the call; `fd` is open (borrowed).
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// A TCP read through the reactor: a read that the kernel says drained the
+/// socket (see `net::inq`) lets the next read wait without a syscall.
+fn poll_read_tcp(
+    io: &Async<std::net::TcpStream>,
+    cx: &mut Context<'_>,
+    buf: &mut [MaybeUninit<u8>],
+) -> Poll<io::Result<usize>> {
+    io.poll_io_drained(READ, cx, &mut |s: &std::net::TcpStream| inq::recv(s, buf))
+}
+
+/// A Unix stream read through the reactor.
+fn poll_read_unix(
+    io: &Async<unix::UnixStream>,
+    cx: &mut Context<'_>,
+    buf: &mut [MaybeUninit<u8>],
+) -> Poll<io::Result<usize>> {
+    io.poll_io(READ, cx, &mut |s: &unix::UnixStream| {
+        read_uninit(s.as_fd(), buf)
+    })
+}
+
+/// No per-stream set-up.
+fn no_setup<T>(_: &T) {}
+
 /// A stream write through the reactor.
 fn poll_write_on<T: AsFd>(
     io: &Async<T>,
@@ -147,15 +193,18 @@ async fn connect_blocking<S: Send + 'static>(
     }
 }
 
-/// The stream API shared by `TcpStream` and `UnixStream`.
+/// The stream API shared by `TcpStream` and `UnixStream`: `$read` is the
+/// stream's read (into possibly uninitialised memory), `$setup` runs on the
+/// std stream before it is wrapped.
 macro_rules! stream_api {
-    ($name:ident, $std:ty) => {
+    ($name:ident, $std:ty, read = $read:path, setup = $setup:path) => {
         impl $name {
             /// Wraps a connected std stream (made non-blocking).
             ///
             /// # Errors
             /// If it cannot be registered with the reactor.
             pub fn from_std(stream: $std) -> io::Result<$name> {
+                $setup(&stream);
                 Ok($name(Async::new(stream)?))
             }
 
@@ -166,7 +215,26 @@ macro_rules! stream_api {
 
             /// Reads into `buf`; `Ok(0)` at end of stream.
             pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-                std::future::poll_fn(|cx| poll_read_on(&self.0, cx, buf)).await
+                let buf = as_uninit(buf);
+                std::future::poll_fn(|cx| $read(&self.0, cx, buf)).await
+            }
+
+            /// Reads into `buf`, which need not be initialised (no zeroing
+            /// of a large buffer before each read); `Ok(0)` at end of stream.
+            /// On `Ok(n)` the first `n` bytes of `buf` are initialised.
+            pub async fn read_uninit(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+                std::future::poll_fn(|cx| $read(&self.0, cx, buf)).await
+            }
+
+            /// The poll form of [`Self::read_uninit`], for I/O adapters
+            /// such as hyper's `rt::Read` (whose `ReadBufCursor` hands out
+            /// uninitialised memory) or tokio's `AsyncRead` (`ReadBuf`).
+            pub fn poll_read_uninit(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut [MaybeUninit<u8>],
+            ) -> Poll<io::Result<usize>> {
+                $read(&self.0, cx, buf)
             }
 
             /// Writes some of `buf`; returns how much.
@@ -191,6 +259,30 @@ macro_rules! stream_api {
                 Ok(())
             }
 
+            /// Waits until the stream may be readable: at once unless the
+            /// last read found it drained (`WouldBlock`, or, for TCP on
+            /// Linux, a read that took everything), then until the next
+            /// readiness event. A read may still find nothing.
+            pub async fn readable(&self) -> io::Result<()> {
+                self.0.readable().await
+            }
+
+            /// The poll form of [`Self::readable`].
+            pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.0.poll_readable(cx)
+            }
+
+            /// Waits until the stream may be writable (as
+            /// [`Self::readable`], for writes).
+            pub async fn writable(&self) -> io::Result<()> {
+                self.0.writable().await
+            }
+
+            /// The poll form of [`Self::writable`].
+            pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.0.poll_writable(cx)
+            }
+
             /// Shuts down the read side, the write side, or both.
             pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
                 self.0.get_ref().shutdown(how)
@@ -199,11 +291,11 @@ macro_rules! stream_api {
 
         impl AsyncRead for $name {
             fn poll_read(
-                mut self: Pin<&mut Self>,
+                self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut self.0).poll_read(cx, buf)
+                $read(&self.0, cx, as_uninit(buf))
             }
         }
 
@@ -304,7 +396,12 @@ impl TcpStream {
     }
 }
 
-stream_api!(TcpStream, std::net::TcpStream);
+stream_api!(
+    TcpStream,
+    std::net::TcpStream,
+    read = poll_read_tcp,
+    setup = inq::enable
+);
 
 /// A UDP socket.
 #[derive(Debug)]
@@ -402,4 +499,9 @@ impl UnixStream {
     }
 }
 
-stream_api!(UnixStream, unix::UnixStream);
+stream_api!(
+    UnixStream,
+    unix::UnixStream,
+    read = poll_read_unix,
+    setup = no_setup
+);
