@@ -1590,8 +1590,8 @@ fn print_metrics(name: &str, rt: &loopwork::Runtime) {
     eprintln!();
     for (i, l) in m.loops.iter().enumerate() {
         eprintln!(
-            "  [{name}] loop {i}: polls {} spawned {} stolen {} from_injector {} parks {} timers_fired {} inbox_items {}",
-            l.polls, l.spawned, l.stolen, l.from_injector, l.parks, l.timers_fired, l.inbox_items
+            "  [{name}] loop {i}: polls {} spawned {} stolen {} from_injector {} parks {} timers_fired {} inbox_items {} event_steals {}",
+            l.polls, l.spawned, l.stolen, l.from_injector, l.parks, l.timers_fired, l.inbox_items, l.event_steals
         );
     }
 }

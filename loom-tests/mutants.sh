@@ -35,6 +35,8 @@ MUTANTS=(
   "idle_notify_no_retry@3:park_notify#park_racing"
   "park_no_recheck:park_notify inbox"
   "inbox_skip_notify:inbox"
+  "steal_events_no_renotify:event_steal"
+  "steal_events_no_precheck:event_steal#a_send_racing"
   "gate_close_no_wait:shutdown_gate"
   "gate_enter_no_check:shutdown_gate"
   "cf_resolve_twice:concurrent_future"

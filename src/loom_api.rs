@@ -154,6 +154,14 @@ pub fn park_loop(
     crate::reactor::park_loop(&idle.0, &flag.0, index, was_searching, has_work, wait)
 }
 
+/// I/O event stealing's stealer side (`reactor::poll_sibling`), the one
+/// `LoopCore::search` runs on a sibling: skipped while the sibling's `flag`
+/// is up; after `poll` (a zero-timeout wait on the sibling's poller, which
+/// may consume a notify meant for it), `notify` if the flag is up.
+pub fn poll_sibling(flag: &ParkFlag, poll: impl FnOnce() -> bool, notify: impl FnOnce()) -> bool {
+    crate::reactor::poll_sibling(&flag.0, poll, notify)
+}
+
 // ===== the shutdown gate =====
 
 /// `scheduler::gate::Gate`: remote submissions versus `close()`.

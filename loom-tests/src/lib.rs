@@ -11,24 +11,31 @@
 //! wrappers only): the task state word, the raw task's poll / complete /
 //! cancel / join / waker paths, the idle protocol (`Idle`), the park flag
 //! (`ParkFlag`), the parking sequence `park_loop` that `LoopCore::park` runs,
-//! the shutdown gate (`Gate`), and the run queues' loom stand-in (the same
+//! the I/O event stealer's side `poll_sibling` that `LoopCore::steal_events`
+//! runs, the shutdown gate (`Gate`), and the run queues' loom stand-in (the same
 //! interface as crossbeam-deque, capacity 4, lock-free emptiness checks).
 //!
 //! **Harness** (this crate): [`Parker`], a loom-modelled stand-in for
-//! `polling::Poller` with the same deduplicated notify / wait; the model
-//! loop [`Rt::run_loop`], which follows `LoopCore::run_once` step by step
-//! (drain inbox, run local work, search, park through the real `park_loop`),
+//! `polling::Poller` with the same deduplicated notify / wait (and, with
+//! event stealing, its wait lock and a sibling's zero-timeout wait,
+//! [`Parker::steal_wait`]); the model loop [`Rt::run_loop`], which follows
+//! `LoopCore::run_once` step by step (drain inbox, run local work, search —
+//! with event stealing through the real `poll_sibling` when built by
+//! [`Rt::new_with_event_stealing`] — park through the real `park_loop`),
 //! and the producers' side ([`Rt::push_remote`], [`Rt::send`]), which mirror
 //! `Shared::push_remote` / `LoopShared::send` line for line; the test
 //! schedulers; futures that count their polls and drops.
 #![cfg(loopwork_loom)]
 
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use loom::sync::atomic::{
+    AtomicBool, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 use loopwork::__loom::{
-    new_task, park_loop, Gate, Idle, Injector, Notified, ParkFlag, Schedule, Steal, Stealer, Task,
-    Worker,
+    new_task, park_loop, poll_sibling, Gate, Idle, Injector, Notified, ParkFlag, Schedule, Steal,
+    Stealer, Task, Worker,
 };
 use std::collections::VecDeque;
 use std::future::Future;
@@ -301,13 +308,36 @@ pub fn spawn_test(
 /// `wait` consumes it, exactly the contract `LoopCore` relies on. There is no
 /// timeout: the models arm no timers, so a loop that should have been woken
 /// and was not blocks for ever, and loom reports the deadlock.
+///
+/// With event stealing ([`Parker::with_wait_lock`]) it also models the
+/// poller's wait lock: `Poller::wait` try-locks an internal mutex and, if
+/// another thread holds it, returns at once with no events and leaves the
+/// notification alone; whoever waits clears the notification. The owner's
+/// [`wait`](Parker::wait) holds the lock while it blocks; a sibling's
+/// zero-timeout [`steal_wait`](Parker::steal_wait) takes it, consumes any
+/// pending notification and releases it, as three separate steps. Without
+/// stealers nobody else ever waits on a loop's poller, the try-lock always
+/// succeeds, and the plain `Parker` (no lock, fewer loom steps) is exact.
 #[derive(Default)]
 pub struct Parker {
     notified: Mutex<bool>,
     cv: Condvar,
+    /// `Poller`'s internal wait lock (`polling` try-locks a `Mutex<()>`; an
+    /// atomic try-lock here, so that taking it and releasing it are each a
+    /// loom step); `None`: not modelled (no stealers).
+    wait_lock: Option<AtomicBool>,
 }
 
 impl Parker {
+    /// A parker whose `wait` can be raced by [`steal_wait`](Parker::steal_wait):
+    /// models the poller's wait lock.
+    pub fn with_wait_lock() -> Parker {
+        Parker {
+            wait_lock: Some(AtomicBool::new(false)),
+            ..Parker::default()
+        }
+    }
+
     /// Wakes the waiting loop, or makes its next `wait` return at once.
     pub fn notify(&self) {
         let mut n = self.notified.lock().unwrap();
@@ -317,14 +347,55 @@ impl Parker {
         }
     }
 
-    /// Blocks until notified, and consumes the notification.
-    pub fn wait(&self) {
+    /// The owner's `Poller::wait` with no timeout: blocks until notified, and
+    /// consumes the notification. Returns `false`, at once and without
+    /// consuming anything, if a stealer holds the wait lock (`polling`'s
+    /// `Ok(0)`: the loop goes round again).
+    pub fn wait(&self) -> bool {
+        if let Some(lock) = &self.wait_lock {
+            if !try_lock(lock) {
+                return false;
+            }
+        }
         let mut n = self.notified.lock().unwrap();
         while !*n {
             n = self.cv.wait(n).unwrap();
         }
         *n = false;
+        drop(n);
+        if let Some(lock) = &self.wait_lock {
+            lock.store(false, Release);
+        }
+        true
     }
+
+    /// A sibling's zero-timeout `Poller::wait` (I/O event stealing): returns
+    /// `false` at once if the owner is waiting (holds the wait lock);
+    /// otherwise takes the lock, consumes any pending notification (the
+    /// notify may have been meant for the owner) and releases the lock, each
+    /// a step of its own so the owner's `wait` can land between them.
+    /// Returns whether it took the lock.
+    ///
+    /// # Panics
+    ///
+    /// On a parker made without [`Parker::with_wait_lock`].
+    pub fn steal_wait(&self) -> bool {
+        let lock = self
+            .wait_lock
+            .as_ref()
+            .expect("steal_wait needs Parker::with_wait_lock");
+        if !try_lock(lock) {
+            return false;
+        }
+        *self.notified.lock().unwrap() = false;
+        lock.store(false, Release);
+        true
+    }
+}
+
+/// `Mutex::try_lock` on the poller's wait lock.
+fn try_lock(lock: &AtomicBool) -> bool {
+    lock.compare_exchange(false, true, Acquire, Relaxed).is_ok()
 }
 
 // ===== the model runtime and loop =====
@@ -361,6 +432,9 @@ pub struct Rt {
     /// Units of work (task completions + inbox items) still expected; the loop
     /// that finishes the last one shuts the model runtime down.
     pub remaining: AtomicUsize,
+    /// Whether a searching loop steals I/O events from its siblings
+    /// (`LoopCore::steal_events`, through the real `poll_sibling`).
+    pub event_stealing: bool,
 }
 
 /// The `Schedule` of stealable tasks woken off the loops: `Shared::push_remote`.
@@ -394,6 +468,25 @@ impl Rt {
     /// A model runtime with `num_loops` loops, expecting `work` units of work.
     /// Returns it and each loop's `Worker` (owned by the loop's thread).
     pub fn new(num_loops: usize, work: usize) -> (Arc<Rt>, Vec<Worker<Notified>>) {
+        Rt::build(num_loops, work, false)
+    }
+
+    /// As [`Rt::new`], with I/O event stealing: a searcher that finds nothing
+    /// to run or steal makes a zero-timeout wait on each sibling's parker
+    /// ([`Parker::steal_wait`]) through the real `poll_sibling`, and the
+    /// parkers model the poller's wait lock ([`Parker::with_wait_lock`]).
+    pub fn new_with_event_stealing(
+        num_loops: usize,
+        work: usize,
+    ) -> (Arc<Rt>, Vec<Worker<Notified>>) {
+        Rt::build(num_loops, work, true)
+    }
+
+    fn build(
+        num_loops: usize,
+        work: usize,
+        event_stealing: bool,
+    ) -> (Arc<Rt>, Vec<Worker<Notified>>) {
         let workers: Vec<Worker<Notified>> = (0..num_loops).map(|_| Worker::new_fifo()).collect();
         let loops = workers
             .iter()
@@ -401,7 +494,11 @@ impl Rt {
                 stealer: w.stealer(),
                 inbox: Injector::new(),
                 park: ParkFlag::new(),
-                parker: Parker::default(),
+                parker: if event_stealing {
+                    Parker::with_wait_lock()
+                } else {
+                    Parker::default()
+                },
             })
             .collect();
         let rt = Arc::new(Rt {
@@ -411,6 +508,7 @@ impl Rt {
             loops,
             handled: Mutex::new(Vec::new()),
             remaining: AtomicUsize::new(work),
+            event_stealing,
         });
         (rt, workers)
     }
@@ -495,16 +593,15 @@ impl Rt {
                 index,
                 was_searching,
                 || self.has_work(&worker, index),
-                || {
-                    slept = true;
-                    me.parker.wait();
-                },
+                || slept = me.parker.wait(),
             );
             if !slept {
-                // The re-check saw work: go round again. With
-                // `Idle::keeps_awake` that work is local, or shared work with
-                // no searcher (so this loop may search next time round); the
-                // yield only keeps loom from exploring needless spins.
+                // The re-check saw work, or (event stealing) a sibling held
+                // the poller's wait lock and the wait returned at once: go
+                // round again. With `Idle::keeps_awake` that work is local,
+                // or shared work with no searcher (so this loop may search
+                // next time round); the yield only keeps loom from exploring
+                // needless spins.
                 thread::yield_now();
             }
         }
@@ -547,7 +644,8 @@ impl Rt {
     }
 
     /// `LoopCore::search`: become a searcher, take an injector batch, else
-    /// steal half of a sibling's deque.
+    /// steal half of a sibling's deque, else (with event stealing) steal a
+    /// sibling's I/O events.
     fn search(
         &self,
         worker: &Worker<Notified>,
@@ -578,9 +676,35 @@ impl Rt {
                 }
             }
             if !retry {
-                return None;
+                return self.steal_events(index);
             }
         }
+    }
+
+    /// `LoopCore::steal_events`: a zero-timeout wait on each sibling's
+    /// poller through the real `poll_sibling` (skipped while the sibling's
+    /// park flag is up; re-notifies it if the flag is up after the wait).
+    /// The models register no I/O sources, so no event is ever collected
+    /// and no task woken: what the wait does is take the sibling's wait lock
+    /// and consume its pending notification.
+    fn steal_events(&self, index: usize) -> Option<Notified> {
+        if !self.event_stealing {
+            return None;
+        }
+        for (i, l) in self.loops.iter().enumerate() {
+            if i == index {
+                continue;
+            }
+            poll_sibling(
+                &l.park,
+                || {
+                    l.parker.steal_wait();
+                    false
+                },
+                || l.parker.notify(),
+            );
+        }
+        None
     }
 
     /// `LoopCore::has_work`: the re-check before sleeping.

@@ -152,11 +152,16 @@ impl SourceSlab {
         Ok(source)
     }
 
-    pub(crate) fn deregister(&mut self, poller: &polling::Poller, source: &Source) {
+    /// Whether `source` was registered here (and is now removed).
+    pub(crate) fn deregister(&mut self, poller: &polling::Poller, source: &Source) -> bool {
         let _ = poller.delete(source.fd());
-        if let Some(slot) = self.entries.get_mut(source.key) {
-            *slot = None;
-            self.free.push(source.key);
+        match self.entries.get_mut(source.key) {
+            Some(slot) if slot.is_some() => {
+                *slot = None;
+                self.free.push(source.key);
+                true
+            }
+            _ => false,
         }
     }
 

@@ -14,11 +14,12 @@ mod park;
 /// Built under loom too: the readiness state machine of `io`, without the poller.
 pub(crate) mod readiness;
 
-pub(crate) use park::{park_loop, ParkFlag};
+pub(crate) use park::{park_loop, poll_sibling, ParkFlag};
 
 #[cfg(not(loopwork_loom))]
 mod driver {
     use super::io::{dispatch, Source, SourceSlab};
+    use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use crate::sync::{Arc, Mutex};
     use std::io;
     use std::os::fd::BorrowedFd;
@@ -31,6 +32,9 @@ mod driver {
         /// Edge-triggered registration (see `reactor::io`), where supported.
         edge: bool,
         sources: Mutex<SourceSlab>,
+        /// How many sources are registered: a poller without any has no
+        /// events for a sibling to steal.
+        registered: AtomicUsize,
     }
 
     /// The events buffer, owned by the loop thread.
@@ -49,17 +53,44 @@ mod driver {
                 edge: poller.supports_edge(),
                 poller,
                 sources: Mutex::new(SourceSlab::default()),
+                registered: AtomicUsize::new(0),
             })
         }
 
         /// Registers an fd (no interest yet) with this poller.
         pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
-            self.sources.lock().register(&self.poller, self.edge, fd)
+            let source = self.sources.lock().register(&self.poller, self.edge, fd)?;
+            self.registered.fetch_add(1, Relaxed);
+            Ok(source)
         }
 
         /// Removes a source; call before its fd is closed.
         pub(crate) fn deregister(&self, source: &Source) {
-            self.sources.lock().deregister(&self.poller, source);
+            if self.sources.lock().deregister(&self.poller, source) {
+                self.registered.fetch_sub(1, Relaxed);
+            }
+        }
+
+        /// Whether any source is registered (a hint: it may change at once).
+        pub(crate) fn has_sources(&self) -> bool {
+            self.registered.load(Relaxed) != 0
+        }
+
+        /// I/O event stealing: a zero-timeout wait on this (a sibling's)
+        /// poller from another loop's thread, and the dispatch of what it
+        /// collects there; whether there were events. Run it only through
+        /// `reactor::poll_sibling`, which keeps the owner's wakeup: the wait
+        /// may consume a notify meant for the owner. If the owner is
+        /// waiting in it, `polling` returns at once, empty.
+        pub(crate) fn steal_events(&self, events: &mut Events) -> bool {
+            events.0.clear();
+            if let Err(e) = self.poller.wait(&mut events.0, Some(Duration::ZERO)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!(target: "loopwork", "failed to poll a sibling's poller: {e}");
+                }
+                return false;
+            }
+            self.dispatch(events)
         }
 
         /// Readiness of `source` in direction `dir` (see `reactor::io`).

@@ -8,6 +8,10 @@
 //! item or the producer sees the flag: a wakeup is never lost. A spurious
 //! notify (the loop was already waking) is harmless: the poller dedupes it
 //! and a wait that returns early just goes round the loop once more.
+//!
+//! The flag is raised before the loop publishes "parked" to the idle
+//! protocol and lowered after its wait, so it also tells siblings that steal
+//! I/O events (`poll_sibling`) that the loop is not running.
 
 use crate::scheduler::idle::Idle;
 use crate::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
@@ -16,8 +20,9 @@ use crate::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
 /// impossible to lose. Shared by `LoopCore::park` and the loom model loop, so
 /// the order loom checks is the order the runtime runs.
 ///
-/// 1. publish "parked" to producers of shared work (`Idle::transition_to_parked`)
-///    and to producers of this loop's inbox (`ParkFlag::prepare_park`);
+/// 1. publish "parked" to producers of this loop's inbox and to event
+///    stealers (`ParkFlag::prepare_park`), then to producers of shared work
+///    (`Idle::transition_to_parked`);
 /// 2. re-check every queue (`has_work`); sleep (`wait`) only if all are empty;
 /// 3. `ParkFlag::unpark`, then `Idle::transition_from_parked`.
 ///
@@ -30,8 +35,8 @@ pub(crate) fn park_loop(
     has_work: impl FnOnce() -> bool,
     wait: impl FnOnce(),
 ) -> bool {
-    idle.transition_to_parked(index, was_searching);
     flag.prepare_park();
+    idle.transition_to_parked(index, was_searching);
     #[cfg(not(loopwork_mutant = "park_no_recheck"))]
     let skip = has_work();
     #[cfg(loopwork_mutant = "park_no_recheck")]
@@ -44,6 +49,40 @@ pub(crate) fn park_loop(
     }
     flag.unpark();
     idle.transition_from_parked(index)
+}
+
+/// I/O event stealing, the stealer's side: `poll` is a zero-timeout wait on
+/// a sibling's poller, made from another loop's thread, which dispatches
+/// what it collects; returns what `poll` returns.
+///
+/// * Skipped (`false`) while the sibling's `flag` is up: it is parking or
+///   parked, so it is idle and its own wait collects its events (and a wait
+///   of ours would make its wait return at once, empty, since `polling`
+///   lets one thread wait at a time).
+/// * The wait may consume a notify meant for the sibling (`polling` clears
+///   its notification after every wait, whoever waits). Every notify is
+///   sent to a loop that has raised its flag (`should_notify` reads it; the
+///   idle protocol only picks loops that published "parked", after raising
+///   it), so if the flag is up after the wait, the sibling is notified
+///   again; if it is down, the sibling has not parked since, or has woken
+///   since, and will look at its queues before it sleeps.
+pub(crate) fn poll_sibling(
+    flag: &ParkFlag,
+    poll: impl FnOnce() -> bool,
+    notify: impl FnOnce(),
+) -> bool {
+    #[cfg(not(loopwork_mutant = "steal_events_no_precheck"))]
+    if flag.is_parked() {
+        return false;
+    }
+    let found = poll();
+    #[cfg(not(loopwork_mutant = "steal_events_no_renotify"))]
+    if flag.is_parked() {
+        notify();
+    }
+    #[cfg(loopwork_mutant = "steal_events_no_renotify")]
+    drop(notify);
+    found
 }
 
 #[derive(Default)]
@@ -67,6 +106,13 @@ impl ParkFlag {
     /// The loop is running again.
     pub(crate) fn unpark(&self) {
         self.parked.store(false, SeqCst);
+    }
+
+    /// Whether the loop is parking or parked (not running): for event
+    /// stealers, see [`poll_sibling`].
+    pub(crate) fn is_parked(&self) -> bool {
+        fence(SeqCst);
+        self.parked.load(SeqCst)
     }
 
     /// Producer side, after pushing: whether the loop must be notified.

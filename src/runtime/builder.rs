@@ -140,6 +140,8 @@ impl Builder {
                 inbox: Injector::new(),
                 driver: Driver::new()?,
                 park: ParkFlag::new(),
+                busy: AtomicBool::new(false),
+                progress: AtomicU64::new(0),
                 thread_name: format!("{}-loop-{index}", self.thread_name),
                 closed: AtomicBool::new(false),
                 metrics: Default::default(),

@@ -85,6 +85,10 @@ pub(crate) struct LoopCore {
     /// Whether another thread handed this loop work through its inbox since
     /// it last parked (see `spin_for_work`).
     handoff_seen: Cell<bool>,
+    /// This loop's last published `LoopShared::busy`.
+    busy: Cell<bool>,
+    /// Per sibling, its `LoopShared::progress` at this loop's last search.
+    seen_progress: RefCell<Vec<u64>>,
 }
 
 impl LoopCore {
@@ -108,6 +112,8 @@ impl LoopCore {
             polling_pinned: Cell::new(false),
             woken_by_io: Cell::new(false),
             handoff_seen: Cell::new(false),
+            busy: Cell::new(false),
+            seen_progress: RefCell::new(Vec::new()),
         }
     }
 
@@ -139,11 +145,15 @@ impl LoopCore {
     fn run_once(&self) {
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
+        self.me().progress.store(tick, Relaxed);
         self.drain_inbox();
         self.fire_timers();
         let mut ran = self.run_callbacks();
         while ran < BUDGET {
             let Some(task) = self.next_task() else { break };
+            // Published before the batch: a sibling may take this loop's
+            // I/O events while a long batch (or the OS) holds it.
+            self.set_busy(true);
             self.run_task(task);
             ran += 1;
             // Callbacks a task scheduled run before the next task is polled,
@@ -161,6 +171,7 @@ impl LoopCore {
             }
             return;
         }
+        self.set_busy(false);
         if let Some(task) = self.search() {
             self.run_task(task);
             return;
@@ -449,8 +460,66 @@ impl LoopCore {
                 }
             }
             if !retry {
-                return None;
+                return self.steal_events();
             }
+        }
+    }
+
+    /// I/O event stealing, the last place a searcher looks: with nothing to
+    /// run or steal, collect the ready events of a *stalled* sibling's poller
+    /// (a zero-timeout wait) and run here the tasks they wake, which the
+    /// wakers push to this loop's deque. Each socket is registered with one
+    /// loop, so without this a loop stuck in a long task (or descheduled by
+    /// the OS) holds its sockets' events while this one sleeps; tokio's
+    /// workers likewise take turns at its one driver. Stalled: busy, and no
+    /// new iteration since this loop's previous search. A loop that is
+    /// making progress collects its own events soon enough: taking them
+    /// from it moved tasks between CPUs and cost `tcp_echo` 5–10% when every
+    /// busy sibling was a candidate. Siblings that are parking or parked, or
+    /// have no sources, are skipped too (see `reactor::poll_sibling` for the
+    /// wakeup it keeps).
+    fn steal_events(&self) -> Option<Notified> {
+        let shared = &self.shared;
+        let n = shared.num_loops();
+        if n == 1 {
+            return None;
+        }
+        let mut seen = self.seen_progress.borrow_mut();
+        if seen.len() != n {
+            seen.resize(n, u64::MAX);
+        }
+        let start = self.next_rand() as usize % n;
+        for i in 0..n {
+            let victim = &shared.loops[(start + i) % n];
+            if victim.index == self.index {
+                continue;
+            }
+            let progress = victim.progress.load(Relaxed);
+            let stalled = std::mem::replace(&mut seen[victim.index], progress) == progress;
+            if !stalled || !victim.busy.load(Relaxed) || !victim.driver.has_sources() {
+                continue;
+            }
+            let mut events = self.events.borrow_mut();
+            let found = crate::reactor::poll_sibling(
+                &victim.park,
+                || victim.driver.steal_events(&mut events),
+                || victim.driver.notify(),
+            );
+            if found {
+                LoopMetrics::add(&self.me().metrics.event_steals, 1);
+                if let Some(task) = self.worker.pop() {
+                    return Some(task);
+                }
+            }
+        }
+        None
+    }
+
+    /// Publishes the `busy` hint, on changes only.
+    fn set_busy(&self, busy: bool) {
+        if self.busy.get() != busy {
+            self.busy.set(busy);
+            self.me().busy.store(busy, Relaxed);
         }
     }
 

@@ -46,6 +46,9 @@ pub struct LoopStats {
     pub timers_fired: u64,
     /// Items received through this loop's inbox.
     pub inbox_items: u64,
+    /// Times this loop, idle, collected a busy sibling's I/O events and ran
+    /// the tasks they woke (I/O event stealing).
+    pub event_steals: u64,
 }
 
 impl RuntimeMetrics {
@@ -64,6 +67,7 @@ impl RuntimeMetrics {
                         parks: m.parks.load(Relaxed),
                         timers_fired: m.timers_fired.load(Relaxed),
                         inbox_items: m.inbox_items.load(Relaxed),
+                        event_steals: m.event_steals.load(Relaxed),
                     }
                 })
                 .collect(),

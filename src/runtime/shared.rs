@@ -64,6 +64,13 @@ pub(crate) struct LoopShared {
     pub(crate) inbox: Injector<InboxItem>,
     pub(crate) driver: Driver,
     pub(crate) park: ParkFlag,
+    /// A hint for event stealers: the loop's last iteration ran work (it is
+    /// not searching or parking), so its poller's events may be waiting.
+    pub(crate) busy: AtomicBool,
+    /// The loop's iteration count, published at the start of each
+    /// iteration: a busy loop whose count stands still is stuck in one
+    /// batch (a long task, or the OS has descheduled it).
+    pub(crate) progress: AtomicU64,
     pub(crate) thread_name: String,
     pub(crate) closed: AtomicBool,
     pub(crate) metrics: LoopMetrics,
@@ -80,6 +87,7 @@ pub(crate) struct LoopMetrics {
     pub(crate) parks: AtomicU64,
     pub(crate) timers_fired: AtomicU64,
     pub(crate) inbox_items: AtomicU64,
+    pub(crate) event_steals: AtomicU64,
 }
 
 impl LoopMetrics {
