@@ -45,6 +45,10 @@ const BUDGET: u32 = 64;
 const INJECTOR_INTERVAL: u64 = 61;
 /// Every this many busy iterations, I/O readiness is collected without parking.
 const EVENT_INTERVAL: u64 = 61;
+/// A busy sibling that has not started a new iteration for this long is
+/// stalled: its I/O events may be collected by another loop (see
+/// `LoopCore::steal_events`).
+const STALL: Duration = Duration::from_micros(500);
 const MIN_SWEEP: usize = 256;
 /// How long an idle loop watches its inbox and the shared queues before it
 /// parks (see `LoopCore::spin_for_work`).
@@ -88,7 +92,9 @@ pub(crate) struct LoopCore {
     /// This loop's last published `LoopShared::busy`.
     busy: Cell<bool>,
     /// Per sibling, its `LoopShared::progress` at this loop's last search.
-    seen_progress: RefCell<Vec<u64>>,
+    /// Per sibling, its `LoopShared::progress` when this loop last looked,
+    /// and since when this loop has seen that value.
+    seen_progress: RefCell<Vec<(u64, Option<Instant>)>>,
 }
 
 impl LoopCore {
@@ -168,6 +174,9 @@ impl LoopCore {
         if ran > 0 {
             if tick % EVENT_INTERVAL == 0 {
                 self.poll_events(Some(Duration::ZERO));
+                // A busy loop looks after stalled siblings' sockets too, as
+                // tokio's workers poll the shared driver in maintenance.
+                self.steal_events();
             }
             return;
         }
@@ -460,59 +469,72 @@ impl LoopCore {
                 }
             }
             if !retry {
-                return self.steal_events();
+                return if self.steal_events() {
+                    self.worker.pop()
+                } else {
+                    None
+                };
             }
         }
     }
 
-    /// I/O event stealing, the last place a searcher looks: with nothing to
-    /// run or steal, collect the ready events of a *stalled* sibling's poller
-    /// (a zero-timeout wait) and run here the tasks they wake, which the
-    /// wakers push to this loop's deque. Each socket is registered with one
-    /// loop, so without this a loop stuck in a long task (or descheduled by
-    /// the OS) holds its sockets' events while this one sleeps; tokio's
-    /// workers likewise take turns at its one driver. Stalled: busy, and no
-    /// new iteration since this loop's previous search. A loop that is
-    /// making progress collects its own events soon enough: taking them
-    /// from it moved tasks between CPUs and cost `tcp_echo` 5–10% when every
-    /// busy sibling was a candidate. Siblings that are parking or parked, or
-    /// have no sources, are skipped too (see `reactor::poll_sibling` for the
+    /// I/O event stealing, the last place a searcher looks and, every
+    /// `EVENT_INTERVAL` iterations, part of a busy loop's own event check:
+    /// collect the ready events of a *stalled* sibling's poller (a
+    /// zero-timeout wait) and run here the tasks they wake, which the wakers
+    /// push to this loop's deque; whether there were events. Each socket is
+    /// registered with one loop, so without this a loop stuck in a long task
+    /// (or descheduled by the OS) holds its sockets' events until it runs
+    /// again; tokio's workers take turns at its one driver instead. Stalled:
+    /// busy, with no new iteration for `STALL`. A loop that is making
+    /// progress collects its own events soon enough: taking them from it
+    /// moves tasks between CPUs, which cost `tcp_echo` 5–10% when every busy
+    /// sibling was a candidate. Siblings that are parking or parked, or have
+    /// no sources, are skipped too (see `reactor::poll_sibling` for the
     /// wakeup it keeps).
-    fn steal_events(&self) -> Option<Notified> {
+    fn steal_events(&self) -> bool {
         let shared = &self.shared;
         let n = shared.num_loops();
         if n == 1 {
-            return None;
+            return false;
         }
         let mut seen = self.seen_progress.borrow_mut();
         if seen.len() != n {
-            seen.resize(n, u64::MAX);
+            seen.resize(n, (u64::MAX, None));
         }
-        let start = self.next_rand() as usize % n;
-        for i in 0..n {
-            let victim = &shared.loops[(start + i) % n];
-            if victim.index == self.index {
+        let mut now = None;
+        let mut found = false;
+        for victim in shared.loops.iter() {
+            if victim.index == self.index
+                || !victim.busy.load(Relaxed)
+                || !victim.driver.has_sources()
+            {
                 continue;
             }
+            let now = *now.get_or_insert_with(Instant::now);
             let progress = victim.progress.load(Relaxed);
-            let stalled = std::mem::replace(&mut seen[victim.index], progress) == progress;
-            if !stalled || !victim.busy.load(Relaxed) || !victim.driver.has_sources() {
+            let entry = &mut seen[victim.index];
+            if entry.0 != progress || entry.1.is_none() {
+                *entry = (progress, Some(now));
+                continue;
+            }
+            if entry
+                .1
+                .is_some_and(|since| now.duration_since(since) < STALL)
+            {
                 continue;
             }
             let mut events = self.events.borrow_mut();
-            let found = crate::reactor::poll_sibling(
+            if crate::reactor::poll_sibling(
                 &victim.park,
                 || victim.driver.steal_events(&mut events),
                 || victim.driver.notify(),
-            );
-            if found {
+            ) {
                 LoopMetrics::add(&self.me().metrics.event_steals, 1);
-                if let Some(task) = self.worker.pop() {
-                    return Some(task);
-                }
+                found = true;
             }
         }
-        None
+        found
     }
 
     /// Publishes the `busy` hint, on changes only.
