@@ -462,28 +462,38 @@ async fn read_until_closed(s: &TcpStream) -> (Vec<u8>, Option<std::io::Error>) {
     }
 }
 
+/// Runs `f` (given a bound std listener) as a task on a one-loop runtime,
+/// failing the test if it hangs.
+fn on_one_loop<F, Fut>(what: &'static str, f: F)
+where
+    F: FnOnce(std::net::TcpListener) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    common::within(60, what, move || {
+        let rt = common::runtime(1);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let task = rt.handle().spawn(f(listener));
+        rt.block_on(task).unwrap();
+        rt.close();
+    });
+}
+
 #[test]
 fn data_and_a_fin_reported_under_one_event_still_end_the_stream() {
     // A read shorter than its buffer must not be taken for "drained" when a
     // FIN came with the data: no further event will report the FIN.
-    common::within(60, "data-and-fin", || {
-        let rt = common::runtime(1);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let task = rt.handle().spawn(async move {
-            for _ in 0..20 {
-                let (server, mut client) = registered_pair(&listener).await;
-                // Data and FIN both reach the kernel while this task runs,
-                // before the loop next asks the poller: one event for both.
-                std::io::Write::write_all(&mut client, b"hello").unwrap();
-                client.shutdown(std::net::Shutdown::Write).unwrap();
-                wait_for_poll_events(server.get_ref(), libc::POLLRDHUP);
-                let (bytes, err) = read_until_closed(&server).await;
-                assert_eq!(bytes, b"hello");
-                assert!(err.is_none(), "{err:?}");
-            }
-        });
-        rt.block_on(task).unwrap();
-        rt.close();
+    on_one_loop("data-and-fin", |listener| async move {
+        for _ in 0..20 {
+            let (server, mut client) = registered_pair(&listener).await;
+            // Data and FIN both reach the kernel while this task runs,
+            // before the loop next asks the poller: one event for both.
+            std::io::Write::write_all(&mut client, b"hello").unwrap();
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+            wait_for_poll_events(server.get_ref(), libc::POLLRDHUP);
+            let (bytes, err) = read_until_closed(&server).await;
+            assert_eq!(bytes, b"hello");
+            assert!(err.is_none(), "{err:?}");
+        }
     });
 }
 
@@ -491,24 +501,18 @@ fn data_and_a_fin_reported_under_one_event_still_end_the_stream() {
 fn data_and_a_reset_reported_under_one_event_end_the_reads_with_the_reset() {
     // The drained hint counts data and a FIN, not an RST: after a hang-up
     // event a read must still reach the error instead of waiting.
-    common::within(60, "data-and-rst", || {
-        let rt = common::runtime(1);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let task = rt.handle().spawn(async move {
-            for _ in 0..20 {
-                let (server, mut client) = registered_pair(&listener).await;
-                std::io::Write::write_all(&mut client, b"hello").unwrap();
-                wait_for_poll_events(server.get_ref(), libc::POLLIN);
-                reset(client);
-                wait_for_poll_events(server.get_ref(), libc::POLLHUP);
-                let (bytes, err) = read_until_closed(&server).await;
-                assert!(bytes.is_empty() || bytes == b"hello", "{bytes:?}");
-                let err = err.expect("a reset connection reports an error");
-                assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
-            }
-        });
-        rt.block_on(task).unwrap();
-        rt.close();
+    on_one_loop("data-and-rst", |listener| async move {
+        for _ in 0..20 {
+            let (server, mut client) = registered_pair(&listener).await;
+            std::io::Write::write_all(&mut client, b"hello").unwrap();
+            wait_for_poll_events(server.get_ref(), libc::POLLIN);
+            reset(client);
+            wait_for_poll_events(server.get_ref(), libc::POLLHUP);
+            let (bytes, err) = read_until_closed(&server).await;
+            assert!(bytes.is_empty() || bytes == b"hello", "{bytes:?}");
+            let err = err.expect("a reset connection reports an error");
+            assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+        }
     });
 }
 
@@ -537,33 +541,27 @@ fn reset(s: std::net::TcpStream) {
 fn after_a_read_that_takes_everything_readable_waits_for_new_data() {
     // A TCP read that the kernel says left nothing (TCP_INQ) clears the
     // cached readiness, as a `WouldBlock` would: the next wait needs an event.
-    common::within(60, "drained-read", || {
-        let rt = common::runtime(1);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let task = rt.handle().spawn(async move {
-            let (server, mut client) = registered_pair(&listener).await;
-            std::io::Write::write_all(&mut client, b"hello").unwrap();
-            let mut buf = [0u8; 64];
-            assert_eq!(server.read(&mut buf).await.unwrap(), 5);
-            let polled =
-                std::future::poll_fn(|cx| std::task::Poll::Ready(server.poll_readable(cx))).await;
-            assert!(
-                polled.is_pending(),
-                "readiness still cached after a read that drained the socket"
-            );
-            std::io::Write::write_all(&mut client, b"more").unwrap();
-            server.readable().await.unwrap();
-            let mut rest = [std::mem::MaybeUninit::<u8>::uninit(); 64];
-            let n = server.read_uninit(&mut rest).await.unwrap();
-            // SAFETY: `read_uninit` initialised the first `n` bytes.
-            let got: Vec<u8> = rest[..n]
-                .iter()
-                .map(|b| unsafe { b.assume_init() })
-                .collect();
-            assert_eq!(got, b"more");
-        });
-        rt.block_on(task).unwrap();
-        rt.close();
+    on_one_loop("drained-read", |listener| async move {
+        let (server, mut client) = registered_pair(&listener).await;
+        std::io::Write::write_all(&mut client, b"hello").unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(server.read(&mut buf).await.unwrap(), 5);
+        let polled =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(server.poll_readable(cx))).await;
+        assert!(
+            polled.is_pending(),
+            "readiness still cached after a read that drained the socket"
+        );
+        std::io::Write::write_all(&mut client, b"more").unwrap();
+        server.readable().await.unwrap();
+        let mut rest = [std::mem::MaybeUninit::<u8>::uninit(); 64];
+        let n = server.read_uninit(&mut rest).await.unwrap();
+        // SAFETY: `read_uninit` initialised the first `n` bytes.
+        let got: Vec<u8> = rest[..n]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
+        assert_eq!(got, b"more");
     });
 }
 

@@ -273,10 +273,51 @@ fn one_edge_wakes_every_waiting_reader() {
     });
 }
 
-/// Stages of model (c)'s handshake.
+/// Stages of the handshake of models (c) and (f).
 const IDLE: u8 = 0;
 const WOULD_BLOCK: u8 = 1;
 const DISPATCHED: u8 = 2;
+
+/// The handshake's stage and its condvar.
+type Stage = Arc<(Mutex<u8>, Condvar)>;
+
+/// The kernel's side of (c) and (f): once the reader's syscall has returned
+/// (stage `WOULD_BLOCK`), queue a datagram, dispatch its edge and say
+/// `DISPATCHED`.
+fn edge_after_the_syscall(
+    source: &Arc<Readiness>,
+    fd: &Arc<Fd>,
+    stage: &Stage,
+) -> thread::JoinHandle<()> {
+    let (source, fd, stage) = (source.clone(), fd.clone(), stage.clone());
+    thread::spawn(move || {
+        let (lock, cv) = &*stage;
+        let mut s = lock.lock().unwrap();
+        while *s != WOULD_BLOCK {
+            s = cv.wait(s).unwrap();
+        }
+        fd.deliver(1);
+        dispatch_edge(&source, READABLE);
+        *s = DISPATCHED;
+        cv.notify_all();
+    })
+}
+
+/// The reader's side: after its first syscall (if `first` holds), hand over
+/// to the kernel and wait until it has dispatched, then return `res`: the
+/// edge lands between the syscall and `poll_io`'s clear.
+fn wait_for_the_edge<T>(stage: &Stage, first: bool, res: T) -> T {
+    let (lock, cv) = &**stage;
+    let mut s = lock.lock().unwrap();
+    if first && *s == IDLE {
+        *s = WOULD_BLOCK;
+        cv.notify_all();
+        while *s != DISPATCHED {
+            s = cv.wait(s).unwrap();
+        }
+    }
+    res
+}
 
 /// (c) Edge-triggered: the edge lands exactly between the reader's
 /// `WouldBlock` and its `clear_ready_if` (forced by a handshake inside the
@@ -288,33 +329,11 @@ fn an_edge_between_would_block_and_the_clear_is_kept() {
     model(|| {
         let source = Arc::new(Readiness::new());
         let fd = Arc::new(Fd::default());
-        let stage = Arc::new((Mutex::new(IDLE), Condvar::new()));
-        let kernel = {
-            let (source, fd, stage) = (source.clone(), fd.clone(), stage.clone());
-            thread::spawn(move || {
-                let (lock, cv) = &*stage;
-                let mut s = lock.lock().unwrap();
-                while *s != WOULD_BLOCK {
-                    s = cv.wait(s).unwrap();
-                }
-                fd.deliver(1);
-                dispatch_edge(&source, READABLE);
-                *s = DISPATCHED;
-                cv.notify_all();
-            })
-        };
+        let stage: Stage = Arc::new((Mutex::new(IDLE), Condvar::new()));
+        let kernel = edge_after_the_syscall(&source, &fd, &stage);
         let recv_in_window = || {
             let res = fd.recv();
-            let (lock, cv) = &*stage;
-            let mut s = lock.lock().unwrap();
-            if res.is_err() && *s == IDLE {
-                *s = WOULD_BLOCK;
-                cv.notify_all();
-                while *s != DISPATCHED {
-                    s = cv.wait(s).unwrap();
-                }
-            }
-            res
+            wait_for_the_edge(&stage, res.is_err(), res)
         };
         let (wakes, waker) = CountingWaker::new();
         let poll = source.poll_io(
@@ -419,36 +438,11 @@ fn an_edge_between_a_drained_read_and_the_clear_is_kept() {
         let source = Arc::new(Readiness::new());
         let fd = Arc::new(Fd::default());
         fd.deliver(1);
-        let stage = Arc::new((Mutex::new(IDLE), Condvar::new()));
-        let kernel = {
-            let (source, fd, stage) = (source.clone(), fd.clone(), stage.clone());
-            thread::spawn(move || {
-                let (lock, cv) = &*stage;
-                let mut s = lock.lock().unwrap();
-                while *s != WOULD_BLOCK {
-                    s = cv.wait(s).unwrap();
-                }
-                fd.deliver(1);
-                dispatch_edge(&source, READABLE);
-                *s = DISPATCHED;
-                cv.notify_all();
-            })
-        };
+        let stage: Stage = Arc::new((Mutex::new(IDLE), Condvar::new()));
+        let kernel = edge_after_the_syscall(&source, &fd, &stage);
         // The read drains the socket, then lets the edge land before
         // `poll_io` clears.
-        let recv_then_edge = || {
-            let res = fd.recv_stream();
-            let (lock, cv) = &*stage;
-            let mut s = lock.lock().unwrap();
-            if *s == IDLE {
-                *s = WOULD_BLOCK;
-                cv.notify_all();
-                while *s != DISPATCHED {
-                    s = cv.wait(s).unwrap();
-                }
-            }
-            res
-        };
+        let recv_then_edge = || wait_for_the_edge(&stage, true, fd.recv_stream());
         let (wakes, waker) = CountingWaker::new();
         let mut cx = Context::from_waker(&waker);
         let first = source.poll_io_drained(READ, &mut cx, recv_then_edge, no_rearm);
