@@ -10,9 +10,35 @@
 //! done).
 #![cfg(loopwork_loom)]
 
+use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{model, Behaviour, Rt};
 use std::sync::atomic::Ordering::SeqCst;
+
+/// Two loops with event stealing, expecting `work` units of work, and
+/// `producer` on a foreign thread: runs loop 0 here and loop 1 on a thread
+/// of its own until the model runtime shuts down (all work done); returns
+/// the model runtime and what the producer returned.
+fn with_two_stealing_loops<T: Send + 'static>(
+    work: usize,
+    producer: impl FnOnce(&Arc<Rt>) -> T + Send + 'static,
+) -> (Arc<Rt>, T) {
+    let (rt, mut workers) = Rt::new_with_event_stealing(2, work);
+    let w1 = workers.pop().unwrap();
+    let w0 = workers.pop().unwrap();
+    let producer = {
+        let rt = rt.clone();
+        thread::spawn(move || producer(&rt))
+    };
+    let other = {
+        let rt = rt.clone();
+        thread::spawn(move || rt.run_loop(1, w1))
+    };
+    rt.run_loop(0, w0);
+    other.join().unwrap();
+    let out = producer.join().unwrap();
+    (rt, out)
+}
 
 /// Two loops with event stealing and a foreign thread sending one item to
 /// loop 1's inbox. Loop 0, searching, passes the pre-check on loop 1's flag
@@ -23,20 +49,7 @@ use std::sync::atomic::Ordering::SeqCst;
 #[test]
 fn a_send_racing_an_event_steal_is_not_lost() {
     model(|| {
-        let (rt, mut workers) = Rt::new_with_event_stealing(2, 1);
-        let w1 = workers.pop().unwrap();
-        let w0 = workers.pop().unwrap();
-        let sender = {
-            let rt = rt.clone();
-            thread::spawn(move || rt.send(1, 7))
-        };
-        let other = {
-            let rt = rt.clone();
-            thread::spawn(move || rt.run_loop(1, w1))
-        };
-        rt.run_loop(0, w0);
-        other.join().unwrap();
-        sender.join().unwrap();
+        let (rt, ()) = with_two_stealing_loops(1, |rt| rt.send(1, 7));
         assert_eq!(
             *rt.handled.lock().unwrap(),
             [7],
@@ -52,23 +65,10 @@ fn a_send_racing_an_event_steal_is_not_lost() {
 #[test]
 fn sends_to_both_loops_racing_mutual_event_steals_are_not_lost() {
     model(|| {
-        let (rt, mut workers) = Rt::new_with_event_stealing(2, 2);
-        let w1 = workers.pop().unwrap();
-        let w0 = workers.pop().unwrap();
-        let sender = {
-            let rt = rt.clone();
-            thread::spawn(move || {
-                rt.send(1, 1);
-                rt.send(0, 0);
-            })
-        };
-        let other = {
-            let rt = rt.clone();
-            thread::spawn(move || rt.run_loop(1, w1))
-        };
-        rt.run_loop(0, w0);
-        other.join().unwrap();
-        sender.join().unwrap();
+        let (rt, ()) = with_two_stealing_loops(2, |rt| {
+            rt.send(1, 1);
+            rt.send(0, 0);
+        });
         let mut handled = rt.handled.lock().unwrap().clone();
         handled.sort_unstable();
         assert_eq!(handled, [0, 1], "an item was lost or handled twice");
@@ -87,24 +87,11 @@ fn sends_to_both_loops_racing_mutual_event_steals_are_not_lost() {
 #[test]
 fn a_remote_spawn_and_a_send_racing_event_steals_are_not_lost() {
     model(|| {
-        let (rt, mut workers) = Rt::new_with_event_stealing(2, 2);
-        let w1 = workers.pop().unwrap();
-        let w0 = workers.pop().unwrap();
-        let producer = {
-            let rt = rt.clone();
-            thread::spawn(move || {
-                let spawned = Rt::spawn_remote(&rt, Behaviour::Ready);
-                rt.send(1, 1);
-                spawned
-            })
-        };
-        let other = {
-            let rt = rt.clone();
-            thread::spawn(move || rt.run_loop(1, w1))
-        };
-        rt.run_loop(0, w0);
-        other.join().unwrap();
-        let (task, counters) = producer.join().unwrap();
+        let (rt, (task, counters)) = with_two_stealing_loops(2, |rt| {
+            let spawned = Rt::spawn_remote(rt, Behaviour::Ready);
+            rt.send(1, 1);
+            spawned
+        });
         assert_eq!(counters.polls(), 1, "the task was polled twice or never");
         assert!(task.is_finished());
         assert_eq!(
