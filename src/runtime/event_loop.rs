@@ -89,12 +89,11 @@ pub(crate) struct LoopCore {
     /// Whether another thread handed this loop work through its inbox since
     /// it last parked (see `spin_for_work`).
     handoff_seen: Cell<bool>,
-    /// This loop's last published `LoopShared::busy`.
+    /// This loop's last published `StealHints::busy`.
     busy: Cell<bool>,
-    /// Per sibling, its `LoopShared::progress` at this loop's last search.
-    /// Per sibling, its `LoopShared::progress` when this loop last looked,
+    /// Per sibling, its `StealHints::progress` when this loop last looked,
     /// and since when this loop has seen that value.
-    seen_progress: RefCell<Vec<(u64, Option<Instant>)>>,
+    seen_progress: RefCell<Vec<(u64, Instant)>>,
 }
 
 impl LoopCore {
@@ -151,7 +150,7 @@ impl LoopCore {
     fn run_once(&self) {
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
-        self.me().progress.store(tick, Relaxed);
+        self.me().hints.progress.store(tick, Relaxed);
         self.drain_inbox();
         self.fire_timers();
         let mut ran = self.run_callbacks();
@@ -499,29 +498,26 @@ impl LoopCore {
             return false;
         }
         let mut seen = self.seen_progress.borrow_mut();
-        if seen.len() != n {
-            seen.resize(n, (u64::MAX, None));
-        }
         let mut now = None;
         let mut found = false;
         for victim in shared.loops.iter() {
             if victim.index == self.index
-                || !victim.busy.load(Relaxed)
+                || !victim.hints.busy.load(Relaxed)
                 || !victim.driver.has_sources()
             {
                 continue;
             }
             let now = *now.get_or_insert_with(Instant::now);
-            let progress = victim.progress.load(Relaxed);
-            let entry = &mut seen[victim.index];
-            if entry.0 != progress || entry.1.is_none() {
-                *entry = (progress, Some(now));
+            if seen.len() != n {
+                seen.resize(n, (u64::MAX, now));
+            }
+            let progress = victim.hints.progress.load(Relaxed);
+            let (seen_progress, since) = &mut seen[victim.index];
+            if *seen_progress != progress {
+                (*seen_progress, *since) = (progress, now);
                 continue;
             }
-            if entry
-                .1
-                .is_some_and(|since| now.duration_since(since) < STALL)
-            {
+            if now.duration_since(*since) < STALL {
                 continue;
             }
             let mut events = self.events.borrow_mut();
@@ -541,7 +537,7 @@ impl LoopCore {
     fn set_busy(&self, busy: bool) {
         if self.busy.get() != busy {
             self.busy.set(busy);
-            self.me().busy.store(busy, Relaxed);
+            self.me().hints.busy.store(busy, Relaxed);
         }
     }
 

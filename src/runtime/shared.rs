@@ -9,6 +9,7 @@ use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::Notified;
 use crate::time::TimerEntry;
+use crossbeam_utils::CachePadded;
 use std::panic::Location;
 use std::time::Duration;
 
@@ -64,16 +65,25 @@ pub(crate) struct LoopShared {
     pub(crate) inbox: Injector<InboxItem>,
     pub(crate) driver: Driver,
     pub(crate) park: ParkFlag,
-    /// A hint for event stealers: the loop's last iteration ran work (it is
-    /// not searching or parking), so its poller's events may be waiting.
+    /// Read by event stealers (`LoopCore::steal_events`); on a cache line of
+    /// its own, since the loop writes it every iteration and producers read
+    /// `park` on every submission.
+    pub(crate) hints: CachePadded<StealHints>,
+    pub(crate) thread_name: String,
+    pub(crate) closed: AtomicBool,
+    pub(crate) metrics: LoopMetrics,
+}
+
+/// What a loop publishes for siblings that may take its I/O events.
+#[derive(Default)]
+pub(crate) struct StealHints {
+    /// The loop's current iteration is running work (it is not searching
+    /// or parking), so its poller's events may be waiting.
     pub(crate) busy: AtomicBool,
     /// The loop's iteration count, published at the start of each
     /// iteration: a busy loop whose count stands still is stuck in one
     /// batch (a long task, or the OS has descheduled it).
     pub(crate) progress: AtomicU64,
-    pub(crate) thread_name: String,
-    pub(crate) closed: AtomicBool,
-    pub(crate) metrics: LoopMetrics,
 }
 
 /// Counters of one loop. Written only by the loop's thread (load + store, no
