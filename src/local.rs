@@ -182,8 +182,8 @@ impl<T: 'static> Drop for Local<T> {
         let owner = &self.shared.loops[self.index];
         // Run by the owner, even during its shutdown; if it never runs, the
         // value is leaked and logged (see `home`).
-        home::send_home(value, &self.shared.gate, &owner.closed, |call| {
-            owner.send(InboxItem::Call(call))
+        home::send_home(value, &self.shared.sched.gate, &owner.closed, |call| {
+            self.shared.send(self.index, InboxItem::Call(call))
         });
     }
 }

@@ -1,20 +1,20 @@
-//! The reactor: each loop's `polling::Poller`, its events, and the park flag.
+//! The reactor: each loop's `polling::Poller`, the I/O sources registered
+//! with it, and their readiness.
 //!
 //! A loop parks in `Poller::wait(timeout = next timer deadline)` and is woken
 //! by `Poller::notify()`, which polling deduplicates (a second notify before
-//! the wait returns costs nothing). Producers that target one loop (its
-//! inbox) call `notify` only when the loop's [`ParkFlag`] says it is parked,
-//! so a busy loop pays no system call per submission.
+//! the wait returns costs nothing); when to park and when to notify is the
+//! scheduler's business (`scheduler::park`), which reaches the poller through
+//! the `scheduler::Driver` trait implemented here.
 //!
-//! I/O sources (`Async<T>`, `add_reader`) will register with the same poller.
+//! I/O sources (`Async<T>` and the socket types built on it) register with
+//! the poller of one loop; `io` keeps their wakers and `readiness` their
+//! cached readiness.
 
 #[cfg(not(loopwork_loom))]
 pub(crate) mod io;
-mod park;
 /// Built under loom too: the readiness state machine of `io`, without the poller.
 pub(crate) mod readiness;
-
-pub(crate) use park::{park_loop, poll_sibling, ParkFlag};
 
 #[cfg(not(loopwork_loom))]
 mod driver {
@@ -35,6 +35,9 @@ mod driver {
         /// How many sources are registered: a poller without any has no
         /// events for a sibling to steal.
         registered: AtomicUsize,
+        /// The events buffer of siblings that steal this poller's events
+        /// (one at a time: a second stealer finds it taken and skips).
+        steal_buf: Mutex<Events>,
     }
 
     /// The events buffer, owned by the loop thread.
@@ -54,6 +57,7 @@ mod driver {
                 poller,
                 sources: Mutex::new(SourceSlab::default()),
                 registered: AtomicUsize::new(0),
+                steal_buf: Mutex::new(Events::new()),
             })
         }
 
@@ -71,18 +75,18 @@ mod driver {
             }
         }
 
-        /// Whether any source is registered (a hint: it may change at once).
-        pub(crate) fn has_sources(&self) -> bool {
-            self.registered.load(Relaxed) != 0
-        }
 
         /// I/O event stealing: a zero-timeout wait on this (a sibling's)
         /// poller from another loop's thread, and the dispatch of what it
         /// collects there; whether there were events. Run it only through
-        /// `reactor::poll_sibling`, which keeps the owner's wakeup: the wait
-        /// may consume a notify meant for the owner. If the owner is
-        /// waiting in it, `polling` returns at once, empty.
-        pub(crate) fn steal_events(&self, events: &mut Events) -> bool {
+        /// `scheduler::park::poll_sibling`, which keeps the owner's wakeup:
+        /// the wait may consume a notify meant for the owner. If the owner
+        /// is waiting in it, `polling` returns at once, empty.
+        fn steal_events(&self) -> bool {
+            let Some(mut events) = self.steal_buf.try_lock() else {
+                return false;
+            };
+            let events = &mut *events;
             events.0.clear();
             if let Err(e) = self.poller.wait(&mut events.0, Some(Duration::ZERO)) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -152,6 +156,21 @@ mod driver {
             if let Err(e) = self.poller.notify() {
                 log::error!(target: "loopwork", "failed to notify a loop's poller: {e}");
             }
+        }
+    }
+
+    impl crate::scheduler::Driver for Driver {
+        fn notify(&self) {
+            Driver::notify(self);
+        }
+
+        /// Whether any source is registered (a hint: it may change at once).
+        fn has_sources(&self) -> bool {
+            self.registered.load(Relaxed) != 0
+        }
+
+        fn steal_events(&self) -> bool {
+            Driver::steal_events(self)
         }
     }
 }

@@ -130,7 +130,7 @@ impl LoopHandle {
 
     /// Passes the runtime's gate for a submission to this loop, or `Closed`.
     fn admit(&self) -> Result<crate::scheduler::gate::Pass<'_>, Closed> {
-        let pass = self.shared.gate.enter().ok_or(Closed(()))?;
+        let pass = self.shared.sched.gate.enter().ok_or(Closed(()))?;
         if self.me().closed.load(SeqCst) {
             return Err(Closed(()));
         }
@@ -168,7 +168,7 @@ impl LoopHandle {
     {
         let _pass = self.admit()?;
         let handle = CallbackHandle::pending();
-        self.me().send(InboxItem::Callback {
+        self.shared.send(self.index, InboxItem::Callback {
             f: Box::new(f),
             state: handle.state.clone(),
             location: Location::caller(),
@@ -203,13 +203,13 @@ impl LoopHandle {
         let shared_cf = concurrent::Shared::new();
         let meta = TaskMeta::new(None, Location::caller(), TaskKind::Pinned(self.index));
         let scheduler = PinnedScheduler {
-            shared: self.shared.clone(),
+            shared: self.shared.sched.clone(),
             owner: self.index,
         };
         let (notified, task) = new_task(Deliver::new(fut, shared_cf.clone()), scheduler, meta);
         shared_cf.set_task(task);
         match self.admit() {
-            Ok(_pass) => self.me().send(InboxItem::Task(notified)),
+            Ok(_pass) => self.shared.send(self.index, InboxItem::Task(notified)),
             // Drops the future here: it resolves to Cancelled.
             Err(Closed(())) => notified.shutdown(),
         }
@@ -264,7 +264,7 @@ impl LoopHandle {
             }
         };
         if let Ok(_pass) = self.admit() {
-            self.me().send(InboxItem::Call(Box::new(build)));
+            self.shared.send(self.index, InboxItem::Call(Box::new(build)));
         } else {
             drop(build); // its guard resolves the future to Cancelled
         }
@@ -307,7 +307,7 @@ impl LoopHandle {
                 let handle = CallbackHandle::pending();
                 let state = handle.state.clone();
                 if let Ok(_pass) = self.admit() {
-                    self.me().send(InboxItem::Callback {
+                    self.shared.send(self.index, InboxItem::Callback {
                         f: Box::new(f),
                         state: state.clone(),
                         location,
@@ -421,7 +421,7 @@ impl LoopHandle {
                     })
                 };
                 if let Ok(_pass) = self.admit() {
-                    self.me().send(InboxItem::Call(Box::new(arm)));
+                    self.shared.send(self.index, InboxItem::Call(Box::new(arm)));
                 } else {
                     log::warn!(target: "loopwork", "{api} at {location}: loop {} is closed; the callback is dropped", self.index);
                 }

@@ -55,10 +55,11 @@ impl RuntimeMetrics {
     pub(crate) fn collect(shared: &Shared) -> RuntimeMetrics {
         RuntimeMetrics {
             loops: shared
+                .sched
                 .loops
                 .iter()
                 .map(|l| {
-                    let m = &l.metrics;
+                    let m = &l.counters;
                     LoopStats {
                         polls: m.polls.load(Relaxed),
                         spawned: m.spawned.load(Relaxed),

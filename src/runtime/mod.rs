@@ -133,9 +133,7 @@ impl Runtime {
 
     /// Turns debug mode on or off while running.
     pub fn set_debug(&self, on: bool) {
-        self.shared
-            .debug
-            .store(on, crate::sync::atomic::Ordering::Relaxed);
+        self.shared.set_debug(on);
     }
 
     /// Whether debug mode is on.
@@ -167,7 +165,7 @@ impl Runtime {
             return;
         }
         let shared = &self.shared;
-        shared.gate.close();
+        shared.sched.gate.close();
         for l in shared.loops.iter() {
             l.driver.notify();
         }
@@ -210,12 +208,12 @@ impl Runtime {
             );
         }
         // What was pushed after the loops' last pass: only references remain.
-        while let Some(t) = shared.pop_injector() {
+        while let Some(t) = shared.sched.pop_injector() {
             t.shutdown();
         }
         for l in shared.loops.iter() {
             if l.closed.load(crate::sync::atomic::Ordering::SeqCst) {
-                while let crate::scheduler::queue::Steal::Success(item) = l.inbox.steal() {
+                while let crate::scheduler::queue::Steal::Success(item) = shared.sched.loops[l.index].inbox.steal() {
                     match item {
                         // Never polled on its loop: cancel it here so its
                         // joiner (or ConcurrentFuture) resolves. A pinned

@@ -1,15 +1,18 @@
 //! State shared by all loops of one runtime and by every handle to it.
+//!
+//! The scheduling part (queues, idle protocol, gate, per-loop slots) is the
+//! scheduler's [`Scheduler`]; this adds what only the runtime knows: each
+//! loop's poller (as the concrete reactor `Driver`), thread name and
+//! finished flag, the configuration, the blocking pool and the shutdown
+//! rendezvous.
 
 use crate::blocking::BlockingPool;
-use crate::reactor::{Driver, ParkFlag};
-use crate::scheduler::gate::Gate;
-use crate::scheduler::idle::Idle;
-use crate::scheduler::queue::{Injector, Steal, Stealer};
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use crate::reactor::Driver;
+use crate::scheduler::Scheduler;
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::Notified;
 use crate::time::TimerEntry;
-use crossbeam_utils::CachePadded;
 use std::panic::Location;
 use std::time::Duration;
 
@@ -32,6 +35,19 @@ pub(crate) enum InboxItem {
     Call(Box<dyn FnOnce() + Send>),
 }
 
+impl crate::scheduler::InboxItem for InboxItem {
+    fn task(task: Notified) -> InboxItem {
+        InboxItem::Task(task)
+    }
+
+    fn into_task(self) -> Result<Notified, InboxItem> {
+        match self {
+            InboxItem::Task(task) => Ok(task),
+            other => Err(other),
+        }
+    }
+}
+
 pub(crate) struct Config {
     pub(crate) slow_callback_duration: Duration,
     pub(crate) thread_name: String,
@@ -40,13 +56,8 @@ pub(crate) struct Config {
 }
 
 pub(crate) struct Shared {
+    pub(crate) sched: Arc<Scheduler<InboxItem>>,
     pub(crate) loops: Box<[LoopShared]>,
-    /// Tasks spawned or woken outside the runtime's loops.
-    pub(crate) injector: Injector<Notified>,
-    pub(crate) idle: Idle,
-    /// Closed at shutdown; remote submissions pass through it.
-    pub(crate) gate: Gate,
-    pub(crate) debug: AtomicBool,
     pub(crate) config: Config,
     /// Loops that have finished their shutdown, and a condvar to wait on it.
     pub(crate) finished: Mutex<usize>,
@@ -58,54 +69,12 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
 }
 
-/// The part of one loop that other threads may touch.
+/// The runtime's part of one loop that other threads may touch.
 pub(crate) struct LoopShared {
     pub(crate) index: usize,
-    pub(crate) stealer: Stealer<Notified>,
-    pub(crate) inbox: Injector<InboxItem>,
-    pub(crate) driver: Driver,
-    pub(crate) park: ParkFlag,
-    /// Read by event stealers (`LoopCore::steal_events`); on a cache line of
-    /// its own, since the loop writes it every iteration and producers read
-    /// `park` on every submission.
-    pub(crate) hints: CachePadded<StealHints>,
+    pub(crate) driver: Arc<Driver>,
     pub(crate) thread_name: String,
     pub(crate) closed: AtomicBool,
-    pub(crate) metrics: LoopMetrics,
-}
-
-/// What a loop publishes for siblings that may take its I/O events.
-#[derive(Default)]
-pub(crate) struct StealHints {
-    /// The loop's current iteration is running work (it is not searching
-    /// or parking), so its poller's events may be waiting.
-    pub(crate) busy: AtomicBool,
-    /// The loop's iteration count, published at the start of each
-    /// iteration: a busy loop whose count stands still is stuck in one
-    /// batch (a long task, or the OS has descheduled it).
-    pub(crate) progress: AtomicU64,
-}
-
-/// Counters of one loop. Written only by the loop's thread (load + store, no
-/// read-modify-write), read by anyone.
-#[derive(Default)]
-pub(crate) struct LoopMetrics {
-    pub(crate) polls: AtomicU64,
-    pub(crate) spawned: AtomicU64,
-    pub(crate) stolen: AtomicU64,
-    pub(crate) from_injector: AtomicU64,
-    pub(crate) parks: AtomicU64,
-    pub(crate) timers_fired: AtomicU64,
-    pub(crate) inbox_items: AtomicU64,
-    pub(crate) event_steals: AtomicU64,
-}
-
-impl LoopMetrics {
-    /// Single-writer increment.
-    #[inline]
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.store(counter.load(Relaxed) + n, Relaxed);
-    }
 }
 
 impl Shared {
@@ -114,45 +83,19 @@ impl Shared {
     }
 
     pub(crate) fn is_debug(&self) -> bool {
-        self.debug.load(Relaxed)
+        self.sched.is_debug()
     }
 
-    /// Pushes a task to the global injector and wakes a parked loop if no
-    /// loop is searching.
-    pub(crate) fn push_remote(&self, task: Notified) {
-        self.injector.push(task);
-        self.notify_parked();
-    }
-
-    /// The producer side of the idle protocol (see `scheduler::idle`).
-    pub(crate) fn notify_parked(&self) {
-        if let Some(index) = self.idle.notify_one() {
-            self.loops[index].driver.notify();
-        }
-    }
-
-    /// Takes one task from the injector.
-    pub(crate) fn pop_injector(&self) -> Option<Notified> {
-        loop {
-            match self.injector.steal() {
-                Steal::Success(t) => return Some(t),
-                Steal::Empty => return None,
-                Steal::Retry => crate::sync::spin_loop(),
-            }
-        }
+    pub(crate) fn set_debug(&self, on: bool) {
+        self.sched.debug.store(on, Relaxed);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.gate.is_closed()
+        self.sched.is_closed()
     }
-}
 
-impl LoopShared {
-    /// Pushes to this loop's inbox and wakes the loop if it is parked.
-    pub(crate) fn send(&self, item: InboxItem) {
-        self.inbox.push(item);
-        if self.park.should_notify() {
-            self.driver.notify();
-        }
+    /// Pushes to loop `index`'s inbox and wakes it if it is parked.
+    pub(crate) fn send(&self, index: usize, item: InboxItem) {
+        self.sched.loops[index].send(item);
     }
 }

@@ -26,7 +26,7 @@ where
 {
     let meta = TaskMeta::new(name, location, TaskKind::Stealable);
     let scheduler = StealableScheduler {
-        shared: shared.clone(),
+        shared: shared.sched.clone(),
     };
     let (notified, task) = new_task(fut, scheduler, meta);
     context::with_core(|core| match core {
@@ -35,11 +35,11 @@ where
                 notified.shutdown();
                 return;
             }
-            core.note_spawn();
-            core.push_local(notified);
+            core.sched.note_spawn();
+            core.sched.push_local(notified);
         }
-        _ => match shared.gate.enter() {
-            Some(_pass) => shared.push_remote(notified),
+        _ => match shared.sched.gate.enter() {
+            Some(_pass) => shared.sched.push_remote(notified),
             None => notified.shutdown(),
         },
     });
@@ -70,7 +70,7 @@ where
         };
         let meta = TaskMeta::new(name, location, TaskKind::Pinned(core.index));
         let scheduler = PinnedScheduler {
-            shared: core.shared.clone(),
+            shared: core.shared.sched.clone(),
             owner: core.index,
         };
         let fut = Pinned {
@@ -82,8 +82,8 @@ where
             notified.shutdown();
             return task;
         }
-        core.note_spawn();
-        core.push_pinned(notified);
+        core.sched.note_spawn();
+        core.sched.push_pinned(notified);
         task
     })
 }

@@ -1,93 +1,101 @@
-//! The runtime's two `Schedule` hooks: stealable tasks and pinned tasks.
+//! The two `Schedule` hooks a task carries: stealable tasks and pinned tasks.
+//!
+//! Woken on a loop of its runtime, a stealable task goes to that loop's
+//! deque (or, when it yielded, to its deferred list); woken anywhere else, to
+//! the injector plus one notify. A pinned task woken on its owner goes to the
+//! owner's pinned queue; anywhere else, to the owner's inbox plus the owner's
+//! notify. A pinned task is never polled off its owner: always checked,
+//! because soundness depends on it.
 
-use crate::runtime::context;
-use crate::runtime::shared::{InboxItem, Shared};
+use super::shared::{InboxItem, Scheduler};
+use super::worker::{with_current, LoopScheduler};
 use crate::sync::Arc;
-use crate::task::{Notified, RawTask, Schedule, TaskKind};
+use crate::task::{Notified, RawTask, Schedule};
 
 /// For `Send` tasks: any loop of the runtime may poll them.
-pub(crate) struct StealableScheduler {
-    pub(crate) shared: Arc<Shared>,
+pub(crate) struct StealableScheduler<I> {
+    pub(crate) shared: Arc<Scheduler<I>>,
 }
 
-impl Schedule for StealableScheduler {
+impl<I: InboxItem> Schedule for StealableScheduler<I> {
     fn schedule(&self, task: Notified) {
-        context::with_core(|core| match core {
-            Some(core) if core.belongs_to(&self.shared) => core.push_local(task),
+        with_current::<I, _>(|sched| match sched {
+            Some(sched) if sched.belongs_to(&self.shared) => sched.push_local(task),
             _ => self.shared.push_remote(task),
         });
     }
 
     fn yield_now(&self, task: Notified) {
-        context::with_core(|core| match core {
-            Some(core) if core.belongs_to(&self.shared) => core.defer(task),
+        with_current::<I, _>(|sched| match sched {
+            Some(sched) if sched.belongs_to(&self.shared) => sched.defer(task),
             _ => self.shared.push_remote(task),
         });
     }
 
-    fn before_poll(&self, task: RawTask) {
-        context::with_core(|core| {
-            if let Some(core) = core {
-                core.before_poll(task, false);
+    fn before_poll(&self, _task: RawTask) {
+        with_current::<I, _>(|sched| {
+            if let Some(sched) = sched {
+                sched.before_poll(false);
             }
         });
     }
 
     fn after_poll(&self, task: RawTask, pending: bool) {
-        context::with_core(|core| {
-            if let Some(core) = core {
-                core.after_poll(task, pending);
+        with_current::<I, _>(|sched| {
+            if let Some(sched) = sched {
+                sched.after_poll(task, pending);
             }
         });
     }
 }
 
 /// For tasks bound to one loop (`spawn_local`): only that loop polls them.
-pub(crate) struct PinnedScheduler {
-    pub(crate) shared: Arc<Shared>,
+pub(crate) struct PinnedScheduler<I> {
+    pub(crate) shared: Arc<Scheduler<I>>,
     pub(crate) owner: usize,
 }
 
-impl Schedule for PinnedScheduler {
+impl<I: InboxItem> PinnedScheduler<I> {
+    /// Runs `here` with the owner loop's scheduler when called on it.
+    #[inline]
+    fn on_owner<R>(&self, here: impl FnOnce(Option<&LoopScheduler<I>>) -> R) -> R {
+        with_current::<I, _>(|sched| {
+            here(sched.filter(|s| s.belongs_to(&self.shared) && s.index == self.owner))
+        })
+    }
+}
+
+impl<I: InboxItem> Schedule for PinnedScheduler<I> {
     fn schedule(&self, task: Notified) {
-        context::with_core(|core| match core {
-            Some(core) if core.belongs_to(&self.shared) && core.index == self.owner => {
-                core.push_pinned(task)
-            }
-            _ => self.shared.loops[self.owner].send(InboxItem::Task(task)),
+        self.on_owner(|owner| match owner {
+            Some(owner) => owner.push_pinned(task),
+            None => self.shared.loops[self.owner].send(I::task(task)),
         });
     }
 
     fn yield_now(&self, task: Notified) {
-        context::with_core(|core| match core {
-            Some(core) if core.belongs_to(&self.shared) && core.index == self.owner => {
-                core.defer(task)
-            }
-            _ => self.shared.loops[self.owner].send(InboxItem::Task(task)),
+        self.on_owner(|owner| match owner {
+            Some(owner) => owner.defer(task),
+            None => self.shared.loops[self.owner].send(I::task(task)),
         });
     }
 
     fn before_poll(&self, task: RawTask) {
-        context::with_core(|core| match core {
+        self.on_owner(|owner| match owner {
+            Some(owner) => owner.before_poll(true),
             // Always checked: polling a !Send future off its owner is unsound.
-            Some(core) if core.belongs_to(&self.shared) && core.index == self.owner => {
-                core.before_poll(task, true)
-            }
-            _ => {
-                let header = task.header();
-                debug_assert_eq!(header.meta.kind(), TaskKind::Pinned(self.owner));
-                panic!(
-                    "loopwork bug: pinned {} polled off its owner loop {}",
-                    header.meta, self.owner
-                );
-            }
+            None => panic!(
+                "loopwork bug: pinned {} polled off its owner loop {}",
+                task.header().meta,
+                self.owner
+            ),
         });
     }
 
     fn after_poll(&self, task: RawTask, pending: bool) {
-        context::with_core(|core| {
-            if let Some(core) = core {
-                core.after_poll(task, pending);
+        with_current::<I, _>(|sched| {
+            if let Some(sched) = sched {
+                sched.after_poll(task, pending);
             }
         });
     }

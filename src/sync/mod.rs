@@ -21,3 +21,20 @@ pub(crate) use std_impl::*;
 mod loom_impl;
 #[cfg(loopwork_loom)]
 pub(crate) use loom_impl::*;
+
+/// `thread_local!` through the switch: std's, const-initialised (no lazy
+/// check on the hot path), in production; loom's under loom, where every
+/// model thread must see its own value.
+#[cfg(not(loopwork_loom))]
+macro_rules! loop_thread_local {
+    ($vis:vis static $name:ident: $t:ty = $init:expr;) => {
+        std::thread_local! { $vis static $name: $t = const { $init }; }
+    };
+}
+#[cfg(loopwork_loom)]
+macro_rules! loop_thread_local {
+    ($vis:vis static $name:ident: $t:ty = $init:expr;) => {
+        loom::thread_local! { $vis static $name: $t = $init; }
+    };
+}
+pub(crate) use loop_thread_local;

@@ -350,7 +350,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                 // SAFETY: the join handle is gone and the task is complete;
                 // this thread is the only one left that may touch the stage.
                 if let Stage::Finished(Err(TaskError::Panicked(p))) = unsafe { &*stage } {
-                    crate::debug::report_unretrieved_panic(&self.header().meta, p);
+                    crate::debug::report_unretrieved_panic(&self.header().meta, p.message());
                 }
             });
             self.set_stage(Stage::Consumed);
@@ -480,7 +480,7 @@ unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>) {
             unsafe { std::mem::replace(&mut *stage, Stage::Consumed) }
         });
         if let Stage::Finished(Err(TaskError::Panicked(p))) = &stage {
-            crate::debug::report_unretrieved_panic(&harness.header().meta, p);
+            crate::debug::report_unretrieved_panic(&harness.header().meta, p.message());
         }
         let _ = catch_unwind(AssertUnwindSafe(move || drop(stage)));
     }

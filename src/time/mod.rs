@@ -292,7 +292,7 @@ impl Sleep {
                 );
             // Spread foreign timers over the loops by entry address.
             let i = (Arc::as_ptr(&entry) as usize >> 6) % shared.num_loops();
-            shared.loops[i].send(InboxItem::Timer(entry.clone()));
+            shared.send(i, InboxItem::Timer(entry.clone()));
         }
         self.entry = Some(entry);
     }

@@ -1,0 +1,224 @@
+//! The scheduling state every thread may touch: the global injector, the
+//! idle protocol, the shutdown gate, and per loop the part others reach (its
+//! `Stealer`, its inbox, its park flag, its stealing hints, its counters and
+//! the [`Driver`] that wakes it).
+//!
+//! # Who writes what
+//! * the injector and the inboxes: any thread pushes; loops take;
+//! * `Slot::park`: written by its loop only (raised before parking, lowered
+//!   after), read by inbox producers and event stealers (see [`park`]);
+//! * `Slot::hints`: written by its loop every iteration, read by siblings
+//!   looking for a stalled loop (`LoopScheduler::steal_events`);
+//! * `Slot::counters`: written by its loop only, read by anyone.
+//!
+//! [`park`]: super::park
+
+use super::gate::Gate;
+use super::idle::Idle;
+use super::park::ParkFlag;
+use super::queue::{Injector, Steal, Stealer};
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use crate::sync::Arc;
+use crate::task::Notified;
+use crossbeam_utils::CachePadded;
+use std::time::Duration;
+
+/// What the scheduler needs from a loop's poller (the reactor's `Driver` in
+/// the runtime, a loom-modelled parker in the models).
+pub(crate) trait Driver: Send + Sync + 'static {
+    /// Wakes the loop's wait, or makes its next one return at once
+    /// (deduplicated: a second notify before the wait returns costs nothing).
+    fn notify(&self);
+
+    /// Whether any I/O source is registered (a hint): a poller without any
+    /// has no events for a sibling to steal.
+    fn has_sources(&self) -> bool;
+
+    /// I/O event stealing: a zero-timeout wait on this (a sibling's) poller
+    /// from another loop's thread, and the dispatch of what it collects;
+    /// whether there were events. Called only through
+    /// [`poll_sibling`](super::park::poll_sibling), which keeps the owner's
+    /// wakeup.
+    fn steal_events(&self) -> bool;
+}
+
+/// What travels through a loop's inbox. The scheduler handles the tasks
+/// (pinned tasks woken elsewhere); everything else is the runtime's.
+pub(crate) trait InboxItem: Send + 'static {
+    /// A pinned task of the receiving loop, woken on another thread.
+    fn task(task: Notified) -> Self;
+
+    /// The task, if this item is one; otherwise the item back.
+    fn into_task(self) -> Result<Notified, Self>
+    where
+        Self: Sized;
+}
+
+/// Tuning of one runtime's loops.
+#[derive(Clone, Debug)]
+pub(crate) struct Tuning {
+    /// How long an idle loop that just received inbox work watches its
+    /// queues before it parks (`LoopScheduler::spin_for_work`); zero: never.
+    pub(crate) spin: Duration,
+    /// A busy sibling without a new iteration for this long is stalled: its
+    /// I/O events may be collected by another loop.
+    pub(crate) stall: Duration,
+    /// Debug mode: a task poll at least this long is logged.
+    pub(crate) slow_poll: Duration,
+}
+
+/// The scheduling state of one runtime.
+pub(crate) struct Scheduler<I> {
+    /// Tasks spawned or woken outside the runtime's loops.
+    pub(crate) injector: Injector<Notified>,
+    pub(crate) idle: Idle,
+    /// Closed at shutdown; remote submissions pass through it.
+    pub(crate) gate: Gate,
+    pub(crate) loops: Box<[Slot<I>]>,
+    /// Debug mode (`Runtime::set_debug`); read once per iteration and poll.
+    pub(crate) debug: AtomicBool,
+    pub(crate) tuning: Tuning,
+}
+
+/// The part of one loop that other threads may touch.
+pub(crate) struct Slot<I> {
+    pub(crate) index: usize,
+    pub(crate) stealer: Stealer<Notified>,
+    pub(crate) inbox: Injector<I>,
+    pub(crate) driver: Arc<dyn Driver>,
+    pub(crate) park: ParkFlag,
+    /// Read by event stealers; on a cache line of its own, since the loop
+    /// writes it every iteration and producers read `park` on every
+    /// submission.
+    pub(crate) hints: CachePadded<StealHints>,
+    pub(crate) counters: Counters,
+}
+
+/// What a loop publishes for siblings that may take its I/O events.
+#[derive(Default)]
+pub(crate) struct StealHints {
+    /// The loop's current iteration is running work (it is not searching
+    /// or parking), so its poller's events may be waiting.
+    pub(crate) busy: AtomicBool,
+    /// The loop's iteration count, published at the start of each
+    /// iteration: a busy loop whose count stands still is stuck in one
+    /// batch (a long task, or the OS has descheduled it).
+    pub(crate) progress: AtomicU64,
+}
+
+/// Counters of one loop. Written only by the loop's thread (load + store, no
+/// read-modify-write: no shared atomics on the hot path), read by anyone.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) polls: AtomicU64,
+    pub(crate) spawned: AtomicU64,
+    pub(crate) stolen: AtomicU64,
+    pub(crate) from_injector: AtomicU64,
+    pub(crate) parks: AtomicU64,
+    pub(crate) timers_fired: AtomicU64,
+    pub(crate) inbox_items: AtomicU64,
+    pub(crate) event_steals: AtomicU64,
+}
+
+impl Counters {
+    /// Single-writer increment.
+    #[inline]
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.store(counter.load(Relaxed) + n, Relaxed);
+    }
+}
+
+impl<I: InboxItem> Scheduler<I> {
+    /// The scheduling state of `drivers.len()` loops; `stealers[i]` is loop
+    /// `i`'s deque, whose `Worker` its thread owns.
+    pub(crate) fn new(
+        stealers: Vec<Stealer<Notified>>,
+        drivers: Vec<Arc<dyn Driver>>,
+        debug: bool,
+        tuning: Tuning,
+    ) -> Scheduler<I> {
+        assert_eq!(stealers.len(), drivers.len());
+        let n = drivers.len();
+        let loops = stealers
+            .into_iter()
+            .zip(drivers)
+            .enumerate()
+            .map(|(index, (stealer, driver))| Slot {
+                index,
+                stealer,
+                inbox: Injector::new(),
+                driver,
+                park: ParkFlag::new(),
+                hints: Default::default(),
+                counters: Counters::default(),
+            })
+            .collect();
+        Scheduler {
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            gate: Gate::new(),
+            loops,
+            debug: AtomicBool::new(debug),
+            tuning,
+        }
+    }
+
+    pub(crate) fn num_loops(&self) -> usize {
+        self.loops.len()
+    }
+
+    pub(crate) fn is_debug(&self) -> bool {
+        self.debug.load(Relaxed)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.gate.is_closed()
+    }
+
+    /// Pushes a task to the global injector and wakes a parked loop if no
+    /// loop is searching.
+    pub(crate) fn push_remote(&self, task: Notified) {
+        self.injector.push(task);
+        self.notify_parked();
+    }
+
+    /// The producer side of the idle protocol (see `scheduler::idle`): the
+    /// `SeqCst` fence in `Idle::notify_one` pairs with the one in
+    /// `Idle::transition_to_parked`, so the push above is seen by a parking
+    /// loop's re-check or the parked loop is seen here.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(index) = self.idle.notify_one() {
+            self.loops[index].driver.notify();
+        }
+    }
+
+    /// Takes one task from the injector.
+    pub(crate) fn pop_injector(&self) -> Option<Notified> {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(t) => return Some(t),
+                Steal::Empty => return None,
+                Steal::Retry => crate::sync::spin_loop(),
+            }
+        }
+    }
+
+    /// Whether any sibling of `index` has tasks in its deque.
+    pub(crate) fn siblings_have_tasks(&self, index: usize) -> bool {
+        self.loops
+            .iter()
+            .any(|l| l.index != index && !l.stealer.is_empty())
+    }
+}
+
+impl<I: InboxItem> Slot<I> {
+    /// Pushes to this loop's inbox and wakes the loop if it is parked: the
+    /// fence in `ParkFlag::should_notify` pairs with the one in
+    /// `ParkFlag::prepare_park`.
+    pub(crate) fn send(&self, item: I) {
+        self.inbox.push(item);
+        if self.park.should_notify() {
+            self.driver.notify();
+        }
+    }
+}

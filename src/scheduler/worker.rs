@@ -1,0 +1,701 @@
+//! One loop's scheduler: its run queues, how it runs an iteration, how it
+//! finds work when its own queues are empty, and how it parks.
+//!
+//! # One iteration ([`LoopScheduler::run_once`])
+//! 1. drain the inbox (pinned tasks woken elsewhere here; everything else is
+//!    handed to the runtime's [`LoopHooks::handle`]);
+//! 2. fire due timers ([`LoopHooks::fire_timers`]);
+//! 3. run ready work: callbacks, then tasks, at most `BUDGET` of them,
+//!    alternating between the pinned queue and the deque so neither starves
+//!    the other; every `INJECTOR_INTERVAL` polls the injector is checked
+//!    first, so remote work is never starved by a busy local queue;
+//! 4. if nothing was ready: search (injector batch, then steal half of a
+//!    random sibling's deque, then a stalled sibling's I/O events), spin
+//!    briefly after an inbox handoff, else park in the poller's wait until
+//!    the next timer ([`LoopHooks::poll_events`]).
+//!
+//! # Ownership
+//! A `LoopScheduler` lives on its loop's thread and is touched only there
+//! (the `Cell`s and `RefCell`s are never borrowed across a task poll or a
+//! user callback); other threads reach the loop through its [`Slot`].
+//!
+//! # The registry
+//! A task whose poll on this loop returned `Pending` (the first time) is held
+//! by this loop's registry with one reference, so shutdown can cancel tasks
+//! that are parked on a waker nobody will call. Tasks that complete in their
+//! first poll never enter it, and tasks waiting in a queue are reached by
+//! shutdown's queue drains. Completed tasks are released in sweeps, run when
+//! the registry has doubled since the last sweep: amortised O(1) per task, no
+//! lock, no shared list.
+//!
+//! # The current loop
+//! While a loop runs, a thread-local points at its `LoopScheduler`
+//! ([`LoopScheduler::enter`]); the task hooks ([`super::schedulers`]) use it
+//! to push a task woken on its own loop to that loop's queues.
+
+use super::park::{park_loop, poll_sibling};
+use super::queue::{Steal, Worker};
+use super::shared::{Counters, InboxItem, Scheduler, Slot};
+use crate::sync::atomic::Ordering::*;
+use crate::sync::Arc;
+use crate::task::{Notified, RawTask, TaskKind};
+use std::any::TypeId;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Tasks polled per iteration before the inbox and timers are looked at again.
+const BUDGET: u32 = 64;
+/// Every this many polls, the injector is checked before local queues.
+const INJECTOR_INTERVAL: u64 = 61;
+/// Every this many busy iterations, I/O readiness is collected without parking.
+const EVENT_INTERVAL: u64 = 61;
+const MIN_SWEEP: usize = 256;
+/// `spin_loop` hints between two looks at the queues.
+const SPIN_CHECK_EVERY: u32 = 32;
+
+/// The runtime's part of a loop iteration: what is not scheduling (timers,
+/// callbacks, the poller's wait), handed to [`LoopScheduler::run_once`].
+pub(crate) trait LoopHooks<I> {
+    /// Handles an inbox item that is not a task.
+    fn handle(&self, item: I);
+    /// Fires the due timers.
+    fn fire_timers(&self);
+    /// Runs the ready callbacks; how many ran.
+    fn run_callbacks(&self) -> u32;
+    /// Whether callbacks are ready.
+    fn has_callbacks(&self) -> bool;
+    /// How long until the next timer fires (`None`: no timer).
+    fn next_timeout(&self) -> Option<Duration>;
+    /// Waits for I/O events or a notify for at most `timeout` (`None`: no
+    /// limit) and dispatches them; whether I/O events came.
+    fn poll_events(&self, timeout: Option<Duration>) -> bool;
+}
+
+crate::sync::loop_thread_local! {
+    static CURRENT: Cell<Option<(*const (), TypeId)>> = Cell::new(None);
+}
+
+/// Runs `f` with the loop this thread runs, if it is a loop thread whose
+/// inbox carries `I`.
+#[inline]
+pub(crate) fn with_current<I: InboxItem, R>(f: impl FnOnce(Option<&LoopScheduler<I>>) -> R) -> R {
+    let current = CURRENT.try_with(|c| c.get()).ok().flatten();
+    let sched = match current {
+        // SAFETY: `enter` stored a pointer to a live `LoopScheduler<I>` (the
+        // type id says which `I`), and it stays valid until its guard drops,
+        // which happens only after the loop stops running code.
+        Some((ptr, ty)) if ty == TypeId::of::<I>() => unsafe {
+            Some(&*(ptr as *const LoopScheduler<I>))
+        },
+        _ => None,
+    };
+    f(sched)
+}
+
+/// Clears the current loop when the loop stops.
+pub(crate) struct EnterGuard(());
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(None));
+    }
+}
+
+/// One loop's scheduling state (see the module docs).
+pub(crate) struct LoopScheduler<I> {
+    pub(crate) shared: Arc<Scheduler<I>>,
+    pub(crate) index: usize,
+    deque: Worker<Notified>,
+    pinned: RefCell<VecDeque<Notified>>,
+    /// Tasks that yielded during this iteration (see `defer`).
+    deferred: RefCell<Vec<Notified>>,
+    registry: RefCell<Registry>,
+    ticks: Cell<u64>,
+    polls: Cell<u64>,
+    rng: Cell<u64>,
+    searching: Cell<bool>,
+    poll_started: Cell<Option<Instant>>,
+    /// Debug mode: when the previous task poll of this batch ended. The next
+    /// poll starts its clock there instead of reading it again: one clock
+    /// read per poll instead of two. Cleared whenever anything but a task
+    /// poll runs (callbacks, the end of the batch), so only the loop's own
+    /// few hundred nanoseconds between two polls are charged to a task.
+    last_poll_end: Cell<Option<Instant>>,
+    /// Whether the task being polled is pinned to this loop (`Async`
+    /// registers a pinned task's fd with its own loop).
+    polling_pinned: Cell<bool>,
+    /// Whether the last poll of the reactor brought I/O events (see
+    /// `spin_for_work`).
+    woken_by_io: Cell<bool>,
+    /// Whether another thread handed this loop work through its inbox since
+    /// it last parked (see `spin_for_work`).
+    handoff_seen: Cell<bool>,
+    /// This loop's last published `StealHints::busy`.
+    busy: Cell<bool>,
+    /// Per sibling, its `StealHints::progress` when this loop last looked,
+    /// and since when this loop has seen that value.
+    seen_progress: RefCell<Vec<(u64, Instant)>>,
+}
+
+impl<I: InboxItem> LoopScheduler<I> {
+    /// Loop `index`'s scheduler; `deque` is the `Worker` whose `Stealer` is
+    /// in `shared.loops[index]`.
+    pub(crate) fn new(
+        shared: Arc<Scheduler<I>>,
+        index: usize,
+        deque: Worker<Notified>,
+    ) -> LoopScheduler<I> {
+        LoopScheduler {
+            shared,
+            index,
+            deque,
+            pinned: RefCell::new(VecDeque::new()),
+            deferred: RefCell::new(Vec::new()),
+            registry: RefCell::new(Registry::new()),
+            ticks: Cell::new(0),
+            polls: Cell::new(0),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
+            searching: Cell::new(false),
+            poll_started: Cell::new(None),
+            last_poll_end: Cell::new(None),
+            polling_pinned: Cell::new(false),
+            woken_by_io: Cell::new(false),
+            handoff_seen: Cell::new(false),
+            busy: Cell::new(false),
+            seen_progress: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Makes this the thread's current loop until the guard drops.
+    ///
+    /// # Panics
+    /// If the thread already runs a loop.
+    pub(crate) fn enter(&self) -> EnterGuard {
+        CURRENT.with(|c| {
+            assert!(c.get().is_none(), "a thread can run only one loop");
+            c.set(Some((self as *const Self as *const (), TypeId::of::<I>())));
+        });
+        EnterGuard(())
+    }
+
+    fn me(&self) -> &Slot<I> {
+        &self.shared.loops[self.index]
+    }
+
+    /// Whether this loop belongs to the runtime whose scheduler is `shared`.
+    #[inline]
+    pub(crate) fn belongs_to(&self, shared: &Arc<Scheduler<I>>) -> bool {
+        Arc::ptr_eq(&self.shared, shared)
+    }
+
+    /// One iteration (see the module docs).
+    pub(crate) fn run_once(&self, hooks: &impl LoopHooks<I>) {
+        let tick = self.ticks.get().wrapping_add(1);
+        self.ticks.set(tick);
+        self.me().hints.progress.store(tick, Relaxed);
+        self.drain_inbox(hooks);
+        hooks.fire_timers();
+        self.last_poll_end.set(None);
+        let mut ran = hooks.run_callbacks();
+        while ran < BUDGET {
+            let Some(task) = self.next_task() else { break };
+            // Published before the batch: a sibling may take this loop's
+            // I/O events while a long batch (or the OS) holds it.
+            self.set_busy(true);
+            self.run_task(task);
+            ran += 1;
+            // Callbacks a task scheduled run before the next task is polled,
+            // so `call_soon(f); yield_now().await` sees `f` done (asyncio's
+            // single FIFO ready queue).
+            if hooks.has_callbacks() {
+                self.last_poll_end.set(None);
+                ran += hooks.run_callbacks();
+            }
+        }
+        self.last_poll_end.set(None);
+        self.requeue_deferred();
+        if ran > 0 {
+            if tick % EVENT_INTERVAL == 0 {
+                self.woken_by_io.set(hooks.poll_events(Some(Duration::ZERO)));
+                // A busy loop looks after stalled siblings' sockets too, as
+                // tokio's workers poll the shared driver in maintenance.
+                self.steal_events();
+            }
+            return;
+        }
+        self.set_busy(false);
+        if let Some(task) = self.search() {
+            self.run_task(task);
+            return;
+        }
+        if self.spin_for_work(hooks) {
+            return;
+        }
+        self.park(hooks);
+    }
+
+    fn drain_inbox(&self, hooks: &impl LoopHooks<I>) {
+        let me = self.me();
+        let mut n = 0;
+        loop {
+            let item = match me.inbox.steal() {
+                Steal::Success(item) => item,
+                Steal::Empty => break,
+                Steal::Retry => continue,
+            };
+            n += 1;
+            match item.into_task() {
+                Ok(task) => self.push_pinned(task),
+                Err(item) => hooks.handle(item),
+            }
+        }
+        if n > 0 {
+            self.handoff_seen.set(true);
+            Counters::add(&me.counters.inbox_items, n);
+        }
+    }
+
+    fn next_task(&self) -> Option<Notified> {
+        let polls = self.polls.get().wrapping_add(1);
+        self.polls.set(polls);
+        if polls % INJECTOR_INTERVAL == 0 {
+            if let Some(task) = self.take_injector_batch() {
+                return Some(task);
+            }
+        }
+        if polls & 1 == 0 {
+            self.pop_pinned().or_else(|| self.deque.pop())
+        } else {
+            self.deque.pop().or_else(|| self.pop_pinned())
+        }
+    }
+
+    /// Moves a batch from the global injector into this loop's deque and
+    /// returns one task of it. A batch, not one task: under a busy local queue
+    /// the injector is only looked at every `INJECTOR_INTERVAL` polls, and one
+    /// task per look would leave remote work waiting 61 polls per task.
+    fn take_injector_batch(&self) -> Option<Notified> {
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.deque) {
+                Steal::Success(task) => {
+                    let n = self.deque.len() as u64 + 1;
+                    Counters::add(&self.me().counters.from_injector, n);
+                    return Some(task);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => crate::sync::spin_loop(),
+            }
+        }
+    }
+
+    /// A task woken during its own poll (it yielded): it runs again only
+    /// after this iteration's other ready work and an injector batch, so a
+    /// yielding task cannot keep remote work out (tokio defers yielders too).
+    pub(crate) fn defer(&self, task: Notified) {
+        self.deferred.borrow_mut().push(task);
+    }
+
+    /// End of an iteration: bring in remote work first, then the yielders.
+    fn requeue_deferred(&self) {
+        if self.deferred.borrow().is_empty() {
+            return;
+        }
+        if !self.shared.injector.is_empty() {
+            if let Some(task) = self.take_injector_batch() {
+                self.deque.push(task);
+            }
+        }
+        // Drained in place: the Vec keeps its capacity, so a loop full of
+        // yielding tasks does not reallocate it every iteration (which, with
+        // another loop freeing tasks into this thread's malloc arena, showed
+        // as arena-lock contention and a 2.5x slower `yield_many`). No user
+        // code runs while it is borrowed.
+        let mut deferred = self.deferred.borrow_mut();
+        let mut stealable = false;
+        for task in deferred.drain(..) {
+            if matches!(task.header().meta.kind(), TaskKind::Pinned(_)) {
+                self.pinned.borrow_mut().push_back(task);
+            } else {
+                self.deque.push(task);
+                stealable = true;
+            }
+        }
+        drop(deferred);
+        if stealable {
+            self.shared.notify_parked();
+        }
+    }
+
+    fn pop_pinned(&self) -> Option<Notified> {
+        self.pinned.borrow_mut().pop_front()
+    }
+
+    fn run_task(&self, task: Notified) {
+        if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
+            // The last searcher found work: wake the next one if there is more.
+            self.notify_if_work_pending();
+        }
+        Counters::add(&self.me().counters.polls, 1);
+        task.run();
+    }
+
+    /// Task hook, right before a poll on this loop. `pinned`: the task is
+    /// pinned to this loop (its scheduler knows).
+    #[inline]
+    pub(crate) fn before_poll(&self, pinned: bool) {
+        self.polling_pinned.set(pinned);
+        if self.shared.is_debug() {
+            let start = self.last_poll_end.take().unwrap_or_else(Instant::now);
+            self.poll_started.set(Some(start));
+        }
+    }
+
+    /// Whether the task being polled (if any) is pinned to this loop.
+    pub(crate) fn polling_pinned(&self) -> bool {
+        self.polling_pinned.get()
+    }
+
+    /// Task hook, right after a poll on this loop, while the task is still
+    /// `RUNNING`.
+    #[inline]
+    pub(crate) fn after_poll(&self, task: RawTask, pending: bool) {
+        self.polling_pinned.set(false);
+        if pending {
+            // Only a task that waits needs the registry: one that completed
+            // in this poll is done, and one that is queued is reached by
+            // shutdown's queue drains.
+            // SAFETY: called by the task's poller while it is RUNNING.
+            unsafe { self.register(task) };
+        }
+        if let Some(start) = self.poll_started.take() {
+            let now = Instant::now();
+            self.last_poll_end.set(Some(now));
+            let took = now.saturating_duration_since(start);
+            if took >= self.shared.tuning.slow_poll {
+                crate::debug::report_slow(&task.header().meta, took);
+            }
+        }
+    }
+
+    /// Registers a task with this loop so shutdown can reach it.
+    ///
+    /// # Safety
+    /// The caller runs the task or has not yet scheduled it (see `RawTask::mark_registered`).
+    pub(crate) unsafe fn register(&self, raw: RawTask) {
+        // SAFETY: forwarded from the caller.
+        if unsafe { raw.mark_registered() } {
+            raw.header().state.ref_inc();
+            let released = self.registry.borrow_mut().insert(raw);
+            // Released outside the borrow: freeing a task runs user drops.
+            for t in released {
+                t.drop_reference();
+            }
+        }
+    }
+
+    /// A stealable task scheduled on this loop.
+    #[inline]
+    pub(crate) fn push_local(&self, task: Notified) {
+        self.deque.push(task);
+        self.shared.notify_parked();
+    }
+
+    /// A pinned task of this loop, scheduled by this loop.
+    #[inline]
+    pub(crate) fn push_pinned(&self, task: Notified) {
+        self.pinned.borrow_mut().push_back(task);
+    }
+
+    /// Counts a task spawned on this loop.
+    pub(crate) fn note_spawn(&self) {
+        Counters::add(&self.me().counters.spawned, 1);
+    }
+
+    /// Looks for work outside this loop's own queues.
+    fn search(&self) -> Option<Notified> {
+        if !self.searching.get() {
+            if !self.shared.idle.transition_to_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let shared = &self.shared;
+        loop {
+            if let Some(task) = self.take_injector_batch() {
+                return Some(task);
+            }
+            let mut retry = false;
+            let n = shared.num_loops();
+            let start = self.next_rand() as usize % n;
+            for i in 0..n {
+                let victim = (start + i) % n;
+                if victim == self.index {
+                    continue;
+                }
+                match shared.loops[victim]
+                    .stealer
+                    .steal_batch_and_pop(&self.deque)
+                {
+                    Steal::Success(task) => {
+                        let n = self.deque.len() as u64 + 1;
+                        Counters::add(&self.me().counters.stolen, n);
+                        return Some(task);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return if self.steal_events() {
+                    self.deque.pop()
+                } else {
+                    None
+                };
+            }
+        }
+    }
+
+    /// I/O event stealing, the last place a searcher looks and, every
+    /// `EVENT_INTERVAL` iterations, part of a busy loop's own event check:
+    /// collect the ready events of a *stalled* sibling's poller (a
+    /// zero-timeout wait) and run here the tasks they wake, which the wakers
+    /// push to this loop's deque; whether there were events. Each socket is
+    /// registered with one loop, so without this a loop stuck in a long task
+    /// (or descheduled by the OS) holds its sockets' events until it runs
+    /// again; tokio's workers take turns at its one driver instead. Stalled:
+    /// busy, with no new iteration for `Tuning::stall`. A loop that is making
+    /// progress collects its own events soon enough: taking them from it
+    /// moves tasks between CPUs, which cost `tcp_echo` 5–10% when every busy
+    /// sibling was a candidate. Siblings that are parking or parked, or have
+    /// no sources, are skipped too (see `poll_sibling` for the wakeup it
+    /// keeps).
+    fn steal_events(&self) -> bool {
+        let shared = &self.shared;
+        let n = shared.num_loops();
+        if n == 1 {
+            return false;
+        }
+        let mut seen = self.seen_progress.borrow_mut();
+        let mut now = None;
+        let mut found = false;
+        for victim in shared.loops.iter() {
+            // Relaxed: hints only; a stale one costs a needless or a late
+            // steal, never a lost wakeup (`poll_sibling` keeps that).
+            if victim.index == self.index
+                || !victim.hints.busy.load(Relaxed)
+                || !victim.driver.has_sources()
+            {
+                continue;
+            }
+            let now = *now.get_or_insert_with(Instant::now);
+            if seen.len() != n {
+                seen.resize(n, (u64::MAX, now));
+            }
+            let progress = victim.hints.progress.load(Relaxed);
+            let (seen_progress, since) = &mut seen[victim.index];
+            if *seen_progress != progress {
+                (*seen_progress, *since) = (progress, now);
+                continue;
+            }
+            if now.duration_since(*since) < shared.tuning.stall {
+                continue;
+            }
+            if poll_sibling(
+                &victim.park,
+                || victim.driver.steal_events(),
+                || victim.driver.notify(),
+            ) {
+                Counters::add(&self.me().counters.event_steals, 1);
+                found = true;
+            }
+        }
+        found
+    }
+
+    /// Publishes the `busy` hint, on changes only.
+    fn set_busy(&self, busy: bool) {
+        if self.busy.get() != busy {
+            self.busy.set(busy);
+            self.me().hints.busy.store(busy, Relaxed);
+        }
+    }
+
+    fn notify_if_work_pending(&self) {
+        let shared = &self.shared;
+        let pending = !shared.injector.is_empty()
+            || self.deque.len() > 1
+            || shared.siblings_have_tasks(self.index);
+        if pending {
+            shared.notify_parked();
+        }
+    }
+
+    /// Whether anything could be run without waiting.
+    /// The park re-check (see `Idle::keeps_awake` for the rule).
+    fn has_work(&self, hooks: &impl LoopHooks<I>) -> bool {
+        let shared = &self.shared;
+        let local = shared.is_closed()
+            || !self.me().inbox.is_empty()
+            || !self.deque.is_empty()
+            || !self.pinned.borrow().is_empty()
+            || hooks.has_callbacks()
+            || !self.deferred.borrow().is_empty();
+        shared.idle.keeps_awake(local, || {
+            !shared.injector.is_empty() || shared.siblings_have_tasks(self.index)
+        })
+    }
+
+    /// Before parking, watches the queues other threads fill for up to
+    /// `Tuning::spin`: a foreign thread handing work over in a tight loop
+    /// (`run_coroutine_threadsafe(..).result()`, `call_soon_threadsafe`) then
+    /// finds the loop awake, and neither side pays the sleep and the wake-up
+    /// (an eventfd write, a cross-CPU wake-up, `epoll_wait`'s return path).
+    /// Only after such a handoff: a loop that ran stolen or I/O-driven work
+    /// parks at once and leaves the CPU to others (a spin there cost a load
+    /// generator on the same machine ~5% of its requests/s). Skipped when
+    /// the last poll brought I/O events: the spin does not watch the poller,
+    /// so a loop serving sockets sees their events without delay. Returns
+    /// whether work arrived.
+    fn spin_for_work(&self, hooks: &impl LoopHooks<I>) -> bool {
+        let spin = self.shared.tuning.spin;
+        if spin.is_zero() || !self.handoff_seen.get() || self.woken_by_io.get() {
+            return false;
+        }
+        let shared = &self.shared;
+        let me = self.me();
+        let start = Instant::now();
+        let mut deadline = start + spin;
+        if let Some(t) = hooks.next_timeout() {
+            deadline = deadline.min(start + t);
+        }
+        loop {
+            for _ in 0..SPIN_CHECK_EVERY {
+                std::hint::spin_loop();
+            }
+            if !me.inbox.is_empty() || !shared.injector.is_empty() || shared.is_closed() {
+                return true;
+            }
+            if self.searching.get() && shared.siblings_have_tasks(self.index) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
+
+    fn park(&self, hooks: &impl LoopHooks<I>) {
+        let shared = &self.shared;
+        let me = self.me();
+        let was_searching = self.searching.replace(false);
+        self.handoff_seen.set(false);
+        // Publish, re-check, sleep: the sequence loom checks (`park_loop`).
+        let woken_as_searcher = park_loop(
+            &shared.idle,
+            &me.park,
+            self.index,
+            was_searching,
+            || self.has_work(hooks),
+            || {
+                Counters::add(&me.counters.parks, 1);
+                self.woken_by_io
+                    .set(hooks.poll_events(hooks.next_timeout()));
+            },
+        );
+        self.searching.set(woken_as_searcher);
+    }
+
+    fn next_rand(&self) -> u64 {
+        // xorshift64*: cheap, and good enough to spread steal victims.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Leaves the idle protocol's searching count, at the start of the
+    /// loop's shutdown.
+    pub(crate) fn stop_searching(&self) {
+        if self.searching.replace(false) {
+            self.shared.idle.transition_from_searching();
+        }
+    }
+
+    /// One pass of the loop's shutdown over the scheduler's queues: cancels
+    /// every task queued here or registered with this loop (reporting the
+    /// pending ones), and hands the inbox's other items to `other`. Whether
+    /// anything was found: the caller repeats until a pass finds nothing.
+    pub(crate) fn shutdown_pass(&self, mut other: impl FnMut(I)) -> bool {
+        let mut did = false;
+        while let Steal::Success(item) = self.me().inbox.steal() {
+            did = true;
+            match item.into_task() {
+                Ok(task) => task.shutdown(),
+                Err(item) => other(item),
+            }
+        }
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        for task in deferred {
+            did = true;
+            task.shutdown();
+        }
+        while let Some(task) = self.pop_pinned() {
+            did = true;
+            task.shutdown();
+        }
+        while let Some(task) = self.deque.pop() {
+            did = true;
+            task.shutdown();
+        }
+        while let Some(task) = self.shared.pop_injector() {
+            did = true;
+            task.shutdown();
+        }
+        let tasks = std::mem::take(&mut self.registry.borrow_mut().tasks);
+        for raw in tasks {
+            did = true;
+            if !raw.header().state.load().is_complete() {
+                crate::debug::report_destroyed_pending(&raw.header().meta);
+            }
+            raw.shutdown();
+            raw.drop_reference();
+        }
+        did
+    }
+}
+
+struct Registry {
+    tasks: Vec<RawTask>,
+    sweep_at: usize,
+}
+
+impl Registry {
+    fn new() -> Registry {
+        Registry {
+            tasks: Vec::new(),
+            sweep_at: MIN_SWEEP,
+        }
+    }
+
+    /// Adds a task (whose reference the caller took); returns the references
+    /// of completed tasks to release, when a sweep ran.
+    fn insert(&mut self, raw: RawTask) -> Vec<RawTask> {
+        self.tasks.push(raw);
+        if self.tasks.len() < self.sweep_at {
+            return Vec::new();
+        }
+        let mut released = Vec::new();
+        self.tasks.retain(|t| {
+            let done = t.header().state.load().is_complete();
+            if done {
+                released.push(*t);
+            }
+            !done
+        });
+        self.sweep_at = (self.tasks.len() * 2).max(MIN_SWEEP);
+        released
+    }
+}
