@@ -84,82 +84,229 @@ where
     (Notified(notified), task)
 }
 
-// ===== the idle protocol =====
+// ===== the model runtime: the real scheduler with a modelled poller =====
 
-/// `scheduler::idle::Idle`: searching / unparked counts and the parked set.
-pub struct Idle(crate::scheduler::idle::Idle);
+/// What a model loop's inbox carries: the scheduler's tasks, or an id the
+/// model checks is handled exactly once (the runtime's other inbox items
+/// are closures; an id is enough).
+enum Item {
+    Task(crate::task::Notified),
+    Id(usize),
+}
 
-impl Idle {
-    /// An idle tracker for `num_loops` loops, all unparked.
-    pub fn new(num_loops: usize) -> Idle {
-        Idle(crate::scheduler::idle::Idle::new(num_loops))
+impl crate::scheduler::InboxItem for Item {
+    fn task(task: crate::task::Notified) -> Item {
+        Item::Task(task)
     }
-    /// See `Idle::transition_to_searching`.
-    pub fn transition_to_searching(&self) -> bool {
-        self.0.transition_to_searching()
+    fn into_task(self) -> Result<crate::task::Notified, Item> {
+        match self {
+            Item::Task(task) => Ok(task),
+            other => Err(other),
+        }
     }
-    /// See `Idle::transition_from_searching`.
-    pub fn transition_from_searching(&self) -> bool {
-        self.0.transition_from_searching()
+}
+
+/// A model runtime: the runtime's real scheduler (`scheduler::Scheduler`,
+/// each loop's `LoopScheduler::run` with its iteration, search, event
+/// stealing, parking and shutdown passes, the real `Schedule` hooks and
+/// spawn paths), with the loom parker (`reactor::parker`) in place of the
+/// poller and no timers, callbacks or I/O. Bookkeeping for the models:
+/// inbox ids handled, in order, and units of work still expected; the loop
+/// that finishes the last one closes the runtime (`Scheduler::close`, as
+/// `Runtime::shutdown` does).
+pub struct Runtime {
+    sched: Arc<crate::scheduler::Scheduler<Item>>,
+    parkers: Vec<Arc<crate::reactor::parker::Parker>>,
+    deques: Mutex<Vec<Option<crate::scheduler::queue::Worker<crate::task::Notified>>>>,
+    handled: Mutex<Vec<usize>>,
+    remaining: AtomicUsize,
+}
+
+use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::{Arc, Mutex};
+
+impl Runtime {
+    /// A model runtime with `num_loops` loops expecting `work` units of work
+    /// (task completions reported with [`work_done`](Self::work_done), and
+    /// inbox ids handled). Spinning off; with `event_stealing`, every
+    /// sibling a candidate for I/O event stealing (a zero stall threshold)
+    /// and parkers that model the poller's wait lock.
+    pub fn new(num_loops: usize, work: usize, event_stealing: bool) -> Arc<Runtime> {
+        use crate::reactor::parker::Parker;
+        let deques: Vec<_> = (0..num_loops)
+            .map(|_| crate::scheduler::queue::Worker::new_fifo())
+            .collect();
+        let parkers: Vec<Arc<Parker>> = (0..num_loops)
+            .map(|_| {
+                Arc::new(if event_stealing {
+                    Parker::with_wait_lock()
+                } else {
+                    Parker::default()
+                })
+            })
+            .collect();
+        let sched = crate::scheduler::Scheduler::new(
+            deques.iter().map(|d| d.stealer()).collect(),
+            parkers
+                .iter()
+                .map(|p| Box::new(p.clone()) as Box<dyn crate::scheduler::Driver>)
+                .collect(),
+            false,
+            crate::scheduler::Tuning {
+                spin: std::time::Duration::ZERO,
+                stall: std::time::Duration::ZERO,
+                slow_poll: std::time::Duration::MAX,
+            },
+        );
+        Arc::new(Runtime {
+            sched: Arc::new(sched),
+            parkers,
+            deques: Mutex::new(deques.into_iter().map(Some).collect()),
+            handled: Mutex::new(Vec::new()),
+            remaining: AtomicUsize::new(work),
+        })
     }
-    /// See `Idle::notify_one`.
-    pub fn notify_one(&self) -> Option<usize> {
-        self.0.notify_one()
+
+    /// Spawns a stealable task the runtime's way (`Scheduler::spawn`: onto
+    /// the current loop's deque on a loop, otherwise through the gate onto
+    /// the injector, cancelled at once if closed).
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta =
+            crate::task::TaskMeta::new(None, Location::caller(), crate::task::TaskKind::Stealable);
+        let scheduler = crate::scheduler::StealableScheduler {
+            shared: self.sched.clone(),
+        };
+        let (notified, task) = crate::task::new_task(future, scheduler, meta);
+        self.sched.spawn(notified);
+        task
     }
-    /// See `Idle::keeps_awake`: the park re-check's rule.
-    pub fn keeps_awake(&self, local: bool, shared: impl FnOnce() -> bool) -> bool {
-        self.0.keeps_awake(local, shared)
+
+    /// Spawns a task pinned to loop `index` from another thread, the way
+    /// `run_coroutine_threadsafe` does (`Scheduler::submit_to`).
+    #[track_caller]
+    pub fn spawn_pinned<F>(&self, index: usize, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta = crate::task::TaskMeta::new(
+            None,
+            Location::caller(),
+            crate::task::TaskKind::Pinned(index),
+        );
+        let scheduler = crate::scheduler::PinnedScheduler {
+            shared: self.sched.clone(),
+            owner: index,
+        };
+        let (notified, task) = crate::task::new_task(future, scheduler, meta);
+        self.sched.submit_to(index, notified);
+        task
     }
-    /// See `Idle::num_searching`.
+
+    /// Sends `id` to loop `index`'s inbox (`Slot::send`).
+    pub fn send(&self, index: usize, id: usize) {
+        self.sched.loops[index].send(Item::Id(id));
+    }
+
+    /// Runs loop `index` on this thread until the runtime closes, then its
+    /// shutdown passes (`LoopScheduler::run`).
+    ///
+    /// # Panics
+    /// If loop `index` was already run.
+    pub fn run_loop(&self, index: usize) {
+        let deque = self.deques.lock()[index]
+            .take()
+            .expect("each model loop runs once");
+        let sched = crate::scheduler::LoopScheduler::new(self.sched.clone(), index, deque);
+        sched.run(&ModelHooks { rt: self, index });
+    }
+
+    /// One unit of expected work finished; the last one closes the runtime.
+    pub fn work_done(&self) {
+        if self.remaining.fetch_sub(1, SeqCst) == 1 {
+            self.close();
+        }
+    }
+
+    /// `Scheduler::close`: close the gate, wake every loop.
+    pub fn close(&self) -> bool {
+        self.sched.close()
+    }
+
+    /// Takes one task left in the injector (`Scheduler::pop_injector`), as
+    /// `Runtime::shutdown` does after the loops' last pass.
+    pub fn pop_injector(&self) -> Option<Notified> {
+        self.sched.pop_injector().map(Notified)
+    }
+
+    /// The inbox ids handled, in order.
+    pub fn handled(&self) -> Vec<usize> {
+        self.handled.lock().clone()
+    }
+
+    /// Units of work still expected.
+    pub fn remaining(&self) -> usize {
+        self.remaining.load(SeqCst)
+    }
+
+    /// Loops searching for work (`Idle::num_searching`).
     pub fn num_searching(&self) -> usize {
-        self.0.num_searching()
+        self.sched.idle.num_searching()
     }
-    /// See `Idle::num_unparked`.
+
+    /// Loops not parked (`Idle::num_unparked`).
     pub fn num_unparked(&self) -> usize {
-        self.0.num_unparked()
-    }
-    /// See `Idle::is_parked`.
-    pub fn is_parked(&self, index: usize) -> bool {
-        self.0.is_parked(index)
+        self.sched.idle.num_unparked()
     }
 }
 
-/// `reactor::ParkFlag`: the handshake between a parking loop and its inbox's producers.
-#[derive(Default)]
-pub struct ParkFlag(crate::reactor::ParkFlag);
-
-impl ParkFlag {
-    /// A flag for a running loop.
-    pub fn new() -> ParkFlag {
-        ParkFlag(crate::reactor::ParkFlag::new())
-    }
-    /// Producer side, after pushing to the inbox (`ParkFlag::should_notify`).
-    pub fn should_notify(&self) -> bool {
-        self.0.should_notify()
-    }
-}
-
-/// The runtime's parking sequence (`reactor::park_loop`), the one
-/// `LoopCore::park` runs: publish parked, re-check with `has_work`, `wait`
-/// only if nothing is there, unpark. Returns whether a producer woke the loop
-/// as a searcher.
-pub fn park_loop(
-    idle: &Idle,
-    flag: &ParkFlag,
+/// The runtime's part of a model loop's iteration: inbox ids are recorded
+/// and count as work done; no timers, callbacks or I/O; the wait is the
+/// parker's.
+struct ModelHooks<'a> {
+    rt: &'a Runtime,
     index: usize,
-    was_searching: bool,
-    has_work: impl FnOnce() -> bool,
-    wait: impl FnOnce(),
-) -> bool {
-    crate::reactor::park_loop(&idle.0, &flag.0, index, was_searching, has_work, wait)
 }
 
-/// I/O event stealing's stealer side (`reactor::poll_sibling`), the one
-/// `LoopCore::search` runs on a sibling: skipped while the sibling's `flag`
-/// is up; after `poll` (a zero-timeout wait on the sibling's poller, which
-/// may consume a notify meant for it), `notify` if the flag is up.
-pub fn poll_sibling(flag: &ParkFlag, poll: impl FnOnce() -> bool, notify: impl FnOnce()) -> bool {
-    crate::reactor::poll_sibling(&flag.0, poll, notify)
+impl crate::scheduler::LoopHooks<Item> for ModelHooks<'_> {
+    fn handle(&self, item: Item) {
+        if let Item::Id(id) = item {
+            self.rt.handled.lock().push(id);
+            self.rt.work_done();
+        }
+    }
+    fn fire_timers(&self) {}
+    fn run_callbacks(&self) -> u32 {
+        0
+    }
+    fn has_callbacks(&self) -> bool {
+        false
+    }
+    fn next_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+    fn poll_events(&self, timeout: Option<std::time::Duration>) -> bool {
+        // A busy loop's zero-timeout event check: there are no events to
+        // collect, and the model does not consume a notify here.
+        if timeout == Some(std::time::Duration::ZERO) {
+            return false;
+        }
+        if !self.rt.parkers[self.index].wait() {
+            // A sibling held the poller's wait lock: the wait returned at
+            // once; yield so loom does not explore needless spins.
+            crate::sync::thread::yield_now();
+        }
+        false
+    }
+    fn discard(&self, _item: Item) {}
+    fn clear(&self) -> bool {
+        false
+    }
 }
 
 // ===== the shutdown gate =====
@@ -236,61 +383,7 @@ impl<T> Injector<T> {
     pub fn steal(&self) -> Steal<T> {
         steal(self.0.steal())
     }
-    /// Takes one item and moves a batch into `dest`.
-    pub fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-        steal(self.0.steal_batch_and_pop(&dest.0))
-    }
     /// Whether it looks empty (lock-free, as crossbeam's).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// `scheduler::queue::Worker`: a loop's own FIFO deque.
-pub struct Worker<T>(crate::scheduler::queue::Worker<T>);
-
-/// `scheduler::queue::Stealer`: the siblings' end of a `Worker`.
-pub struct Stealer<T>(crate::scheduler::queue::Stealer<T>);
-
-impl<T> Worker<T> {
-    /// An empty FIFO deque.
-    pub fn new_fifo() -> Worker<T> {
-        Worker(crate::scheduler::queue::Worker::new_fifo())
-    }
-    /// The stealing end.
-    pub fn stealer(&self) -> Stealer<T> {
-        Stealer(self.0.stealer())
-    }
-    /// Appends an item.
-    pub fn push(&self, t: T) {
-        self.0.push(t)
-    }
-    /// Takes the oldest item.
-    pub fn pop(&self) -> Option<T> {
-        self.0.pop()
-    }
-    /// Whether it looks empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    /// How many items it holds.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
-impl<T> Clone for Stealer<T> {
-    fn clone(&self) -> Self {
-        Stealer(self.0.clone())
-    }
-}
-
-impl<T> Stealer<T> {
-    /// Steals half the items: one returned, the rest moved to `dest`.
-    pub fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-        steal(self.0.steal_batch_and_pop(&dest.0))
-    }
-    /// Whether it looks empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -12,30 +12,23 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{model, Behaviour, Rt};
-use std::sync::atomic::Ordering::SeqCst;
+use loom_tests::{model, run_loops, spawn_remote, Behaviour, Rt};
 
-/// Two loops with event stealing, expecting `work` units of work, and
-/// `producer` on a foreign thread: runs loop 0 here and loop 1 on a thread
-/// of its own until the model runtime shuts down (all work done); returns
+/// Two loops with event stealing (a zero stall threshold: a searching loop
+/// steals from every sibling, wherever the runtime's filters might let it),
+/// expecting `work` units of work, and `producer` on a foreign thread: runs
+/// both loops until the model runtime shuts down (all work done); returns
 /// the model runtime and what the producer returned.
 fn with_two_stealing_loops<T: Send + 'static>(
     work: usize,
     producer: impl FnOnce(&Arc<Rt>) -> T + Send + 'static,
 ) -> (Arc<Rt>, T) {
-    let (rt, mut workers) = Rt::new_with_event_stealing(2, work);
-    let w1 = workers.pop().unwrap();
-    let w0 = workers.pop().unwrap();
+    let rt = Rt::new(2, work, true);
     let producer = {
         let rt = rt.clone();
         thread::spawn(move || producer(&rt))
     };
-    let other = {
-        let rt = rt.clone();
-        thread::spawn(move || rt.run_loop(1, w1))
-    };
-    rt.run_loop(0, w0);
-    other.join().unwrap();
+    run_loops(&rt, 2);
     let out = producer.join().unwrap();
     (rt, out)
 }
@@ -50,12 +43,8 @@ fn with_two_stealing_loops<T: Send + 'static>(
 fn a_send_racing_an_event_steal_is_not_lost() {
     model(|| {
         let (rt, ()) = with_two_stealing_loops(1, |rt| rt.send(1, 7));
-        assert_eq!(
-            *rt.handled.lock().unwrap(),
-            [7],
-            "the item was lost or handled twice"
-        );
-        assert_eq!(rt.remaining.load(SeqCst), 0);
+        assert_eq!(rt.handled(), [7], "the item was lost or handled twice");
+        assert_eq!(rt.remaining(), 0);
     });
 }
 
@@ -69,7 +58,7 @@ fn sends_to_both_loops_racing_mutual_event_steals_are_not_lost() {
             rt.send(1, 1);
             rt.send(0, 0);
         });
-        let mut handled = rt.handled.lock().unwrap().clone();
+        let mut handled = rt.handled();
         handled.sort_unstable();
         assert_eq!(handled, [0, 1], "an item was lost or handled twice");
     });
@@ -88,17 +77,13 @@ fn sends_to_both_loops_racing_mutual_event_steals_are_not_lost() {
 fn a_remote_spawn_and_a_send_racing_event_steals_are_not_lost() {
     model(|| {
         let (rt, (task, counters)) = with_two_stealing_loops(2, |rt| {
-            let spawned = Rt::spawn_remote(rt, Behaviour::Ready);
+            let spawned = spawn_remote(rt, Behaviour::Ready);
             rt.send(1, 1);
             spawned
         });
         assert_eq!(counters.polls(), 1, "the task was polled twice or never");
         assert!(task.is_finished());
-        assert_eq!(
-            *rt.handled.lock().unwrap(),
-            [1],
-            "the item was lost or handled twice"
-        );
-        assert_eq!(rt.remaining.load(SeqCst), 0);
+        assert_eq!(rt.handled(), [1], "the item was lost or handled twice");
+        assert_eq!(rt.remaining(), 0);
     });
 }

@@ -6,25 +6,17 @@
 //! never less (a wake lost between loops).
 #![cfg(loopwork_loom)]
 
-use loom::thread;
-use loom_tests::{model, Behaviour, Rt};
+use loom_tests::{model, run_loops, spawn_remote, Behaviour, Rt};
 
 #[test]
 fn each_task_is_polled_once_per_wake() {
     model(|| {
-        let (rt, mut workers) = Rt::new(2, 2);
-        let w1 = workers.pop().unwrap();
-        let w0 = workers.pop().unwrap();
+        let rt = Rt::new(2, 2, false);
         // Spawned before the loops start: the model explores the loops'
         // batches, steals and yields, not the spawn (model 2 does that).
-        let a = Rt::spawn_remote(&rt, Behaviour::Yield(1));
-        let b = Rt::spawn_remote(&rt, Behaviour::Ready);
-        let other = {
-            let rt = rt.clone();
-            thread::spawn(move || rt.run_loop(1, w1))
-        };
-        rt.run_loop(0, w0);
-        other.join().unwrap();
+        let a = spawn_remote(&rt, Behaviour::Yield(1));
+        let b = spawn_remote(&rt, Behaviour::Ready);
+        run_loops(&rt, 2);
         let (ta, ca) = a;
         let (tb, cb) = b;
         assert_eq!(ca.polls(), 2, "the yielding task: one poll per wake");

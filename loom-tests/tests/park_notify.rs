@@ -8,24 +8,23 @@
 #![cfg(loopwork_loom)]
 
 use loom::thread;
-use loom_tests::{model, Behaviour, Rt};
-use std::sync::atomic::Ordering::SeqCst;
+use loom_tests::{model, run_loops, spawn_remote, Behaviour, Rt};
 
 /// One loop parking while a foreign thread spawns a task and notifies: the
 /// loop either sees the task in its re-check or is woken.
 #[test]
 fn park_racing_a_remote_spawn_loses_no_wakeup() {
     model(|| {
-        let (rt, mut workers) = Rt::new(1, 1);
+        let rt = Rt::new(1, 1, false);
         let producer = {
             let rt = rt.clone();
-            thread::spawn(move || Rt::spawn_remote(&rt, Behaviour::Ready))
+            thread::spawn(move || spawn_remote(&rt, Behaviour::Ready))
         };
-        rt.run_loop(0, workers.pop().unwrap());
+        rt.run_loop(0);
         let (task, counters) = producer.join().unwrap();
         assert_eq!(counters.polls(), 1);
         assert!(task.is_finished());
-        assert_eq!(rt.idle.num_searching(), 0);
+        assert_eq!(rt.num_searching(), 0);
     });
 }
 
@@ -35,27 +34,20 @@ fn park_racing_a_remote_spawn_loses_no_wakeup() {
 #[test]
 fn two_loops_never_all_park_with_work_queued() {
     model(|| {
-        let (rt, mut workers) = Rt::new(2, 2);
-        let w1 = workers.pop().unwrap();
-        let w0 = workers.pop().unwrap();
+        let rt = Rt::new(2, 2, false);
         let producer = {
             let rt = rt.clone();
             thread::spawn(move || {
-                let a = Rt::spawn_remote(&rt, Behaviour::Ready);
-                let b = Rt::spawn_remote(&rt, Behaviour::Ready);
+                let a = spawn_remote(&rt, Behaviour::Ready);
+                let b = spawn_remote(&rt, Behaviour::Ready);
                 [a, b]
             })
         };
-        let other = {
-            let rt = rt.clone();
-            thread::spawn(move || rt.run_loop(1, w1))
-        };
-        rt.run_loop(0, w0);
-        other.join().unwrap();
+        run_loops(&rt, 2);
         for (task, counters) in producer.join().unwrap() {
             assert_eq!(counters.polls(), 1, "a task was polled twice or never");
             assert!(task.is_finished());
         }
-        assert_eq!(rt.remaining.load(SeqCst), 0);
+        assert_eq!(rt.remaining(), 0);
     });
 }

@@ -1,5 +1,7 @@
-//! Model 7: shutdown — remote spawns racing `Gate::close()` and the final
-//! drain, as `spawn_stealable` and `Runtime::shutdown` do it.
+//! Model 7: shutdown — remote spawns (`Scheduler::spawn` from a foreign
+//! thread: through the gate onto the injector) racing `Scheduler::close()`
+//! and the final drain (`Scheduler::pop_injector`), as `Runtime::shutdown`
+//! does it, with no loop running.
 //!
 //! Every submission is either refused (its task cancelled at once) or
 //! accepted and reached by the drain after `close()` returns (and cancelled
@@ -7,34 +9,23 @@
 #![cfg(loopwork_loom)]
 
 use loom::thread;
-use loom_tests::{model, poll_join, spawn_test, Behaviour, CountingWaker, QueueScheduler};
-use loopwork::__loom::{Gate, Injector, Steal};
+use loom_tests::{model, poll_join, spawn_remote, Behaviour, CountingWaker, Rt};
 use std::task::Poll;
 
 #[test]
 fn submissions_racing_close_are_never_lost() {
     model(|| {
-        let gate = loom::sync::Arc::new(Gate::new());
-        let injector = loom::sync::Arc::new(Injector::new());
+        let rt = Rt::new(1, 2, false);
         let submitters: Vec<_> = (0..2)
             .map(|_| {
-                let (gate, injector) = (gate.clone(), injector.clone());
-                thread::spawn(move || {
-                    let sched = QueueScheduler::new();
-                    let (notified, task, counters) = spawn_test(Behaviour::Ready, &sched);
-                    // `spawn_stealable`'s remote path.
-                    match gate.enter() {
-                        Some(_pass) => injector.push(notified),
-                        None => notified.shutdown(),
-                    }
-                    (task, counters)
-                })
+                let rt = rt.clone();
+                thread::spawn(move || spawn_remote(&rt, Behaviour::Ready))
             })
             .collect();
 
         // `Runtime::shutdown`: close, then drain what was accepted.
-        assert!(gate.close());
-        while let Steal::Success(t) = injector.steal() {
+        assert!(rt.close());
+        while let Some(t) = rt.pop_injector() {
             t.shutdown();
         }
 

@@ -13,6 +13,9 @@
 
 #[cfg(not(loopwork_loom))]
 pub(crate) mod io;
+/// Under loom: the poller's stand-in.
+#[cfg(loopwork_loom)]
+pub(crate) mod parker;
 /// Built under loom too: the readiness state machine of `io`, without the poller.
 pub(crate) mod readiness;
 
@@ -74,7 +77,6 @@ mod driver {
                 self.registered.fetch_sub(1, Relaxed);
             }
         }
-
 
         /// I/O event stealing: a zero-timeout wait on this (a sibling's)
         /// poller from another loop's thread, and the dispatch of what it

@@ -177,7 +177,7 @@ impl Builder {
             workers.iter().map(|w| w.stealer()).collect(),
             loops
                 .iter()
-                .map(|l| l.driver.clone() as Arc<dyn crate::scheduler::Driver>)
+                .map(|l| Box::new(l.driver.clone()) as Box<dyn crate::scheduler::Driver>)
                 .collect(),
             self.debug,
             Tuning {

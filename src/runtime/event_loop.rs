@@ -67,17 +67,15 @@ impl LoopCore {
         self.sched.polling_pinned()
     }
 
-    /// The loop thread's body: run until the runtime closes, then shut down.
+    /// The loop thread's body: run until the runtime closes, shut down
+    /// (see `LoopScheduler::run`), then report this loop finished.
     pub(crate) fn run(&self) {
-        let _sched = self.sched.enter();
         let _core = context::set_core(self);
         self.shared.started.fetch_add(1, SeqCst);
-        while !self.shared.is_closed() {
-            self.sched.run_once(self);
-        }
-        // Submitters already inside the gate finish their pushes first.
-        self.shared.sched.gate.wait_drained();
-        self.shutdown();
+        self.sched.run(self);
+        self.me().closed.store(true, SeqCst);
+        *self.shared.finished.lock() += 1;
+        self.shared.finished_cv.notify_all();
     }
 
     fn run_call(&self, f: Box<dyn FnOnce() + Send>) {
@@ -94,31 +92,6 @@ impl LoopCore {
     /// Queues a ready loop-local callback.
     pub(crate) fn push_callback(&self, cb: LocalCallback) {
         self.callbacks.borrow_mut().push_back(cb);
-    }
-
-    /// Cancels everything this loop holds, on this thread, until nothing is left.
-    fn shutdown(&self) {
-        self.sched.stop_searching();
-        loop {
-            let mut did = self.sched.shutdown_pass(|item| match item {
-                InboxItem::Task(task) => task.shutdown(),
-                InboxItem::Timer(entry) => drop(entry),
-                InboxItem::Callback { f, .. } => drop(f),
-                InboxItem::Call(f) => self.run_call(f),
-            });
-            let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
-            did |= !callbacks.is_empty();
-            drop(callbacks);
-            let timers = std::mem::take(&mut *self.timers.borrow_mut());
-            did |= !timers.is_empty();
-            drop(timers);
-            if !did {
-                break;
-            }
-        }
-        self.me().closed.store(true, SeqCst);
-        *self.shared.finished.lock() += 1;
-        self.shared.finished_cv.notify_all();
     }
 }
 
@@ -182,6 +155,25 @@ impl LoopHooks<InboxItem> for LoopCore {
 
     fn next_timeout(&self) -> Option<Duration> {
         self.timers.borrow_mut().next_timeout(Instant::now())
+    }
+
+    fn discard(&self, item: InboxItem) {
+        match item {
+            InboxItem::Task(task) => task.shutdown(),
+            InboxItem::Timer(entry) => drop(entry),
+            InboxItem::Callback { f, .. } => drop(f),
+            // It may own a value that must be dropped on this thread.
+            InboxItem::Call(f) => self.run_call(f),
+        }
+    }
+
+    fn clear(&self) -> bool {
+        let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        let did = !callbacks.is_empty() || !timers.is_empty();
+        drop(callbacks);
+        drop(timers);
+        did
     }
 
     fn poll_events(&self, timeout: Option<Duration>) -> bool {

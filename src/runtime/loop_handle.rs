@@ -168,11 +168,14 @@ impl LoopHandle {
     {
         let _pass = self.admit()?;
         let handle = CallbackHandle::pending();
-        self.shared.send(self.index, InboxItem::Callback {
-            f: Box::new(f),
-            state: handle.state.clone(),
-            location: Location::caller(),
-        });
+        self.shared.send(
+            self.index,
+            InboxItem::Callback {
+                f: Box::new(f),
+                state: handle.state.clone(),
+                location: Location::caller(),
+            },
+        );
         Ok(handle)
     }
 
@@ -208,11 +211,9 @@ impl LoopHandle {
         };
         let (notified, task) = new_task(Deliver::new(fut, shared_cf.clone()), scheduler, meta);
         shared_cf.set_task(task);
-        match self.admit() {
-            Ok(_pass) => self.shared.send(self.index, InboxItem::Task(notified)),
-            // Drops the future here: it resolves to Cancelled.
-            Err(Closed(())) => notified.shutdown(),
-        }
+        // On a closed runtime the future is dropped here: it resolves to
+        // Cancelled. (A loop closes only after the gate has.)
+        self.shared.sched.submit_to(self.index, notified);
         ConcurrentFuture::from_shared(shared_cf)
     }
 
@@ -264,7 +265,8 @@ impl LoopHandle {
             }
         };
         if let Ok(_pass) = self.admit() {
-            self.shared.send(self.index, InboxItem::Call(Box::new(build)));
+            self.shared
+                .send(self.index, InboxItem::Call(Box::new(build)));
         } else {
             drop(build); // its guard resolves the future to Cancelled
         }

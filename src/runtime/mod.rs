@@ -165,10 +165,7 @@ impl Runtime {
             return;
         }
         let shared = &self.shared;
-        shared.sched.gate.close();
-        for l in shared.loops.iter() {
-            l.driver.notify();
-        }
+        shared.sched.close();
         let own = context::with_core(|c| c.filter(|c| c.belongs_to(shared)).map(|c| c.index));
         let target = shared.num_loops() - usize::from(own.is_some());
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
@@ -213,7 +210,9 @@ impl Runtime {
         }
         for l in shared.loops.iter() {
             if l.closed.load(crate::sync::atomic::Ordering::SeqCst) {
-                while let crate::scheduler::queue::Steal::Success(item) = shared.sched.loops[l.index].inbox.steal() {
+                while let crate::scheduler::queue::Steal::Success(item) =
+                    shared.sched.loops[l.index].inbox.steal()
+                {
                     match item {
                         // Never polled on its loop: cancel it here so its
                         // joiner (or ConcurrentFuture) resolves. A pinned

@@ -29,20 +29,7 @@ where
         shared: shared.sched.clone(),
     };
     let (notified, task) = new_task(fut, scheduler, meta);
-    context::with_core(|core| match core {
-        Some(core) if core.belongs_to(shared) => {
-            if shared.is_closed() {
-                notified.shutdown();
-                return;
-            }
-            core.sched.note_spawn();
-            core.sched.push_local(notified);
-        }
-        _ => match shared.sched.gate.enter() {
-            Some(_pass) => shared.sched.push_remote(notified),
-            None => notified.shutdown(),
-        },
-    });
+    shared.sched.spawn(notified);
     task
 }
 
@@ -78,12 +65,7 @@ where
             owner: core.identity(),
         };
         let (notified, task) = new_task(fut, scheduler, meta);
-        if core.shared.is_closed() {
-            notified.shutdown();
-            return task;
-        }
-        core.sched.note_spawn();
-        core.sched.push_pinned(notified);
+        core.sched.spawn(notified, true);
         task
     })
 }

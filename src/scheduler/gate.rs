@@ -8,12 +8,23 @@
 //! reaches it: nothing is accepted and then lost. The read-modify-writes are
 //! `SeqCst` so the submitter's entry and the closer's flag are totally ordered.
 //!
+//! Waiting (`close`, and each loop before its final pass) blocks on a
+//! condvar instead of spinning: the submitter that leaves last after the
+//! close (the one whose `fetch_sub` takes the word from `CLOSED | ONE` to
+//! `CLOSED`) takes the lock and wakes the waiters. A waiter reads the word
+//! under the same lock, so either it sees the last submitter gone or that
+//! submitter's notify comes after its wait began. A spin would also work
+//! in production, but under loom two spinning waiters (the closer and a
+//! loop at its exit) can starve the submitter they wait for within the
+//! preemption bound.
+//!
 //! Every loop asks `is_closed` once per iteration. It reads a separate flag
 //! on its own cache line, written once by `close`, so that submitters'
 //! read-modify-writes on the counter do not invalidate the line every loop
 //! keeps reading.
 
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use crate::sync::{Condvar, Mutex};
 use crossbeam_utils::CachePadded;
 
 const CLOSED: usize = 1;
@@ -24,6 +35,9 @@ pub(crate) struct Gate {
     state: CachePadded<AtomicUsize>,
     /// Mirrors `CLOSED` for readers that only ask (see the module docs).
     closed: CachePadded<AtomicBool>,
+    /// Where `close` and the loops wait for the submitters inside to leave.
+    drained: Mutex<()>,
+    drained_cv: Condvar,
 }
 
 /// Proof of being inside the gate; leaving happens on drop.
@@ -34,6 +48,8 @@ impl Gate {
         Gate {
             state: CachePadded::new(AtomicUsize::new(0)),
             closed: CachePadded::new(AtomicBool::new(false)),
+            drained: Mutex::new(()),
+            drained_cv: Condvar::new(),
         }
     }
 
@@ -43,10 +59,21 @@ impl Gate {
         #[cfg(loopwork_mutant = "gate_enter_no_check")]
         let prev = prev & !CLOSED;
         if prev & CLOSED != 0 {
-            self.state.fetch_sub(ONE, SeqCst);
+            self.leave();
             return None;
         }
         Some(Pass(self))
+    }
+
+    /// A submitter leaves; the last one out after a close wakes the waiters.
+    fn leave(&self) {
+        let prev = self.state.fetch_sub(ONE, SeqCst);
+        if prev == CLOSED | ONE {
+            // Under the lock: a waiter that read the old word under it is
+            // already waiting on the condvar (see the module docs).
+            let _guard = self.drained.lock();
+            self.drained_cv.notify_all();
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -71,16 +98,17 @@ impl Gate {
     /// of `Local<T>` sent home during shutdown).
     pub(crate) fn wait_drained(&self) {
         #[cfg(not(loopwork_mutant = "loop_exit_no_drain"))]
-        while self.state.load(SeqCst) != CLOSED {
-            crate::sync::spin_loop();
-            #[cfg(not(loopwork_loom))]
-            crate::sync::thread::yield_now();
+        {
+            let mut guard = self.drained.lock();
+            while self.state.load(SeqCst) != CLOSED {
+                guard = self.drained_cv.wait(guard);
+            }
         }
     }
 }
 
 impl Drop for Pass<'_> {
     fn drop(&mut self) {
-        self.0.state.fetch_sub(ONE, SeqCst);
+        self.0.leave();
     }
 }

@@ -42,6 +42,20 @@ pub(crate) trait Driver: Send + Sync + 'static {
     fn steal_events(&self) -> bool;
 }
 
+/// A shared driver is a driver (the runtime keeps its own handle to the
+/// reactor's `Driver` for waiting and registering sources).
+impl<D: Driver> Driver for Arc<D> {
+    fn notify(&self) {
+        (**self).notify();
+    }
+    fn has_sources(&self) -> bool {
+        (**self).has_sources()
+    }
+    fn steal_events(&self) -> bool {
+        (**self).steal_events()
+    }
+}
+
 /// What travels through a loop's inbox. The scheduler handles the tasks
 /// (pinned tasks woken elsewhere); everything else is the runtime's.
 pub(crate) trait InboxItem: Send + 'static {
@@ -85,7 +99,7 @@ pub(crate) struct Slot<I> {
     pub(crate) index: usize,
     pub(crate) stealer: Stealer<Notified>,
     pub(crate) inbox: Injector<I>,
-    pub(crate) driver: Arc<dyn Driver>,
+    pub(crate) driver: Box<dyn Driver>,
     pub(crate) park: ParkFlag,
     /// Read by event stealers; on a cache line of its own, since the loop
     /// writes it every iteration and producers read `park` on every
@@ -133,7 +147,7 @@ impl<I: InboxItem> Scheduler<I> {
     /// `i`'s deque, whose `Worker` its thread owns.
     pub(crate) fn new(
         stealers: Vec<Stealer<Notified>>,
-        drivers: Vec<Arc<dyn Driver>>,
+        drivers: Vec<Box<dyn Driver>>,
         debug: bool,
         tuning: Tuning,
     ) -> Scheduler<I> {
@@ -201,6 +215,61 @@ impl<I: InboxItem> Scheduler<I> {
                 Steal::Retry => crate::sync::spin_loop(),
             }
         }
+    }
+
+    /// Submits a new stealable task from outside this runtime's loops:
+    /// through the gate onto the injector. On a closed runtime the task is
+    /// cancelled at once (its joiner sees `Cancelled`); whether it was
+    /// accepted.
+    pub(crate) fn submit(&self, task: Notified) -> bool {
+        match self.gate.enter() {
+            Some(_pass) => {
+                self.push_remote(task);
+                true
+            }
+            None => {
+                task.shutdown();
+                false
+            }
+        }
+    }
+
+    /// Submits a new task pinned to loop `index` from another thread:
+    /// through the gate into the loop's inbox. On a closed runtime the task
+    /// is cancelled at once; whether it was accepted.
+    pub(crate) fn submit_to(&self, index: usize, task: Notified) -> bool {
+        match self.gate.enter() {
+            Some(_pass) => {
+                self.loops[index].send(I::task(task));
+                true
+            }
+            None => {
+                task.shutdown();
+                false
+            }
+        }
+    }
+
+    /// Shutdown's first step: closes the gate (waiting for submitters inside
+    /// it, so every accepted item is in a queue) and wakes every loop, which
+    /// sees the gate closed and runs its shutdown passes. Whether this call
+    /// closed it.
+    pub(crate) fn close(&self) -> bool {
+        let closed = self.gate.close();
+        for l in self.loops.iter() {
+            l.driver.notify();
+        }
+        closed
+    }
+
+    /// Spawns a new stealable task: onto the current loop's deque when called
+    /// on one of this runtime's loops, otherwise through the gate onto the
+    /// injector (see [`submit`](Self::submit)). Whether it was accepted.
+    pub(crate) fn spawn(&self, task: Notified) -> bool {
+        super::worker::with_current::<I, _>(|sched| match sched {
+            Some(sched) if sched.belongs_to(self) => sched.spawn(task, false),
+            _ => self.submit(task),
+        })
     }
 
     /// Whether any sibling of `index` has tasks in its deque.

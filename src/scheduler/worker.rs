@@ -70,6 +70,11 @@ pub(crate) trait LoopHooks<I> {
     /// Waits for I/O events or a notify for at most `timeout` (`None`: no
     /// limit) and dispatches them; whether I/O events came.
     fn poll_events(&self, timeout: Option<Duration>) -> bool;
+    /// Shutdown: disposes of an inbox item that is not a task.
+    fn discard(&self, item: I);
+    /// Shutdown: drops the runtime's own queues (callbacks, timers); whether
+    /// anything was there.
+    fn clear(&self) -> bool;
 }
 
 crate::sync::loop_thread_local! {
@@ -185,8 +190,47 @@ impl<I: InboxItem> LoopScheduler<I> {
 
     /// Whether this loop belongs to the runtime whose scheduler is `shared`.
     #[inline]
-    pub(crate) fn belongs_to(&self, shared: &Arc<Scheduler<I>>) -> bool {
-        Arc::ptr_eq(&self.shared, shared)
+    pub(crate) fn belongs_to(&self, shared: &Scheduler<I>) -> bool {
+        std::ptr::eq(&*self.shared, shared)
+    }
+
+    /// The loop's life on its thread: iterations until the runtime closes,
+    /// then shutdown passes until one finds nothing (a drop may wake or
+    /// spawn). Every task queued here or registered with this loop is
+    /// cancelled on this thread, so `!Send` futures are dropped where they
+    /// belong.
+    pub(crate) fn run(&self, hooks: &impl LoopHooks<I>) {
+        let _current = self.enter();
+        while !self.shared.is_closed() {
+            self.run_once(hooks);
+        }
+        // Submitters already inside the gate finish their pushes first.
+        self.shared.gate.wait_drained();
+        self.stop_searching();
+        loop {
+            let mut did = self.shutdown_pass(|item| hooks.discard(item));
+            did |= hooks.clear();
+            if !did {
+                break;
+            }
+        }
+    }
+
+    /// Schedules a task just created on this loop's thread: pinned to this
+    /// loop or stealable. On a closed runtime it is cancelled at once (its
+    /// joiner sees `Cancelled`); whether it was accepted.
+    pub(crate) fn spawn(&self, task: Notified, pinned: bool) -> bool {
+        if self.shared.is_closed() {
+            task.shutdown();
+            return false;
+        }
+        Counters::add(&self.me().counters.spawned, 1);
+        if pinned {
+            self.push_pinned(task);
+        } else {
+            self.push_local(task);
+        }
+        true
     }
 
     /// One iteration (see the module docs).
@@ -217,7 +261,8 @@ impl<I: InboxItem> LoopScheduler<I> {
         self.requeue_deferred();
         if ran > 0 {
             if tick % EVENT_INTERVAL == 0 {
-                self.woken_by_io.set(hooks.poll_events(Some(Duration::ZERO)));
+                self.woken_by_io
+                    .set(hooks.poll_events(Some(Duration::ZERO)));
                 // A busy loop looks after stalled siblings' sockets too, as
                 // tokio's workers poll the shared driver in maintenance.
                 self.steal_events();
@@ -407,11 +452,6 @@ impl<I: InboxItem> LoopScheduler<I> {
         self.pinned.borrow_mut().push_back(task);
     }
 
-    /// Counts a task spawned on this loop.
-    pub(crate) fn note_spawn(&self) {
-        Counters::add(&self.me().counters.spawned, 1);
-    }
-
     /// Looks for work outside this loop's own queues.
     fn search(&self) -> Option<Notified> {
         if !self.searching.get() {
@@ -480,26 +520,32 @@ impl<I: InboxItem> LoopScheduler<I> {
         let mut now = None;
         let mut found = false;
         for victim in shared.loops.iter() {
-            // Relaxed: hints only; a stale one costs a needless or a late
-            // steal, never a lost wakeup (`poll_sibling` keeps that).
-            if victim.index == self.index
-                || !victim.hints.busy.load(Relaxed)
-                || !victim.driver.has_sources()
-            {
+            if victim.index == self.index || !victim.driver.has_sources() {
                 continue;
             }
-            let now = *now.get_or_insert_with(Instant::now);
-            if seen.len() != n {
-                seen.resize(n, (u64::MAX, now));
-            }
-            let progress = victim.hints.progress.load(Relaxed);
-            let (seen_progress, since) = &mut seen[victim.index];
-            if *seen_progress != progress {
-                (*seen_progress, *since) = (progress, now);
-                continue;
-            }
-            if now.duration_since(*since) < shared.tuning.stall {
-                continue;
+            // A zero stall threshold makes every sibling a candidate (the
+            // loom models use it: `poll_sibling` must keep the sibling's
+            // wakeup wherever it is called, and the filters below only
+            // narrow where that is). Relaxed: hints only; a stale one costs
+            // a needless or a late steal, never a lost wakeup.
+            let stall = shared.tuning.stall;
+            if !stall.is_zero() {
+                if !victim.hints.busy.load(Relaxed) {
+                    continue;
+                }
+                let now = *now.get_or_insert_with(Instant::now);
+                if seen.len() != n {
+                    seen.resize(n, (u64::MAX, now));
+                }
+                let progress = victim.hints.progress.load(Relaxed);
+                let (seen_progress, since) = &mut seen[victim.index];
+                if *seen_progress != progress {
+                    (*seen_progress, *since) = (progress, now);
+                    continue;
+                }
+                if now.duration_since(*since) < stall {
+                    continue;
+                }
             }
             if poll_sibling(
                 &victim.park,
@@ -590,6 +636,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         let me = self.me();
         let was_searching = self.searching.replace(false);
         self.handoff_seen.set(false);
+        let mut slept = false;
         // Publish, re-check, sleep: the sequence loom checks (`park_loop`).
         let woken_as_searcher = park_loop(
             &shared.idle,
@@ -598,12 +645,20 @@ impl<I: InboxItem> LoopScheduler<I> {
             was_searching,
             || self.has_work(hooks),
             || {
+                slept = true;
                 Counters::add(&me.counters.parks, 1);
                 self.woken_by_io
                     .set(hooks.poll_events(hooks.next_timeout()));
             },
         );
         self.searching.set(woken_as_searcher);
+        if !slept {
+            // The re-check saw work that another loop may be about to take
+            // (a searcher is on it): let it run before looking again. A
+            // pause hint here; under loom a yield, or the model would
+            // explore this loop spinning while the searcher never moves.
+            crate::sync::spin_loop();
+        }
     }
 
     fn next_rand(&self) -> u64 {
@@ -618,7 +673,7 @@ impl<I: InboxItem> LoopScheduler<I> {
 
     /// Leaves the idle protocol's searching count, at the start of the
     /// loop's shutdown.
-    pub(crate) fn stop_searching(&self) {
+    fn stop_searching(&self) {
         if self.searching.replace(false) {
             self.shared.idle.transition_from_searching();
         }
@@ -628,7 +683,7 @@ impl<I: InboxItem> LoopScheduler<I> {
     /// every task queued here or registered with this loop (reporting the
     /// pending ones), and hands the inbox's other items to `other`. Whether
     /// anything was found: the caller repeats until a pass finds nothing.
-    pub(crate) fn shutdown_pass(&self, mut other: impl FnMut(I)) -> bool {
+    fn shutdown_pass(&self, mut other: impl FnMut(I)) -> bool {
         let mut did = false;
         while let Steal::Success(item) = self.me().inbox.steal() {
             did = true;
