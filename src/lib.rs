@@ -83,6 +83,8 @@ mod runtime {
 #[cfg(not(loopwork_loom))]
 mod shield;
 #[cfg(not(loopwork_loom))]
+pub mod signal;
+#[cfg(not(loopwork_loom))]
 mod time;
 #[cfg(not(loopwork_loom))]
 mod yield_now;
