@@ -72,6 +72,8 @@ mod local {
     pub(crate) mod home;
 }
 #[cfg(not(loopwork_loom))]
+pub mod process;
+#[cfg(not(loopwork_loom))]
 mod promise;
 #[cfg(not(loopwork_loom))]
 mod runtime;
