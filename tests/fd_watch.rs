@@ -315,3 +315,31 @@ fn fds_that_cannot_be_watched_are_refused_with_the_reason() {
     assert!(errs.1.contains("not an open file descriptor"), "{}", errs.1);
     rt.close();
 }
+
+#[test]
+fn a_panicking_callback_is_logged_and_its_watch_stays() {
+    common::within(30, "add-reader-panic", || {
+        let rt = common::runtime(1);
+        let lp = rt.loop_handle(0);
+        let (r, mut w) = pipe();
+        let fd = r.as_raw_fd();
+        let (tx, rx) = mpsc::channel();
+        on_loop(&lp, move |lp| {
+            let mut calls = 0;
+            lp.add_reader(fd, move || {
+                let mut byte = [0u8; 1];
+                (&r).read_exact(&mut byte).unwrap();
+                calls += 1;
+                if calls == 1 {
+                    panic!("the first byte is rejected");
+                }
+                tx.send(byte[0]).unwrap();
+            })
+            .unwrap();
+        });
+        w.write_all(b"12").unwrap();
+        assert_eq!(rx.recv().unwrap(), b'2', "called again after its panic");
+        assert!(on_loop(&lp, move |lp| lp.remove_reader(fd)));
+        rt.close();
+    });
+}

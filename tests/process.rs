@@ -180,3 +180,61 @@ fn spawning_outside_a_runtime_panics_naming_the_fix() {
         "{msg}"
     );
 }
+
+/// Whether `pid` is still a process (running or a zombie).
+fn exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The state letter of `pid` in `/proc/<pid>/stat` (`S`, `R`, `Z`, …).
+fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+#[test]
+fn a_dropped_running_child_is_not_killed_and_is_reaped_once_it_exits() {
+    common::within(60, "drop-running", || {
+        let rt = common::runtime(2);
+        let (pid, stdin) = rt.block_on(async {
+            let mut child = Command::new("sh")
+                .args(["-c", "read line"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdin = child.stdin.take().unwrap();
+            let pid = child.id();
+            drop(child);
+            (pid, stdin)
+        });
+        // Still blocked in `read`: not killed by the drop.
+        assert!(matches!(state(pid), Some('S' | 'R')), "{:?}", state(pid));
+        drop(stdin); // end of its input: it exits
+        common::eventually(30, "the dropped child is reaped in the background", || {
+            !exists(pid)
+        });
+        rt.close();
+    });
+}
+
+#[test]
+fn a_dropped_child_outliving_its_runtime_is_still_reaped() {
+    common::within(60, "drop-after-close", || {
+        let rt = common::runtime(1);
+        let (pid, stdin) = rt.block_on(async {
+            let mut child = Command::new("sh")
+                .args(["-c", "read line"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdin = child.stdin.take().unwrap();
+            (child.id(), (child, stdin))
+        });
+        let (child, stdin) = stdin;
+        drop(child); // its reaping task is cancelled by the close below
+        rt.close();
+        assert!(matches!(state(pid), Some('S' | 'R')), "{:?}", state(pid));
+        drop(stdin);
+        common::eventually(30, "a thread reaps it", || !exists(pid));
+    });
+}
