@@ -39,8 +39,8 @@
 //! # The process-wide cost
 //! The first listener of a signal installs loopwork's handler for it, for
 //! good: from then on that signal no longer has its default action (SIGINT
-//! and SIGTERM no longer end the process, SIGCHLD is still not ignored), even
-//! after every listener is dropped. That is tokio's behaviour too; a program
+//! and SIGTERM no longer end the process), even after every listener is
+//! dropped. That is tokio's behaviour too; a program
 //! that wants Ctrl-C to end it after it stops listening should exit itself.
 //!
 //! # Examples

@@ -86,8 +86,9 @@ impl LoopHandle {
     /// file instead.
     ///
     /// # Errors
-    /// If the fd cannot be watched: not open (`EBADF`), or a regular file
-    /// (`EPERM`: epoll refuses files, which are always ready).
+    /// If the fd cannot be watched: not open (`EBADF`), a regular file
+    /// (`EPERM`: epoll refuses files, which are always ready), or already
+    /// registered with this loop by an [`Async`](crate::Async) (`EEXIST`).
     ///
     /// # Examples
     ///
@@ -485,6 +486,9 @@ fn explain(e: io::Error, dir: usize, fd: RawFd) -> io::Error {
         Some(libc::EBADF) => " (it is not an open file descriptor)",
         Some(libc::EPERM) => {
             " (a regular file is always ready: read it directly, or on the blocking pool)"
+        }
+        Some(libc::EEXIST) => {
+            " (this loop's reactor already watches it, e.g. through an Async: use that instead)"
         }
         _ => "",
     };
