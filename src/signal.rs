@@ -273,7 +273,8 @@ const EMPTY: Slot = Slot {
 static SIGNALS: [Slot; SLOTS] = [EMPTY; SLOTS];
 
 /// A listener for one signal: [`recv`](Signal::recv) completes once per
-/// delivery (deliveries between two waits count as one).
+/// delivery (deliveries between two waits count as one); also a `Stream`
+/// of deliveries (`futures-core`).
 ///
 /// Made by [`signal`]. `Send + Sync`: it can be created anywhere and awaited
 /// on any loop, including a foreign thread's `block_on`. Each listener holds
@@ -587,6 +588,31 @@ impl fmt::Debug for Signal {
             .field("kind", &self.kind)
             .field("seen", &self.seen)
             .finish()
+    }
+}
+
+/// Each delivery (coalesced as for [`Signal::recv`]) is one item; the
+/// stream never ends.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use loopwork::signal::{signal, SignalKind};
+/// loopwork::run(async {
+///     let mut usr2 = signal(SignalKind::user_defined2()).unwrap();
+///     unsafe { libc::raise(libc::SIGUSR2) };
+///     assert_eq!(usr2.next().await, Some(()));
+/// });
+/// ```
+impl futures_core::Stream for Signal {
+    type Item = ();
+
+    #[track_caller]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        self.get_mut()
+            .poll_recv_at(cx, Location::caller())
+            .map(Some)
     }
 }
 

@@ -162,3 +162,19 @@ fn signals_that_cannot_be_caught_are_refused_with_a_message() {
         assert!(err.to_string().contains("cannot be listened for"), "{err}");
     }
 }
+
+#[test]
+fn a_listener_is_a_stream_of_deliveries() {
+    use futures::StreamExt;
+    common::within(30, "signal-stream", || {
+        let rt = common::runtime(1);
+        rt.block_on(async {
+            let mut quit = signal(SignalKind::quit()).unwrap();
+            for _ in 0..3 {
+                raise(libc::SIGQUIT);
+                assert_eq!(quit.next().await, Some(()));
+            }
+        });
+        rt.close();
+    });
+}
