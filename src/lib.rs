@@ -36,7 +36,8 @@
 //! `task` (raw task, state word, join handle), `scheduler` (deques, injector,
 //! idle protocol, shutdown gate), `runtime` (loops, handles, context),
 //! `reactor` (poller, park flag), `time` (timer store, `sleep`, `wait_for`),
-//! `sync` (the std/loom switch).
+//! `sync` (the std/loom switch); `signal` (Unix signals as futures),
+//! `process` (subprocesses); `guide` (how the pieces fit, by task).
 
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -62,6 +63,7 @@ pub(crate) mod reactor;
 pub(crate) mod reactor;
 
 mod concurrent;
+pub mod guide;
 #[cfg(not(loopwork_loom))]
 mod local;
 #[cfg(not(loopwork_loom))]
@@ -71,6 +73,8 @@ pub mod net;
 mod local {
     pub(crate) mod home;
 }
+#[cfg(not(loopwork_loom))]
+pub mod process;
 #[cfg(not(loopwork_loom))]
 mod promise;
 #[cfg(not(loopwork_loom))]
@@ -82,6 +86,8 @@ mod runtime {
 }
 #[cfg(not(loopwork_loom))]
 mod shield;
+#[cfg(not(loopwork_loom))]
+pub mod signal;
 #[cfg(not(loopwork_loom))]
 mod time;
 #[cfg(not(loopwork_loom))]

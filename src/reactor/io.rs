@@ -71,7 +71,9 @@ pub(crate) struct Source {
 impl Source {
     fn fd(&self) -> BorrowedFd<'_> {
         // SAFETY: the fd stays open while registered: `Async` deregisters
-        // before it drops (and so closes) the I/O object.
+        // before it drops (and so closes) the I/O object; `add_reader`'s
+        // caller is told to remove the watch before closing the fd (if it
+        // does not, a stale number only misdirects this poller's calls).
         unsafe { BorrowedFd::borrow_raw(self.fd) }
     }
 

@@ -23,6 +23,7 @@ mod builder;
 pub(crate) mod callbacks;
 pub(crate) mod context;
 pub(crate) mod event_loop;
+mod fd_watch;
 mod handle;
 mod loop_handle;
 mod metrics;

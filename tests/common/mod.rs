@@ -59,3 +59,5 @@ impl Drop for DropFlag {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+pub mod procs;
