@@ -37,9 +37,15 @@
 //! idle protocol, shutdown gate), `runtime` (loops, handles, context),
 //! `reactor` (poller, park flag), `time` (timer store, `sleep`, `wait_for`),
 //! `sync` (the std/loom switch).
+//!
+//! # Features
+//!
+//! - `hyper` (off by default): `loopwork::hyper`, hyper 1.x's runtime
+//!   traits (executor, I/O, timer) for loopwork.
 
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Under loom only the protocol modules are built; what only the runtime uses is unused.
 #![cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
 
@@ -71,6 +77,9 @@ pub mod net;
 mod local {
     pub(crate) mod home;
 }
+#[cfg(all(feature = "hyper", not(loopwork_loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 #[cfg(not(loopwork_loom))]
 mod promise;
 #[cfg(not(loopwork_loom))]
