@@ -15,6 +15,7 @@
 //! goes to hyper as it is; `HyperTimer` gives hyper its header-read timeout.
 
 use bytes::Bytes;
+use futures_lite::future;
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -22,6 +23,8 @@ use hyper::{Request, Response};
 use loopwork::hyper::HyperTimer;
 use loopwork::net::TcpListener;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::pin;
 use std::time::Duration;
 
 /// The fixed handler: "Hello, world!" (hyper sets `content-length` from the
@@ -32,19 +35,26 @@ async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
     ))))
 }
 
-/// Accepts connections for ever, serving each in its own task.
-async fn accept_loop(listener: TcpListener) {
+/// Accepts connections until `shutdown` completes, serving each in its own
+/// task (connections already accepted are not waited for).
+async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
     let mut server = http1::Builder::new();
     server
         .timer(HyperTimer::new())
         .header_read_timeout(Duration::from_secs(10));
+    let mut shutdown = pin!(shutdown);
     loop {
-        let (stream, _peer) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e) => {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            shutdown.as_mut().await;
+            None
+        });
+        let (stream, _peer) = match accepted.await {
+            Some(Ok(conn)) => conn,
+            Some(Err(e)) => {
                 eprintln!("accept: {e}");
                 continue;
             }
+            None => return,
         };
         let _ = stream.set_nodelay(true);
         let conn = server.serve_connection(stream, service_fn(hello));
@@ -78,7 +88,8 @@ fn main() {
             "listening on http://{}",
             listener.local_addr().expect("local_addr")
         );
-        accept_loop(listener).await
+        // Serves until killed: a shutdown signal (Ctrl-C) goes here.
+        serve(listener, std::future::pending()).await
     });
     let _: Result<(), _> = rt.block_on(server);
 }
