@@ -143,7 +143,8 @@ pub use yield_now::{yield_now, YieldNow};
 ///
 /// An attribute on anything but an `async fn` without arguments or generic
 /// parameters, an unknown option or a bad value is a compile error pointing
-/// at the offending tokens.
+/// at the offending tokens. The expansion names the crate `::loopwork`, so
+/// depend on it under that name (not renamed in `Cargo.toml`).
 ///
 /// # Examples
 ///
