@@ -12,7 +12,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::rt::{Executor, Timer};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use loopwork::hyper::{HyperExecutor, HyperTimer};
+use loopwork::hyper::{HyperExecutor, HyperIo, HyperTimer};
 use loopwork::net::{TcpListener, TcpStream, UnixStream};
 use std::convert::Infallible;
 use std::future::Future;
@@ -244,6 +244,36 @@ fn hyper_serves_over_a_unix_stream() {
             let mut client = client(client_end).await;
             let res = client.send_request(get()).await.unwrap();
             assert_eq!(body_of(res).await, "Hello, world!");
+        })
+    });
+}
+
+#[test]
+fn hyper_io_serves_hyper_over_any_futures_io_stream() {
+    common::within(60, "hyper-io-adapter", || {
+        common::runtime(2).block_on(async {
+            // `Async<T>` stands for any futures-io stream (TLS, a pipe...).
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let server_end = HyperIo::new(loopwork::Async::new(a).unwrap());
+            let client_end = HyperIo::new(loopwork::Async::new(b).unwrap());
+            loopwork::spawn(async move {
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(server_end, service_fn(hello_or_echo))
+                    .await
+                    .unwrap();
+            })
+            .detach();
+            let mut client = client(client_end).await;
+            let res = client.send_request(get()).await.unwrap();
+            assert_eq!(body_of(res).await, "Hello, world!");
+            // Large enough for many reads into the adapter's buffer.
+            let sent: Bytes = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
+            let req = Request::post("/")
+                .header("host", "localhost")
+                .body(Full::new(sent.clone()))
+                .unwrap();
+            let got = body_of(client.send_request(req).await.unwrap()).await;
+            assert!(got == sent, "the echoed body differs from the one sent");
         })
     });
 }

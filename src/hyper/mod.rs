@@ -5,19 +5,22 @@
 //!
 //! | hyper needs | loopwork gives |
 //! |---|---|
-//! | `rt::Read` / `rt::Write` | implemented by [`TcpStream`](crate::net::TcpStream) and [`UnixStream`](crate::net::UnixStream) themselves, so a stream is handed to hyper as it is |
+//! | `rt::Read` / `rt::Write` | implemented by [`TcpStream`](crate::net::TcpStream) and [`UnixStream`](crate::net::UnixStream) themselves, so a stream is handed to hyper as it is; [`HyperIo`] adapts any other `futures-io` stream ([`Async<T>`](crate::Async), TLS) |
 //! | `rt::Executor` (HTTP/2's background tasks) | [`HyperExecutor`]: spawns `Send` futures as loopwork tasks |
 //! | `rt::Timer` (header-read timeout, HTTP/2 keep-alive pings) | [`HyperTimer`]: loopwork's [`Sleep`](crate::Sleep) |
 //!
 //! # Invariants
-//! - Reads go straight into hyper's uninitialised buffer
-//!   (`poll_read_uninit`): nothing is zeroed or copied, and a read writes
-//!   only initialised bytes and never de-initialises any, which is what
-//!   `ReadBufCursor::as_mut` requires of its caller.
-//! - Writes are vectored (`is_write_vectored` is true): headers and body
-//!   leave in one `writev`, and hyper does not flatten them first.
-//! - `poll_shutdown` shuts the write side (`shutdown(SHUT_WR)`), so the peer
-//!   reads the end of the stream once hyper has flushed the last response.
+//! - Reads on loopwork's streams go straight into hyper's uninitialised
+//!   buffer (`poll_read_uninit`): nothing is zeroed or copied, and a read
+//!   writes only initialised bytes and never de-initialises any, which is
+//!   what `ReadBufCursor::as_mut` requires of its caller. Through
+//!   [`HyperIo`] the buffer is initialised before a `futures-io` read.
+//! - Writes on loopwork's streams are vectored (`is_write_vectored` is
+//!   true): headers and body leave in one `writev`, and hyper does not
+//!   flatten them first.
+//! - `poll_shutdown` on loopwork's streams shuts the write side
+//!   (`shutdown(SHUT_WR)`), so the peer reads the end of the stream once
+//!   hyper has flushed the last response.
 //! - Every future hyper hands to [`HyperExecutor`] runs as a detached,
 //!   stealable task named `"hyper"` (visible in task dumps); on a closed
 //!   runtime it is dropped, and that is logged, never silent.
@@ -76,4 +79,5 @@ mod io;
 mod timer;
 
 pub use executor::HyperExecutor;
+pub use io::HyperIo;
 pub use timer::HyperTimer;
