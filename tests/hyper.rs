@@ -155,15 +155,17 @@ fn header_read_timeout_closes_a_connection_whose_header_never_ends() {
                     .await
             });
             let stream = TcpStream::connect(addr).await.unwrap();
-            // A request line and one header, but never the blank line.
-            stream
+            // A request line and one header, but never the blank line. On a
+            // loaded machine the timeout may already have closed the server
+            // side before this is written: then the write or the reads below
+            // fail (EPIPE, ECONNRESET) instead of reaching the end of the
+            // stream, which is the same outcome seen from here.
+            let _ = stream
                 .write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n")
-                .await
-                .unwrap();
-            // The server closes the connection (possibly after a 408):
-            // reading reaches the end of the stream.
+                .await;
+            // The server closes the connection: reading reaches its end.
             let mut buf = [0u8; 1024];
-            while stream.read(&mut buf).await.unwrap() > 0 {}
+            while let Ok(1..) = stream.read(&mut buf).await {}
             let err = server.await.unwrap().unwrap_err();
             assert!(err.is_timeout(), "served with {err:?}, not a timeout");
         })
@@ -181,6 +183,7 @@ fn graceful_shutdown_lets_the_request_in_flight_complete() {
             let (arrived, arrived_rx) = loopwork::promise::<()>();
             let (release, release_rx) = loopwork::promise::<()>();
             let (shutdown, shutdown_rx) = loopwork::promise::<()>();
+            let (shutting_down, shutting_down_rx) = loopwork::promise::<()>();
             let arrived = std::sync::Mutex::new(Some(arrived));
             let release_rx = std::sync::Mutex::new(Some(release_rx));
             let server = loopwork::spawn(async move {
@@ -206,6 +209,7 @@ fn graceful_shutdown_lets_the_request_in_flight_complete() {
                     if !shut && shutdown_rx.as_mut().poll(cx).is_ready() {
                         conn.as_mut().graceful_shutdown();
                         shut = true;
+                        shutting_down.set_result(()).unwrap();
                     }
                     conn.as_mut().poll(cx)
                 })
@@ -216,8 +220,11 @@ fn graceful_shutdown_lets_the_request_in_flight_complete() {
                 let res = client.send_request(get()).await.unwrap();
                 (body_of(res).await, client)
             });
+            // The request is in the handler when the shutdown starts, and
+            // only then may the handler answer.
             arrived_rx.await.unwrap();
             shutdown.set_result(()).unwrap();
+            shutting_down_rx.await.unwrap();
             release.set_result(()).unwrap();
             let (body, mut client) = in_flight.await.unwrap();
             assert_eq!(body, "finished");
