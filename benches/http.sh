@@ -29,7 +29,7 @@ fi
 command -v curl >/dev/null 2>&1 || echo "http.sh: curl not found, skipping the response check" >&2
 
 echo "http.sh: building (bench profile)" >&2
-cargo build --profile bench --example http_server >&2
+cargo build --profile bench --features hyper --example http_server >&2
 tokio_bin=$(cargo bench --bench http_tokio_server --no-run --message-format=json 2>/dev/null \
     | grep -o '"executable":"[^"]*http_tokio_server[^"]*"' | tail -n1 | cut -d'"' -f4)
 lw_bin=$CARGO_TARGET_DIR/release/examples/http_server

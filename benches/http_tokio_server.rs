@@ -16,8 +16,9 @@ use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
+use std::time::Duration;
 
 /// The fixed handler, identical to the loopwork example's.
 async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -63,6 +64,8 @@ fn main() {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 if let Err(e) = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(10))
                     .serve_connection(TokioIo::new(stream), service_fn(hello))
                     .await
                 {

@@ -1,31 +1,31 @@
-//! hyper 1.x (HTTP/1.1 server) on loopwork.
+//! hyper 1.x (HTTP/1.1 server) on loopwork, through the `hyper` feature.
 //!
 //! ```text
-//! cargo run --release --example http_server                   # 2 loops, 127.0.0.1:0
-//! cargo run --release --example http_server -- 4 127.0.0.1:8080
-//! curl http://127.0.0.1:PORT/                                 # Hello, world!
+//! cargo run --release --features hyper --example http_server                   # 2 loops, 127.0.0.1:0
+//! cargo run --release --features hyper --example http_server -- 4 127.0.0.1:8080
+//! curl http://127.0.0.1:PORT/                                                  # Hello, world!
 //! ```
 //!
 //! Prints `listening on http://ADDR` once bound, then serves until killed.
 //! `benches/http.sh` runs it under `wrk` next to the same server on tokio
 //! (`benches/http_tokio_server.rs`).
 //!
-//! The adapter (`HyperIo`) implements `hyper::rt::Read` / `hyper::rt::Write`
-//! over loopwork's `TcpStream`: reads go straight into hyper's uninitialised
-//! buffer (`TcpStream::poll_read_uninit`, as hyper-util's `TokioIo` does with
-//! tokio's `ReadBuf`), writes through its `futures-io` `AsyncWrite` impl.
+//! loopwork's `TcpStream` implements hyper's `rt::Read` / `rt::Write` itself
+//! (reads into hyper's uninitialised buffer, vectored writes), so a stream
+//! goes to hyper as it is; `HyperTimer` gives hyper its header-read timeout.
 
 use bytes::Bytes;
-use futures_io::AsyncWrite;
+use futures_lite::future;
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use loopwork::net::{TcpListener, TcpStream};
+use loopwork::hyper::HyperTimer;
+use loopwork::net::TcpListener;
 use std::convert::Infallible;
-use std::io;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
 
 /// The fixed handler: "Hello, world!" (hyper sets `content-length` from the
 /// `Full` body's exact size).
@@ -35,53 +35,36 @@ async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
     ))))
 }
 
-/// hyper's I/O traits over a loopwork `TcpStream`.
-struct HyperIo(TcpStream);
-
-impl hyper::rt::Read for HyperIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        // SAFETY: `poll_read_uninit` writes only initialised bytes into the
-        // slice and never de-initialises any, as `ReadBufCursor::as_mut`
-        // requires.
-        let n = ready!(self.0.poll_read_uninit(cx, unsafe { buf.as_mut() }))?;
-        // SAFETY: on `Ok(n)` the read initialised the first `n` bytes.
-        unsafe { buf.advance(n) };
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl hyper::rt::Write for HyperIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    /// One `writev` for headers and body (hyper then skips flattening them).
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
+/// Accepts connections until `shutdown` completes, serving each in its own
+/// task (connections already accepted are not waited for).
+async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let mut server = http1::Builder::new();
+    server
+        .timer(HyperTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            shutdown.as_mut().await;
+            None
+        });
+        let (stream, _peer) = match accepted.await {
+            Some(Ok(conn)) => conn,
+            Some(Err(e)) => {
+                eprintln!("accept: {e}");
+                continue;
+            }
+            None => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = server.serve_connection(stream, service_fn(hello));
+        // Dropping a loopwork Task detaches it.
+        loopwork::spawn(async move {
+            if let Err(e) = conn.await {
+                eprintln!("connection: {e}");
+            }
+        })
+        .detach();
     }
 }
 
@@ -98,32 +81,15 @@ fn main() {
         .build()
         .expect("build the loopwork runtime");
     // The accept loop is a task like the connections it spawns; the main
-    // thread only waits.
+    // thread only waits on it.
     let server = rt.handle().spawn(async move {
         let listener = TcpListener::bind(&addr).expect("bind");
         println!(
             "listening on http://{}",
             listener.local_addr().expect("local_addr")
         );
-        loop {
-            let (stream, _peer) = match listener.accept().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    eprintln!("accept: {e}");
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            // Dropping a loopwork Task detaches it.
-            drop(loopwork::spawn(async move {
-                if let Err(e) = http1::Builder::new()
-                    .serve_connection(HyperIo(stream), service_fn(hello))
-                    .await
-                {
-                    eprintln!("connection: {e}");
-                }
-            }));
-        }
+        // Serves until killed: a shutdown signal (Ctrl-C) goes here.
+        serve(listener, std::future::pending()).await
     });
     let _: Result<(), _> = rt.block_on(server);
 }

@@ -38,9 +38,18 @@
 //! `reactor` (poller, park flag), `time` (timer store, `sleep`, `wait_for`),
 //! `sync` (the std/loom switch); `signal` (Unix signals as futures),
 //! `process` (subprocesses); `guide` (how the pieces fit, by task).
+//!
+//! # Features
+//!
+//! - `macros` (on by default): the attributes `#[loopwork::main]` and
+//!   `#[loopwork::test]`, which run an `async fn main` or an `async fn`
+//!   test on a fresh runtime.
+//! - `hyper` (off by default): `loopwork::hyper`, hyper 1.x's runtime
+//!   traits (executor, I/O, timer) for loopwork.
 
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Under loom only the protocol modules are built; what only the runtime uses is unused.
 #![cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
 
@@ -73,6 +82,13 @@ pub mod net;
 mod local {
     pub(crate) mod home;
 }
+#[cfg(all(feature = "macros", not(loopwork_loom)))]
+#[doc(hidden)]
+#[path = "macros.rs"]
+pub mod __private;
+#[cfg(all(feature = "hyper", not(loopwork_loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 #[cfg(not(loopwork_loom))]
 pub mod process;
 #[cfg(not(loopwork_loom))]
@@ -118,3 +134,80 @@ pub use task::{Panic, Task, TaskError, TaskId};
 pub use time::{sleep, sleep_until, wait_for, Elapsed, Sleep, WaitFor};
 #[cfg(not(loopwork_loom))]
 pub use yield_now::{yield_now, YieldNow};
+
+/// Runs `async fn main` on a fresh runtime (feature `macros`, on by default).
+///
+/// The body runs as the future of [`Runtime::block_on`] on the main thread,
+/// with the runtime's loops on their own threads; when it returns, the
+/// runtime is closed (pending tasks are cancelled), as [`run`] does. Its
+/// return value is `main`'s, so `-> Result<(), E>` works as usual.
+///
+/// Options, mapped onto [`Runtime::builder`]:
+/// - `loops = N`: [`Builder::loops`] (default: one loop per CPU);
+/// - `debug = true|false`: [`Builder::debug`] (default: the `LOOPWORK_DEBUG`
+///   environment variable).
+///
+/// An attribute on anything but an `async fn` without arguments or generic
+/// parameters, an unknown option or a bad value is a compile error pointing
+/// at the offending tokens. The expansion names the crate `::loopwork`, so
+/// depend on it under that name (not renamed in `Cargo.toml`).
+///
+/// # Examples
+///
+/// ```
+/// #[loopwork::main]
+/// async fn main() {
+///     let answer = loopwork::spawn(async { 6 * 7 }).await.unwrap();
+///     assert_eq!(answer, 42);
+/// }
+/// ```
+///
+/// Options and a `Result` return:
+///
+/// ```
+/// use std::error::Error;
+///
+/// #[loopwork::main(loops = 2, debug = true)]
+/// async fn main() -> Result<(), Box<dyn Error>> {
+///     let listener = loopwork::net::TcpListener::bind("127.0.0.1:0")?;
+///     println!("bound {}", listener.local_addr()?);
+///     Ok(())
+/// }
+/// ```
+///
+/// A function that is not `async` does not compile:
+///
+/// ```compile_fail
+/// #[loopwork::main]
+/// fn main() {} // error: the `async` keyword is missing from the function declaration
+/// ```
+#[cfg(all(feature = "macros", not(loopwork_loom)))]
+pub use loopwork_macros::main;
+
+/// Runs an `async fn` test on a fresh runtime (feature `macros`, on by
+/// default): it adds `#[test]` and does what [`main`](macro@main) does, with
+/// the same options (`loops = N`, `debug = true|false`) and the same checks.
+/// Other attributes (`#[should_panic]`, `#[ignore]`) pass through, and so
+/// does a `Result` return type.
+///
+/// Each test gets its own runtime, closed when the test's body returns; a
+/// panicking test's runtime is shut down as it unwinds.
+///
+/// # Examples
+///
+/// ```
+/// #[loopwork::test(loops = 2)]
+/// async fn spawned_tasks_run() {
+///     let task = loopwork::spawn(async { 1 + 1 });
+///     assert_eq!(task.await.unwrap(), 2);
+/// }
+/// ```
+///
+/// Arguments cannot be passed to a test:
+///
+/// ```compile_fail
+/// #[loopwork::test]
+/// async fn takes_an_argument(n: u32) {} // error: #[loopwork::test] functions take no arguments
+/// ```
+#[cfg(all(feature = "macros", not(loopwork_loom)))]
+pub use loopwork_macros::test;

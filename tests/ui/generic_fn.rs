@@ -1,0 +1,4 @@
+#[loopwork::test]
+async fn generic<T: Default>() {}
+
+fn main() {}

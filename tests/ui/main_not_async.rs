@@ -1,0 +1,2 @@
+#[loopwork::main]
+fn main() {}

@@ -1,0 +1,4 @@
+#[loopwork::main]
+struct Server;
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[loopwork::main(threads = 4)]
+async fn main() {}
