@@ -319,7 +319,7 @@ trait Rt: Clone + Send + Sync + 'static {
 }
 
 #[derive(Clone)]
-struct Lw(loopwork::Handle);
+struct Lw(loopwork::runtime::Handle);
 
 struct LwJoin<T>(loopwork::Task<T>);
 

@@ -255,7 +255,7 @@ fn concurrency(rt: &Runtime) {
     // A !Send value bound to its loop: readable there, sent home when dropped elsewhere.
     let local = lp
         .spawn_local_threadsafe(|| async {
-            loopwork::Local::new(std::rc::Rc::new("only on its loop"))
+            loopwork::handoff::Local::new(std::rc::Rc::new("only on its loop"))
         })
         .result()
         .unwrap();
@@ -266,7 +266,7 @@ fn concurrency(rt: &Runtime) {
     drop(local); // dropped on its owner loop, through the inbox
 
     // A promise completed by a foreign thread, awaited by a task.
-    let (promise, fut) = loopwork::promise::<u32>();
+    let (promise, fut) = loopwork::handoff::promise::<u32>();
     std::thread::spawn(move || promise.set_result(99).unwrap());
     println!("promise set by a foreign thread -> {:?}", rt.block_on(fut));
 }

@@ -162,11 +162,11 @@
 //! ## Watching a raw fd: `add_reader`
 //!
 //! A C library that hands over a file descriptor and a "call me when it is
-//! readable" contract fits [`LoopHandle::add_reader`](crate::LoopHandle::add_reader)
+//! readable" contract fits [`LoopHandle::add_reader`](crate::runtime::LoopHandle::add_reader)
 //! (asyncio's `loop.add_reader`): the callback runs on the loop while the fd
 //! is readable, until it is removed. It is loop-local, so register it from
 //! a task or callback on that loop, and remove it before the fd is closed.
-//! Code that can own the fd is usually simpler with [`Async`](crate::Async),
+//! Code that can own the fd is usually simpler with [`Async`](crate::net::Async),
 //! which turns readiness into futures.
 //!
 //! [`Signal::recv`]: crate::signal::Signal::recv

@@ -25,19 +25,30 @@
 //! assert_eq!(total, 10);
 //! ```
 //!
+//! # The public API, by role
+//!
+//! | module | what |
+//! |---|---|
+//! | [`runtime`] | [`Runtime`] and its [`Builder`](runtime::Builder), [`Handle`](runtime::Handle) (any thread), [`LoopHandle`](runtime::LoopHandle) (one loop: `call_soon*`, `call_later`, `add_reader`, …), [`run`], [`spawn`], [`spawn_local`], metrics |
+//! | [`task`] | [`Task`] (the join handle), [`TaskError`], [`task::Builder`] (a name), [`yield_now`] |
+//! | [`time`] | [`sleep`], [`sleep_until`], [`wait_for`], [`time::Elapsed`] |
+//! | [`blocking`] | [`spawn_blocking`], `run_in_executor`, [`blocking::BlockingExecutor`] |
+//! | [`handoff`] | crossing threads: [`handoff::ConcurrentFuture`], [`handoff::promise`], [`handoff::Local`], [`shield`] |
+//! | [`net`] | TCP, UDP and Unix sockets, [`net::Async`] for any fd |
+//! | [`signal`], [`process`] | Unix signals as futures; subprocesses with async pipes |
+//! | `hyper` | (feature `hyper`) hyper 1.x's executor, I/O and timer |
+//! | [`guide`] | how the pieces fit, by task |
+//!
+//! The everyday names are also at the root: [`run`], [`spawn`],
+//! [`spawn_local`], [`spawn_blocking`], [`sleep`], [`sleep_until`],
+//! [`wait_for`], [`shield`], [`yield_now`], [`current_loop`], [`Task`],
+//! [`TaskError`], [`Runtime`].
+//!
 //! # Debug mode
 //!
-//! `LOOPWORK_DEBUG=1` (or [`Builder::debug`]) turns on asyncio-style
-//! diagnostics, logged through the `log` crate with target `"loopwork"`
-//! (`RUST_LOG=loopwork=debug` with `env_logger`).
-//!
-//! # Module map
-//!
-//! `task` (raw task, state word, join handle), `scheduler` (deques, injector,
-//! idle protocol, shutdown gate), `runtime` (loops, handles, context),
-//! `reactor` (poller, park flag), `time` (timer store, `sleep`, `wait_for`),
-//! `sync` (the std/loom switch); `signal` (Unix signals as futures),
-//! `process` (subprocesses); `guide` (how the pieces fit, by task).
+//! `LOOPWORK_DEBUG=1` (or [`Builder::debug`](runtime::Builder::debug))
+//! turns on asyncio-style diagnostics, logged through the `log` crate with
+//! target `"loopwork"` (`RUST_LOG=loopwork=debug` with `env_logger`).
 //!
 //! # Features
 //!
@@ -46,6 +57,26 @@
 //!   test on a fresh runtime.
 //! - `hyper` (off by default): `loopwork::hyper`, hyper 1.x's runtime
 //!   traits (executor, I/O, timer) for loopwork.
+//!
+//! # Layering (for readers of the source)
+//!
+//! The source is in layers; a module imports only from its own layer or
+//! below, and what a lower layer needs from a higher one reaches it through
+//! a trait or a function it is handed (`scheduler::Driver`,
+//! `scheduler::LoopHooks`, `task::Schedule`). Bottom to top:
+//!
+//! 1. `sync` (the std/loom switch), `debug` (diagnostic messages);
+//! 2. `task` (raw task, state word, wakers, join handle);
+//! 3. `scheduler` (queues, idle and park protocols, shutdown gate, a loop's
+//!    iteration, search, event stealing and parking, the task hooks);
+//! 4. `reactor` (the poller, I/O sources and their readiness);
+//! 5. `runtime` (the loops' lifecycle, handles, thread context, timer
+//!    store, callbacks, the blocking pool);
+//! 6. features: `time`, `net`, `blocking`, `handoff`, `signal`, `process`,
+//!    `hyper`, `guide`; a feature may use another feature, never in a
+//!    circle.
+//!
+//! `tests/layering.rs` fails on an import that runs back up this order.
 
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -53,98 +84,65 @@
 // Under loom only the protocol modules are built; what only the runtime uses is unused.
 #![cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
 
-pub(crate) mod sync;
+/// Items for the production build only: under `--cfg loopwork_loom` only
+/// the protocols that loom models are built (tokio's `cfg_rt!` habit).
+macro_rules! cfg_not_loom {
+    ($($item:item)*) => { $( #[cfg(not(loopwork_loom))] $item )* };
+}
+/// Items for the loom build only (stand-ins and entry points of the models).
+macro_rules! cfg_loom {
+    ($($item:item)*) => { $( #[cfg(loopwork_loom)] $item )* };
+}
+pub(crate) use {cfg_loom, cfg_not_loom};
 
-#[cfg(loopwork_loom)]
-#[doc(hidden)]
-#[path = "loom_api.rs"]
-pub mod __loom;
-pub(crate) mod blocking;
+// The layers, bottom to top (see "Layering" above).
+pub mod blocking;
 mod debug;
-#[cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
+pub mod handoff;
+pub(crate) mod reactor;
+pub mod runtime;
 pub(crate) mod scheduler;
+pub(crate) mod sync;
 pub mod task;
+pub mod time;
 
-#[cfg(not(loopwork_loom))]
-pub(crate) mod reactor;
-#[cfg(loopwork_loom)]
-#[allow(dead_code, unused_imports)]
-pub(crate) mod reactor;
+cfg_not_loom! {
+    pub mod guide;
+    #[cfg(feature = "hyper")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+    pub mod hyper;
+    pub mod net;
+    pub mod process;
+    pub mod signal;
 
-mod concurrent;
-pub mod guide;
-#[cfg(not(loopwork_loom))]
-mod local;
-#[cfg(not(loopwork_loom))]
-pub mod net;
-/// Under loom: only the foreign-drop decision of `Local<T>` (`local/home.rs`).
-#[cfg(loopwork_loom)]
-mod local {
-    pub(crate) mod home;
+    #[cfg(feature = "macros")]
+    #[doc(hidden)]
+    #[path = "macros.rs"]
+    pub mod __private;
+
+    pub use blocking::spawn_blocking;
+    pub use handoff::shield;
+    pub use runtime::{current_loop, run, spawn, spawn_local, try_current_loop, Runtime};
+    pub use time::{sleep, sleep_until, wait_for};
 }
-#[cfg(all(feature = "macros", not(loopwork_loom)))]
-#[doc(hidden)]
-#[path = "macros.rs"]
-pub mod __private;
-#[cfg(all(feature = "hyper", not(loopwork_loom)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-pub mod hyper;
-#[cfg(not(loopwork_loom))]
-pub mod process;
-#[cfg(not(loopwork_loom))]
-mod promise;
-#[cfg(not(loopwork_loom))]
-mod runtime;
-/// Under loom: only the callbacks' cancel-versus-start state (`runtime/callbacks.rs`).
-#[cfg(loopwork_loom)]
-mod runtime {
-    pub(crate) mod callbacks;
-}
-#[cfg(not(loopwork_loom))]
-mod shield;
-#[cfg(not(loopwork_loom))]
-pub mod signal;
-#[cfg(not(loopwork_loom))]
-mod time;
-#[cfg(not(loopwork_loom))]
-mod yield_now;
+pub use task::{yield_now, Task, TaskError};
 
-#[cfg(not(loopwork_loom))]
-pub use blocking::spawn_blocking;
-pub use blocking::{BlockingStats, Executor};
-#[cfg(not(loopwork_loom))]
-pub use concurrent::ConcurrentFuture;
-#[cfg(not(loopwork_loom))]
-pub use local::{Local, WrongThread};
-#[cfg(not(loopwork_loom))]
-pub use net::Async;
-#[cfg(not(loopwork_loom))]
-pub use promise::{promise, InvalidState, Promise, PromiseError, PromiseFuture};
-#[cfg(not(loopwork_loom))]
-pub use runtime::{
-    call_soon, current_loop, run, try_current_loop, Builder, CallbackHandle, Closed, Handle,
-    LocalCallbackHandle, LoopHandle, LoopStats, Runtime, RuntimeMetrics,
-};
-#[cfg(not(loopwork_loom))]
-pub use shield::{shield, Shield};
-#[cfg(not(loopwork_loom))]
-pub use task::{spawn, spawn_local};
-pub use task::{Panic, Task, TaskError, TaskId};
-#[cfg(not(loopwork_loom))]
-pub use time::{sleep, sleep_until, wait_for, Elapsed, Sleep, WaitFor};
-#[cfg(not(loopwork_loom))]
-pub use yield_now::{yield_now, YieldNow};
+cfg_loom! {
+    #[doc(hidden)]
+    #[path = "loom_api.rs"]
+    pub mod __loom;
+}
 
 /// Runs `async fn main` on a fresh runtime (feature `macros`, on by default).
 ///
-/// The body runs as the future of [`Runtime::block_on`] on the main thread,
+/// The body runs as the future of [`Runtime::block_on`](runtime::Runtime::block_on) on the main thread,
 /// with the runtime's loops on their own threads; when it returns, the
 /// runtime is closed (pending tasks are cancelled), as [`run`] does. Its
 /// return value is `main`'s, so `-> Result<(), E>` works as usual.
 ///
-/// Options, mapped onto [`Runtime::builder`]:
-/// - `loops = N`: [`Builder::loops`] (default: one loop per CPU);
-/// - `debug = true|false`: [`Builder::debug`] (default: the `LOOPWORK_DEBUG`
+/// Options, mapped onto [`Runtime::builder`](runtime::Runtime::builder):
+/// - `loops = N`: [`Builder::loops`](runtime::Builder::loops) (default: one loop per CPU);
+/// - `debug = true|false`: [`Builder::debug`](runtime::Builder::debug) (default: the `LOOPWORK_DEBUG`
 ///   environment variable).
 ///
 /// An attribute on anything but an `async fn` without arguments or generic

@@ -65,7 +65,7 @@ impl Notified {
     }
 
     /// The task's id.
-    pub fn id(&self) -> crate::TaskId {
+    pub fn id(&self) -> crate::task::TaskId {
         self.0.header().meta.id
     }
 }
@@ -394,22 +394,23 @@ impl<T> Injector<T> {
 
 // ===== the blocking pool =====
 
-/// The blocking pool (`crate::blocking`): its wrappers live next to the pool,
-/// in `src/blocking/loom_api.rs`.
-pub use crate::blocking::loom_api as blocking;
+/// The blocking pool (`runtime::blocking`): its wrappers live next to the
+/// pool, in `src/runtime/blocking/loom_api.rs`.
+pub use crate::runtime::blocking::loom_api as blocking;
 
 // ===== ConcurrentFuture =====
 
-pub use crate::concurrent::{ConcurrentFuture, Elapsed};
+pub use crate::handoff::ConcurrentFuture;
+pub use crate::time::Elapsed;
 pub use crate::task::TaskError;
 
 /// The producing side of a `ConcurrentFuture`: the shared state
 /// (`concurrent::Shared`) that `run_coroutine_threadsafe` keeps for its task.
-pub struct Producer<T>(crate::sync::Arc<crate::concurrent::Shared<T>>);
+pub struct Producer<T>(crate::sync::Arc<crate::handoff::concurrent::Shared<T>>);
 
 /// A pending `ConcurrentFuture` and its producing side (`Shared::new`).
 pub fn concurrent_future<T>() -> (Producer<T>, ConcurrentFuture<T>) {
-    let shared = crate::concurrent::Shared::new();
+    let shared = crate::handoff::concurrent::Shared::new();
     (
         Producer(shared.clone()),
         ConcurrentFuture::from_shared(shared),
@@ -433,7 +434,7 @@ impl<T: Send + 'static> Producer<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        crate::concurrent::Deliver::new(fut, self.0.clone())
+        crate::handoff::concurrent::Deliver::new(fut, self.0.clone())
     }
 }
 
@@ -485,7 +486,7 @@ pub fn send_home<T: 'static>(
     owner_closed: &crate::sync::atomic::AtomicBool,
     send: impl FnOnce(Box<dyn FnOnce() + Send>),
 ) -> bool {
-    crate::local::home::send_home(value, &gate.0, owner_closed, send)
+    crate::handoff::home::send_home(value, &gate.0, owner_closed, send)
 }
 
 // ===== an I/O source's readiness cache =====

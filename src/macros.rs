@@ -2,7 +2,7 @@
 //! `macros`). Not public API: only the generated code names it, by the
 //! absolute path `::loopwork::__private`, and it may change at any time.
 
-use crate::{Builder, Runtime};
+use crate::runtime::{Builder, Runtime};
 use std::future::Future;
 
 /// Starts a runtime from `builder`, runs `fut` on the calling thread to

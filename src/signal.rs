@@ -555,7 +555,7 @@ impl Signal {
     fn register(&mut self, location: &Location<'_>) {
         if self.reader.is_none() {
             if context::current_shared().is_none() {
-                crate::task::not_in_runtime("signal::Signal::recv", location);
+                crate::runtime::not_in_runtime("signal::Signal::recv", location);
             }
             let fd = self.read_end.take().expect("present until the first wait");
             let reader = Async::new(File::from(fd)).unwrap_or_else(|e| {

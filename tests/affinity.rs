@@ -137,7 +137,7 @@ fn local_get_works_on_the_owner_and_fails_elsewhere_in_every_mode() {
         let local = rt
             .loop_handle(0)
             .spawn_local_threadsafe(|| async {
-                let l = loopwork::Local::new(std::rc::Rc::new(41));
+                let l = loopwork::handoff::Local::new(std::rc::Rc::new(41));
                 assert_eq!(**l.get() + 1, 42);
                 l
             })
@@ -181,7 +181,7 @@ fn a_local_dropped_on_a_foreign_thread_is_dropped_on_its_owner() {
         .loop_handle(0)
         .spawn_local_threadsafe(move || async move {
             (
-                loopwork::Local::new(RecordDropThread(std::marker::PhantomData, d)),
+                loopwork::handoff::Local::new(RecordDropThread(std::marker::PhantomData, d)),
                 std::thread::current().id(),
             )
         })
@@ -208,7 +208,9 @@ fn a_local_dropped_after_its_loop_closed_is_leaked_not_dropped_elsewhere() {
     let d = drops.clone();
     let local = rt
         .loop_handle(0)
-        .spawn_local_threadsafe(move || async move { loopwork::Local::new(common::DropFlag(d)) })
+        .spawn_local_threadsafe(move || async move {
+            loopwork::handoff::Local::new(common::DropFlag(d))
+        })
         .result()
         .unwrap();
     rt.close();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use loopwork::{Executor, Handle, Runtime, Task};
+use loopwork::{blocking::BlockingExecutor, runtime::Handle, Runtime, Task};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -404,7 +404,7 @@ struct CountingExecutor {
     executed: AtomicUsize,
 }
 
-impl Executor for CountingExecutor {
+impl BlockingExecutor for CountingExecutor {
     fn execute(&self, job: Box<dyn FnOnce() + Send>) {
         self.executed.fetch_add(1, SeqCst);
         std::thread::Builder::new()

@@ -86,7 +86,7 @@ fn a_slow_callback_is_not_charged_to_the_task_polled_after_it() {
             // Runs right after this poll ends (this task waits on the next
             // one), before `fast-after-callback` is polled (both on this
             // loop): the callback is slow, the task is not.
-            loopwork::call_soon(|| std::thread::sleep(Duration::from_millis(120)));
+            loopwork::runtime::call_soon_local(|| std::thread::sleep(Duration::from_millis(120)));
             loopwork::task::Builder::new()
                 .name("fast-after-callback")
                 .spawn_local(async {})

@@ -3,7 +3,7 @@
 
 mod common;
 
-use loopwork::LoopHandle;
+use loopwork::runtime::LoopHandle;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -136,7 +136,7 @@ fn run_coroutine_threadsafe_returns_the_value_to_a_foreign_thread() {
 #[test]
 fn result_timeout_expires_then_later_succeeds() {
     let rt = common::runtime(1);
-    let (go_tx, go_rx) = loopwork::promise::<()>();
+    let (go_tx, go_rx) = loopwork::handoff::promise::<()>();
     let mut fut = rt.loop_handle(0).run_coroutine_threadsafe(async move {
         go_rx.await.unwrap();
         "finally"
@@ -293,7 +293,7 @@ fn a_concurrent_future_is_awaitable_from_futures_executor() {
 fn done_callbacks_run_exactly_once_before_or_after_completion() {
     let rt = common::runtime(1);
     let calls = Arc::new(AtomicUsize::new(0));
-    let (go, go_rx) = loopwork::promise::<()>();
+    let (go, go_rx) = loopwork::handoff::promise::<()>();
     let fut = rt.loop_handle(0).run_coroutine_threadsafe(async move {
         go_rx.await.unwrap();
         3

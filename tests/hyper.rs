@@ -180,10 +180,10 @@ fn graceful_shutdown_lets_the_request_in_flight_complete() {
             let addr = listener.local_addr().unwrap();
             // The handler tells the test it has the request, then waits for
             // the test to let it answer.
-            let (arrived, arrived_rx) = loopwork::promise::<()>();
-            let (release, release_rx) = loopwork::promise::<()>();
-            let (shutdown, shutdown_rx) = loopwork::promise::<()>();
-            let (shutting_down, shutting_down_rx) = loopwork::promise::<()>();
+            let (arrived, arrived_rx) = loopwork::handoff::promise::<()>();
+            let (release, release_rx) = loopwork::handoff::promise::<()>();
+            let (shutdown, shutdown_rx) = loopwork::handoff::promise::<()>();
+            let (shutting_down, shutting_down_rx) = loopwork::handoff::promise::<()>();
             let arrived = std::sync::Mutex::new(Some(arrived));
             let release_rx = std::sync::Mutex::new(Some(release_rx));
             let server = loopwork::spawn(async move {
@@ -261,8 +261,8 @@ fn hyper_io_serves_hyper_over_any_futures_io_stream() {
         common::runtime(2).block_on(async {
             // `Async<T>` stands for any futures-io stream (TLS, a pipe...).
             let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-            let server_end = HyperIo::new(loopwork::Async::new(a).unwrap());
-            let client_end = HyperIo::new(loopwork::Async::new(b).unwrap());
+            let server_end = HyperIo::new(loopwork::net::Async::new(a).unwrap());
+            let client_end = HyperIo::new(loopwork::net::Async::new(b).unwrap());
             loopwork::spawn(async move {
                 hyper::server::conn::http1::Builder::new()
                     .serve_connection(server_end, service_fn(hello_or_echo))
@@ -292,8 +292,8 @@ fn executor_runs_handed_off_futures_as_loopwork_tasks() {
         let handle = rt.handle();
         // From a loop (the runtime current at `execute`) and from a foreign
         // thread (an executor bound to a handle): both futures run.
-        let (on_loop, on_loop_rx) = loopwork::promise::<bool>();
-        let (foreign, foreign_rx) = loopwork::promise::<bool>();
+        let (on_loop, on_loop_rx) = loopwork::handoff::promise::<bool>();
+        let (foreign, foreign_rx) = loopwork::handoff::promise::<bool>();
         rt.block_on(async {
             loopwork::spawn(async move {
                 HyperExecutor::new().execute(async move {

@@ -1,7 +1,7 @@
 //! `#[loopwork::main]` and `#[loopwork::test]` as users write them; the
 //! errors they report for bad input are checked by `tests/macros_ui.rs`.
 
-use loopwork::{Handle, TaskError};
+use loopwork::{runtime::Handle, TaskError};
 
 #[loopwork::test]
 async fn a_test_body_runs_as_a_future_of_a_fresh_runtime() {

@@ -224,7 +224,7 @@ fn dropping_a_stream_closes_it_and_the_peer_reads_end_of_stream() {
 #[test]
 fn async_new_outside_a_runtime_panics_with_the_fix() {
     let err = std::panic::catch_unwind(|| {
-        let _ = loopwork::Async::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let _ = loopwork::net::Async::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
     })
     .unwrap_err();
     let msg = err.downcast_ref::<String>().unwrap();
@@ -395,7 +395,7 @@ fn two_threads_waiting_first_at_once_both_register_without_error() {
     rt.block_on(async {
         for round in 0..300 {
             let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let a = Arc::new(loopwork::Async::new(sock).unwrap());
+            let a = Arc::new(loopwork::net::Async::new(sock).unwrap());
             let barrier = Arc::new(Barrier::new(2));
             let threads: Vec<_> = (0..2)
                 .map(|_| {

@@ -2,14 +2,14 @@
 
 mod common;
 
-use loopwork::{InvalidState, PromiseError};
+use loopwork::{handoff::InvalidState, handoff::PromiseError};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
 #[test]
 fn set_result_after_cancel_is_invalid_state_cancelled() {
-    let (p, f) = loopwork::promise::<u8>();
+    let (p, f) = loopwork::handoff::promise::<u8>();
     assert!(f.cancel());
     assert!(p.is_cancelled());
     assert_eq!(p.set_result(1), Err(InvalidState::Cancelled));
@@ -18,7 +18,7 @@ fn set_result_after_cancel_is_invalid_state_cancelled() {
 
 #[test]
 fn set_result_twice_is_invalid_state_already_set() {
-    let (p, f) = loopwork::promise::<u8>();
+    let (p, f) = loopwork::handoff::promise::<u8>();
     p.set_result(1).unwrap();
     assert_eq!(p.set_result(2), Err(InvalidState::AlreadySet));
     assert!(!f.cancel(), "a set result is kept");
@@ -28,7 +28,7 @@ fn set_result_twice_is_invalid_state_already_set() {
 #[test]
 fn a_promise_dropped_without_a_result_resolves_the_future_to_an_error() {
     let rt = common::runtime(1);
-    let (p, f) = loopwork::promise::<u8>();
+    let (p, f) = loopwork::handoff::promise::<u8>();
     let waiter = rt.handle().spawn(f);
     drop(p);
     assert_eq!(rt.block_on(waiter).unwrap(), Err(PromiseError::Dropped));
@@ -38,7 +38,7 @@ fn a_promise_dropped_without_a_result_resolves_the_future_to_an_error() {
 #[test]
 fn a_promise_set_from_a_foreign_thread_wakes_the_task() {
     let rt = common::runtime(2);
-    let (p, f) = loopwork::promise::<String>();
+    let (p, f) = loopwork::handoff::promise::<String>();
     let waiter = rt.handle().spawn(f);
     std::thread::spawn(move || p.set_result("hello".into()).unwrap())
         .join()
@@ -50,7 +50,7 @@ fn a_promise_set_from_a_foreign_thread_wakes_the_task() {
 #[test]
 fn shield_keeps_the_inner_task_running_when_the_outer_times_out() {
     let rt = common::runtime(1);
-    let (go, go_rx) = loopwork::promise::<()>();
+    let (go, go_rx) = loopwork::handoff::promise::<()>();
     let finished = Arc::new(AtomicUsize::new(0));
     let f = finished.clone();
     let inner = rt.handle().spawn(async move {
@@ -75,8 +75,8 @@ fn shield_keeps_the_inner_task_running_when_the_outer_times_out() {
 #[test]
 fn shield_keeps_the_inner_task_running_when_the_outer_task_is_cancelled() {
     let rt = common::runtime(1);
-    let (go, go_rx) = loopwork::promise::<()>();
-    let (done, done_rx) = loopwork::promise::<&'static str>();
+    let (go, go_rx) = loopwork::handoff::promise::<()>();
+    let (done, done_rx) = loopwork::handoff::promise::<&'static str>();
     let inner = rt.handle().spawn(async move {
         go_rx.await.unwrap();
         done.set_result("inner finished").unwrap();
@@ -95,7 +95,7 @@ fn shield_keeps_the_inner_task_running_when_the_outer_task_is_cancelled() {
 #[test]
 fn without_shield_a_timed_out_task_is_cancelled() {
     let rt = common::runtime(1);
-    let (_go, go_rx) = loopwork::promise::<()>();
+    let (_go, go_rx) = loopwork::handoff::promise::<()>();
     let drops = Arc::new(AtomicUsize::new(0));
     let flag = common::DropFlag(drops.clone());
     let inner = rt.handle().spawn(async move {

@@ -1,10 +1,10 @@
-//! `Executor`: route blocking jobs to a pool of the user's own.
+//! `BlockingExecutor`: route blocking jobs to a pool of the user's own.
 
 use crate::task::Notified;
 
 /// Something that runs jobs on threads of its own: a rayon pool, a
 /// dedicated thread, a process-wide worker pool. Used by
-/// [`LoopHandle::run_in_executor_on`](crate::LoopHandle::run_in_executor_on),
+/// [`LoopHandle::run_in_executor_on`](crate::runtime::LoopHandle::run_in_executor_on),
 /// as asyncio's `loop.run_in_executor(executor, func)`.
 ///
 /// `execute` should run `job` once, on any thread. If the executor drops the
@@ -17,12 +17,12 @@ use crate::task::Notified;
 /// # Examples
 ///
 /// ```
-/// use loopwork::Executor;
+/// use loopwork::blocking::BlockingExecutor;
 ///
 /// /// One fresh thread per job.
 /// struct ThreadPerJob;
 ///
-/// impl Executor for ThreadPerJob {
+/// impl BlockingExecutor for ThreadPerJob {
 ///     fn execute(&self, job: Box<dyn FnOnce() + Send>) {
 ///         std::thread::Builder::new()
 ///             .name("my-executor".into())
@@ -38,12 +38,12 @@ use crate::task::Notified;
 /// assert_eq!(rt.block_on(task).unwrap().as_deref(), Some("my-executor"));
 /// rt.close();
 /// ```
-pub trait Executor {
+pub trait BlockingExecutor {
     /// Runs `job`, typically on another thread.
     fn execute(&self, job: Box<dyn FnOnce() + Send>);
 }
 
-impl<F> Executor for F
+impl<F> BlockingExecutor for F
 where
     F: Fn(Box<dyn FnOnce() + Send>),
 {

@@ -1,12 +1,14 @@
 //! The public entry points: `spawn_blocking`, `Handle::spawn_blocking`,
 //! `LoopHandle::run_in_executor` and `LoopHandle::run_in_executor_on`.
 
-use super::{BlockingScheduler, BlockingTask, Executor, ExecutorJob};
+use super::{BlockingExecutor, ExecutorJob};
+use crate::runtime::blocking::{BlockingScheduler, BlockingTask};
 use crate::runtime::context;
 use crate::runtime::shared::Shared;
 use crate::runtime::{Handle, LoopHandle};
 use crate::sync::Arc;
-use crate::task::{new_task, not_in_runtime, Notified, Task, TaskKind, TaskMeta};
+use crate::runtime::not_in_runtime;
+use crate::task::{new_task, Notified, Task, TaskKind, TaskMeta};
 use std::panic::Location;
 
 /// Runs `f` on the current runtime's blocking pool and returns its task.
@@ -18,11 +20,11 @@ use std::panic::Location;
 /// pool thread survives).
 ///
 /// The pool grows on demand up to
-/// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads);
+/// [`Builder::max_blocking_threads`](crate::runtime::Builder::max_blocking_threads);
 /// past that, jobs queue and run as threads free up. Idle threads exit after
-/// [`Builder::blocking_keep_alive`](crate::Builder::blocking_keep_alive).
+/// [`Builder::blocking_keep_alive`](crate::runtime::Builder::blocking_keep_alive).
 /// Threads are named `{prefix}-blocking-{n}` (prefix from
-/// [`Builder::thread_name`](crate::Builder::thread_name), `loopwork` by default).
+/// [`Builder::thread_name`](crate::runtime::Builder::thread_name), `loopwork` by default).
 ///
 /// Inside `f`, [`spawn`](crate::spawn), `spawn_blocking` and
 /// [`Handle::try_current`] see the runtime.
@@ -85,7 +87,7 @@ impl Handle {
     /// assert!(name.starts_with("loopwork-blocking-"), "{name}");
     /// rt.close();
     /// assert!(rt_closed_gives_cancelled(&handle));
-    /// # fn rt_closed_gives_cancelled(h: &loopwork::Handle) -> bool {
+    /// # fn rt_closed_gives_cancelled(h: &loopwork::runtime::Handle) -> bool {
     /// #     futures::executor::block_on(h.spawn_blocking(|| ())).unwrap_err().is_cancelled()
     /// # }
     /// ```
@@ -122,7 +124,7 @@ impl LoopHandle {
         spawn_on_pool(&self.shared, f, Location::caller())
     }
 
-    /// Runs `f` on a user-supplied [`Executor`]: asyncio's
+    /// Runs `f` on a user-supplied [`BlockingExecutor`]: asyncio's
     /// `loop.run_in_executor(executor, func)`. The returned task resolves
     /// like a pool job's; if the executor drops the job without running it,
     /// it resolves to [`TaskError::Cancelled`](crate::TaskError::Cancelled).
@@ -150,7 +152,7 @@ impl LoopHandle {
     #[track_caller]
     pub fn run_in_executor_on<E, F, R>(&self, executor: &E, f: F) -> Task<R>
     where
-        E: Executor + ?Sized,
+        E: BlockingExecutor + ?Sized,
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {

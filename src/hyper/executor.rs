@@ -1,7 +1,7 @@
 //! `HyperExecutor`: hyper's `rt::Executor` as loopwork tasks.
 
 use crate::task;
-use crate::Handle;
+use crate::runtime::Handle;
 use std::fmt;
 use std::future::Future;
 
@@ -26,7 +26,7 @@ use std::future::Future;
 /// use loopwork::hyper::HyperExecutor;
 ///
 /// loopwork::run(async {
-///     let (tx, rx) = loopwork::promise::<u32>();
+///     let (tx, rx) = loopwork::handoff::promise::<u32>();
 ///     HyperExecutor::new().execute(async move {
 ///         let _ = tx.set_result(7);
 ///     });
@@ -65,7 +65,7 @@ impl HyperExecutor {
     ///
     /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
     /// let exec = loopwork::hyper::HyperExecutor::with_handle(rt.handle());
-    /// let (tx, rx) = loopwork::promise::<&str>();
+    /// let (tx, rx) = loopwork::handoff::promise::<&str>();
     /// // From the main thread, outside the runtime:
     /// exec.execute(async move {
     ///     let _ = tx.set_result("ran on a loop");

@@ -71,7 +71,7 @@ hyper_io!(TcpStream);
 hyper_io!(UnixStream);
 
 /// hyper's `rt::Read` / `rt::Write` for any other `futures-io` stream: an
-/// [`Async<T>`](crate::Async), a TLS stream, a test double.
+/// [`Async<T>`](crate::net::Async), a TLS stream, a test double.
 ///
 /// loopwork's own [`TcpStream`] and [`UnixStream`] need no wrapper (they
 /// implement hyper's traits themselves, reading into hyper's buffer without
@@ -91,7 +91,7 @@ hyper_io!(UnixStream);
 ///
 /// loopwork::run(async {
 ///     let (a, _b) = UnixStream::pair().unwrap();
-///     let io = HyperIo::new(loopwork::Async::new(a).unwrap());
+///     let io = HyperIo::new(loopwork::net::Async::new(a).unwrap());
 ///     is_hyper_io(&io);
 ///     // hyper::server::conn::http1::Builder::new().serve_connection(io, service)
 /// });

@@ -5,9 +5,9 @@
 //!
 //! | hyper needs | loopwork gives |
 //! |---|---|
-//! | `rt::Read` / `rt::Write` | implemented by [`TcpStream`](crate::net::TcpStream) and [`UnixStream`](crate::net::UnixStream) themselves, so a stream is handed to hyper as it is; [`HyperIo`] adapts any other `futures-io` stream ([`Async<T>`](crate::Async), TLS) |
+//! | `rt::Read` / `rt::Write` | implemented by [`TcpStream`](crate::net::TcpStream) and [`UnixStream`](crate::net::UnixStream) themselves, so a stream is handed to hyper as it is; [`HyperIo`] adapts any other `futures-io` stream ([`Async<T>`](crate::net::Async), TLS) |
 //! | `rt::Executor` (HTTP/2's background tasks) | [`HyperExecutor`]: spawns `Send` futures as loopwork tasks |
-//! | `rt::Timer` (header-read timeout, HTTP/2 keep-alive pings) | [`HyperTimer`]: loopwork's [`Sleep`](crate::Sleep) |
+//! | `rt::Timer` (header-read timeout, HTTP/2 keep-alive pings) | [`HyperTimer`]: loopwork's [`Sleep`](crate::time::Sleep) |
 //!
 //! # Invariants
 //! - Reads on loopwork's streams go straight into hyper's uninitialised

@@ -1,13 +1,13 @@
 //! `HyperTimer`: hyper's `rt::Timer` over loopwork's timers.
 
-use crate::Sleep;
+use crate::time::Sleep;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// hyper's timer on loopwork: each hyper sleep is a loopwork
-/// [`Sleep`](crate::Sleep), armed on the loop that first polls it.
+/// [`Sleep`](crate::time::Sleep), armed on the loop that first polls it.
 ///
 /// Give it to a connection builder (`.timer(HyperTimer::new())`) for
 /// hyper's timeouts: `header_read_timeout` on HTTP/1 servers (without a

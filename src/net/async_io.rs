@@ -28,7 +28,7 @@ use std::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// use loopwork::Async;
+/// use loopwork::net::Async;
 /// use std::net::{TcpListener, TcpStream};
 ///
 /// loopwork::run(async {
@@ -67,7 +67,7 @@ impl<T: AsFd> Async<T> {
         let location = std::panic::Location::caller();
         let (shared, index) = context::with_core(|c| c.map(|c| (c.shared.clone(), c.index)))
             .or_else(|| context::current_shared().map(|s| (s, 0)))
-            .unwrap_or_else(|| crate::task::not_in_runtime("Async::new", location));
+            .unwrap_or_else(|| crate::runtime::not_in_runtime("Async::new", location));
         set_nonblocking(io.as_fd().as_raw_fd())?;
         Ok(Async {
             registered: OnceLock::new(),

@@ -11,7 +11,7 @@
 //! * **Waiting never blocks a loop.** An exit is noticed through the reactor:
 //!   * **pidfd** (Linux 5.3 and later, the default): `pidfd_open(pid)` gives
 //!     an fd that becomes readable when the child exits. It is an
-//!     [`Async`](crate::Async) like a socket, so a wait is one `try_wait`
+//!     [`Async`](crate::net::Async) like a socket, so a wait is one `try_wait`
 //!     and, if the child still runs, a park in the loop's poller; no signal
 //!     handler, no thread, and no cost to other children.
 //!   * **SIGCHLD** (the fallback, when `pidfd_open` fails with `ENOSYS` on an
@@ -434,7 +434,7 @@ impl Command {
 
     fn spawn_at(&mut self, location: &'static Location<'static>) -> io::Result<Child> {
         let Some(shared) = context::current_shared() else {
-            crate::task::not_in_runtime("process::Command::spawn", location)
+            crate::runtime::not_in_runtime("process::Command::spawn", location)
         };
         let std_child = self.std.spawn()?;
         Child::new(std_child, shared, self.kill_on_drop)

@@ -3,7 +3,7 @@
 use super::event_loop::LoopCore;
 use super::shared::{Config, LoopShared, Shared};
 use super::Runtime;
-use crate::blocking::BlockingPool;
+use super::blocking::BlockingPool;
 use crate::reactor::Driver;
 use crate::scheduler::queue::Worker;
 use crate::scheduler::{LoopScheduler, Scheduler, Tuning};
@@ -215,6 +215,7 @@ impl Builder {
                 .spawn(move || {
                     let sched = LoopScheduler::new(shared2.sched.clone(), index, worker);
                     let core = LoopCore::new(shared2, sched);
+                    let _core = super::context::set_core(&core);
                     core.run();
                 });
             match spawned {

@@ -120,7 +120,7 @@ impl LocalCallback {
 }
 
 /// The handle of a callback scheduled with
-/// [`LoopHandle::call_soon_threadsafe`](crate::LoopHandle::call_soon_threadsafe).
+/// [`LoopHandle::call_soon_threadsafe`](crate::runtime::LoopHandle::call_soon_threadsafe).
 /// `Send + Sync`: any thread may cancel it.
 ///
 /// # Examples

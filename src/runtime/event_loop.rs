@@ -10,14 +10,13 @@
 //! Everything in `LoopCore` is touched only by this loop's thread; the
 //! `RefCell`s here are never borrowed across a task poll or a user callback.
 
-use super::context;
 use super::shared::{InboxItem, LoopShared, Shared};
 use crate::reactor::Events;
 use crate::runtime::callbacks::{CallbackState, LocalCallback};
 use crate::scheduler::{Counters, LoopHooks, LoopScheduler, Slot};
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
-use crate::time::{TimerAction, TimerStore};
+use super::timers::{TimerAction, TimerStore};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -69,8 +68,8 @@ impl LoopCore {
 
     /// The loop thread's body: run until the runtime closes, shut down
     /// (see `LoopScheduler::run`), then report this loop finished.
+    /// The caller has made this the thread's core (`context::set_core`).
     pub(crate) fn run(&self) {
-        let _core = context::set_core(self);
         self.shared.started.fetch_add(1, SeqCst);
         self.sched.run(self);
         self.me().closed.store(true, SeqCst);

@@ -88,7 +88,7 @@ impl LoopHandle {
     /// # Errors
     /// If the fd cannot be watched: not open (`EBADF`), a regular file
     /// (`EPERM`: epoll refuses files, which are always ready), or already
-    /// registered with this loop by an [`Async`](crate::Async) (`EEXIST`).
+    /// registered with this loop by an [`Async`](crate::net::Async) (`EEXIST`).
     ///
     /// # Examples
     ///

@@ -5,15 +5,11 @@ use super::callbacks::{CallbackHandle, CallbackState, LocalCallback, LocalCallba
 use super::context;
 use super::event_loop::LoopCore;
 use super::shared::{InboxItem, LoopShared, Shared};
-use super::{spawn_local_inner, Closed};
-use crate::concurrent::{self, CancelOnDrop, ConcurrentFuture, Deliver};
-use crate::scheduler::PinnedScheduler;
+use super::Closed;
 use crate::sync::atomic::Ordering::SeqCst;
 use crate::sync::Arc;
-use crate::task::{new_task, Panic, TaskError, TaskKind, TaskMeta};
 use std::fmt;
-use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
 /// A handle to one loop. `Send + Sync + Clone`: any thread may hold one.
@@ -129,7 +125,7 @@ impl LoopHandle {
     }
 
     /// Passes the runtime's gate for a submission to this loop, or `Closed`.
-    fn admit(&self) -> Result<crate::scheduler::gate::Pass<'_>, Closed> {
+    pub(crate) fn admit(&self) -> Result<crate::scheduler::gate::Pass<'_>, Closed> {
         let pass = self.shared.sched.gate.enter().ok_or(Closed(()))?;
         if self.me().closed.load(SeqCst) {
             return Err(Closed(()));
@@ -177,100 +173,6 @@ impl LoopHandle {
             },
         );
         Ok(handle)
-    }
-
-    /// Runs `fut` as a task pinned to this loop and returns a
-    /// [`ConcurrentFuture`] for its result (asyncio's
-    /// `run_coroutine_threadsafe`). Callable from any thread.
-    ///
-    /// If the runtime is closed, the returned future is already resolved to
-    /// [`TaskError::Cancelled`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
-    /// let lp = rt.loop_handle(0);
-    /// let answer = std::thread::spawn(move || {
-    ///     lp.run_coroutine_threadsafe(async { 40 + 2 }).result().unwrap()
-    /// });
-    /// assert_eq!(answer.join().unwrap(), 42);
-    /// rt.close();
-    /// ```
-    #[track_caller]
-    pub fn run_coroutine_threadsafe<F>(&self, fut: F) -> ConcurrentFuture<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let shared_cf = concurrent::Shared::new();
-        let meta = TaskMeta::new(None, Location::caller(), TaskKind::Pinned(self.index));
-        let scheduler = PinnedScheduler {
-            shared: self.shared.sched.clone(),
-            owner: self.index,
-        };
-        let (notified, task) = new_task(Deliver::new(fut, shared_cf.clone()), scheduler, meta);
-        shared_cf.set_task(task);
-        // On a closed runtime the future is dropped here: it resolves to
-        // Cancelled. (A loop closes only after the gate has.)
-        self.shared.sched.submit_to(self.index, notified);
-        ConcurrentFuture::from_shared(shared_cf)
-    }
-
-    /// Builds a future *on this loop* with `factory` and runs it there as a
-    /// pinned task. The factory must be `Send`; the future it makes need not
-    /// be (it may hold `Rc`s). Callable from any thread.
-    ///
-    /// If the runtime is closed, or the factory panics, the returned future
-    /// resolves to `Cancelled` or `Panicked`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::rc::Rc;
-    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
-    /// let fut = rt.loop_handle(0).spawn_local_threadsafe(|| async {
-    ///     let local = Rc::new(20); // !Send, lives only on the loop
-    ///     loopwork::yield_now().await;
-    ///     *local + 1
-    /// });
-    /// assert_eq!(fut.result().unwrap(), 21);
-    /// rt.close();
-    /// ```
-    #[track_caller]
-    pub fn spawn_local_threadsafe<Fac, F>(&self, factory: Fac) -> ConcurrentFuture<F::Output>
-    where
-        Fac: FnOnce() -> F + Send + 'static,
-        F: Future + 'static,
-        F::Output: Send + 'static,
-    {
-        let location = Location::caller();
-        let shared_cf = concurrent::Shared::new();
-        // Resolves the future to Cancelled if the handoff is dropped unrun.
-        let guard = CancelOnDrop(Some(shared_cf.clone()));
-        let build = move || {
-            let shared_cf = guard.disarm();
-            if shared_cf.is_done() {
-                return; // cancelled before it reached the loop
-            }
-            match catch_unwind(AssertUnwindSafe(factory)) {
-                Ok(fut) => {
-                    let task =
-                        spawn_local_inner(Deliver::new(fut, shared_cf.clone()), None, location);
-                    shared_cf.set_task(task);
-                }
-                Err(p) => {
-                    shared_cf.resolve(Err(TaskError::Panicked(Panic::new(p))));
-                }
-            }
-        };
-        if let Ok(_pass) = self.admit() {
-            self.shared
-                .send(self.index, InboxItem::Call(Box::new(build)));
-        } else {
-            drop(build); // its guard resolves the future to Cancelled
-        }
-        ConcurrentFuture::from_shared(shared_cf)
     }
 
     // ===== loop-local: the owner thread only =====
@@ -351,7 +253,7 @@ impl LoopHandle {
     where
         F: FnOnce() + Send + 'static,
     {
-        let deadline = crate::time::deadline_after(delay);
+        let deadline = super::timers::deadline_after(delay);
         self.call_at_inner("LoopHandle::call_later", deadline, f, Location::caller())
     }
 
@@ -465,7 +367,7 @@ fn push_local_soon(
 ///         loopwork::spawn_local(async {
 ///             let hits = Rc::new(Cell::new(0)); // !Send
 ///             let h = hits.clone();
-///             loopwork::call_soon(move || h.set(h.get() + 1));
+///             loopwork::runtime::call_soon_local(move || h.set(h.get() + 1));
 ///             loopwork::yield_now().await;
 ///             assert_eq!(hits.get(), 1);
 ///         })
@@ -477,12 +379,12 @@ fn push_local_soon(
 /// });
 /// ```
 #[track_caller]
-pub fn call_soon<F: FnOnce() + 'static>(f: F) -> LocalCallbackHandle {
+pub fn call_soon_local<F: FnOnce() + 'static>(f: F) -> LocalCallbackHandle {
     let location = Location::caller();
     context::with_core(|core| {
         let Some(core) = core else {
             panic!(
-                "loopwork::call_soon called at {location} on thread '{}', which is not a loop                  thread: use LoopHandle::call_soon_threadsafe from other threads",
+                "loopwork::runtime::call_soon_local called at {location} on thread '{}', which is not a loop                  thread: use LoopHandle::call_soon_threadsafe from other threads",
                 std::thread::current().name().unwrap_or("<unnamed>")
             )
         };

@@ -1,7 +1,7 @@
 //! Runtime counters, read with `Runtime::metrics()`.
 
 use super::shared::Shared;
-use crate::blocking::BlockingStats;
+use super::blocking::BlockingMetrics;
 use crate::sync::atomic::Ordering::Relaxed;
 
 /// A snapshot of the runtime's counters.
@@ -20,18 +20,18 @@ use crate::sync::atomic::Ordering::Relaxed;
 #[non_exhaustive]
 pub struct RuntimeMetrics {
     /// One entry per loop, by loop id.
-    pub loops: Vec<LoopStats>,
+    pub loops: Vec<LoopMetrics>,
     /// Loop-local calls made from a thread that does not own the loop and
     /// routed through the thread-safe path (production mode).
     pub wrong_thread_calls: u64,
     /// The blocking pool: threads alive and idle, queued jobs, jobs run.
-    pub blocking: BlockingStats,
+    pub blocking: BlockingMetrics,
 }
 
 /// What one loop has done since it started.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct LoopStats {
+pub struct LoopMetrics {
     /// Task polls run on this loop.
     pub polls: u64,
     /// Tasks spawned from this loop's thread.
@@ -60,7 +60,7 @@ impl RuntimeMetrics {
                 .iter()
                 .map(|l| {
                     let m = &l.counters;
-                    LoopStats {
+                    LoopMetrics {
                         polls: m.polls.load(Relaxed),
                         spawned: m.spawned.load(Relaxed),
                         stolen: m.stolen.load(Relaxed),

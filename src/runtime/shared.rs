@@ -6,13 +6,13 @@
 //! finished flag, the configuration, the blocking pool and the shutdown
 //! rendezvous.
 
-use crate::blocking::BlockingPool;
+use super::blocking::BlockingPool;
 use crate::reactor::Driver;
 use crate::scheduler::Scheduler;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::Notified;
-use crate::time::TimerEntry;
+use super::timers::TimerEntry;
 use std::panic::Location;
 use std::time::Duration;
 

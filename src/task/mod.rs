@@ -15,22 +15,20 @@
 //! Nothing on the spawn → wake → poll path takes a lock: spawning is one
 //! allocation plus a queue push, waking one CAS on the state word plus a push.
 
-#[cfg(not(loopwork_loom))]
 mod builder;
 mod error;
 mod join;
 mod raw;
 pub(crate) mod state;
+mod yield_now;
 
-#[cfg(not(loopwork_loom))]
-pub(crate) use builder::not_in_runtime;
-#[cfg(not(loopwork_loom))]
-pub use builder::{spawn, spawn_local, Builder};
+pub use builder::Builder;
 pub(crate) use error::panic_message;
 pub use error::{Panic, TaskError};
 pub(crate) use join::CancelScope;
 pub use join::Task;
 pub(crate) use raw::{Header, RawTask};
+pub use yield_now::{yield_now, YieldNow};
 
 use crate::sync::atomic::{AtomicU64, Ordering};
 use std::fmt;

@@ -8,8 +8,6 @@
 //! the value is leaked and the leak is logged: it is never dropped on the
 //! wrong thread. That decision lives in `local::home`, which loom model 8 runs.
 
-pub(crate) mod home;
-
 use crate::runtime::context;
 use crate::runtime::shared::{InboxItem, Shared};
 use crate::sync::Arc;
@@ -26,7 +24,7 @@ use std::panic::Location;
 /// loopwork::run(async {
 ///     loopwork::spawn(async {
 ///         loopwork::spawn_local(async {
-///             let local = loopwork::Local::new(Rc::new(5)); // Rc: !Send
+///             let local = loopwork::handoff::Local::new(Rc::new(5)); // Rc: !Send
 ///             assert_eq!(**local.get(), 5);
 ///             // The Local itself is Send: hand it to another thread...
 ///             let other = std::thread::spawn(move || {
@@ -62,7 +60,7 @@ unsafe impl<T: 'static> Sync for Local<T> {}
 /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
 /// let local = rt
 ///     .loop_handle(0)
-///     .spawn_local_threadsafe(|| async { loopwork::Local::new(1) })
+///     .spawn_local_threadsafe(|| async { loopwork::handoff::Local::new(1) })
 ///     .result()
 ///     .unwrap();
 /// let err = local.try_get().unwrap_err();
@@ -159,7 +157,7 @@ impl<T: 'static> Local<T> {
     /// let rt = loopwork::Runtime::builder().loops(2).build().unwrap();
     /// let local = rt
     ///     .loop_handle(1)
-    ///     .spawn_local_threadsafe(|| async { loopwork::Local::new(()) })
+    ///     .spawn_local_threadsafe(|| async { loopwork::handoff::Local::new(()) })
     ///     .result()
     ///     .unwrap();
     /// assert_eq!(local.loop_id(), 1);
@@ -182,7 +180,7 @@ impl<T: 'static> Drop for Local<T> {
         let owner = &self.shared.loops[self.index];
         // Run by the owner, even during its shutdown; if it never runs, the
         // value is leaked and logged (see `home`).
-        home::send_home(value, &self.shared.sched.gate, &owner.closed, |call| {
+        super::home::send_home(value, &self.shared.sched.gate, &owner.closed, |call| {
             self.shared.send(self.index, InboxItem::Call(call))
         });
     }

@@ -11,7 +11,7 @@ use crate::task::{new_task, Task, TaskKind, TaskMeta};
 use std::panic::Location;
 use std::time::Duration;
 
-pub use super::BlockingStats;
+pub use super::BlockingMetrics;
 
 /// A blocking pool (`crate::blocking::BlockingPool`).
 pub struct Pool(BlockingPool);
@@ -53,7 +53,7 @@ impl Pool {
     }
 
     /// The pool's counters.
-    pub fn stats(&self) -> BlockingStats {
+    pub fn stats(&self) -> BlockingMetrics {
         self.0.stats()
     }
 }

@@ -60,7 +60,7 @@ struct State {
 }
 
 /// A snapshot of the blocking pool's counters, part of
-/// [`RuntimeMetrics`](crate::RuntimeMetrics).
+/// [`RuntimeMetrics`](crate::runtime::RuntimeMetrics).
 ///
 /// # Examples
 ///
@@ -75,7 +75,7 @@ struct State {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct BlockingStats {
+pub struct BlockingMetrics {
     /// Pool threads alive (running a job or idle).
     pub threads: usize,
     /// Pool threads waiting for a job.
@@ -183,9 +183,9 @@ impl BlockingPool {
     }
 
     /// Counters for `Runtime::metrics`.
-    pub(crate) fn stats(&self) -> BlockingStats {
+    pub(crate) fn stats(&self) -> BlockingMetrics {
         let state = self.inner.state.lock();
-        BlockingStats {
+        BlockingMetrics {
             threads: state.num_threads,
             idle_threads: state.num_idle,
             queued_jobs: state.queue.len(),

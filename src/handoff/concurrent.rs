@@ -19,18 +19,16 @@
 //! point on its loop.
 //!
 //! Under `--cfg loopwork_loom` this state machine is built on its own (the
-//! runtime is not): `check_blocking_wait` is a no-op and `Elapsed` a
-//! same-named stand-in, both at the end of this file; loom model 5
+//! runtime is not; `check_blocking_wait` has a loom stand-in in
+//! `runtime/loom_stand_in.rs`); loom model 5
 //! (`loom-tests/tests/concurrent_future.rs`) drives the real code.
 //!
-//! [`LoopHandle::run_coroutine_threadsafe`]: crate::LoopHandle::run_coroutine_threadsafe
-//! [`LoopHandle::spawn_local_threadsafe`]: crate::LoopHandle::spawn_local_threadsafe
+//! [`LoopHandle::run_coroutine_threadsafe`]: crate::runtime::LoopHandle::run_coroutine_threadsafe
+//! [`LoopHandle::spawn_local_threadsafe`]: crate::runtime::LoopHandle::spawn_local_threadsafe
 
-#[cfg(not(loopwork_loom))]
 use crate::runtime::check_blocking_wait;
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{Panic, Task, TaskError};
-#[cfg(not(loopwork_loom))]
 use crate::time::Elapsed;
 use std::fmt;
 use std::future::Future;
@@ -416,22 +414,5 @@ impl<T> fmt::Debug for ConcurrentFuture<T> {
             (true, false) => "done",
         };
         write!(f, "<ConcurrentFuture {state}>")
-    }
-}
-
-/// Under loom there is no runtime, so no loop thread to warn about.
-#[cfg(loopwork_loom)]
-fn check_blocking_wait(_api: &str, _location: &'static Location<'static>) {}
-
-/// Under loom `crate::time` is not built: the same error, standing in for
-/// `time::Elapsed`.
-#[cfg(loopwork_loom)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Elapsed(());
-
-#[cfg(loopwork_loom)]
-impl Elapsed {
-    fn new() -> Elapsed {
-        Elapsed(())
     }
 }

@@ -12,9 +12,9 @@ use std::task::{Context, Poll, Waker};
 /// # Examples
 ///
 /// ```
-/// let (p, _f) = loopwork::promise::<u8>();
+/// let (p, _f) = loopwork::handoff::promise::<u8>();
 /// p.set_result(1).unwrap();
-/// assert_eq!(p.set_result(2), Err(loopwork::InvalidState::AlreadySet));
+/// assert_eq!(p.set_result(2), Err(loopwork::handoff::InvalidState::AlreadySet));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvalidState {
@@ -40,9 +40,9 @@ impl std::error::Error for InvalidState {}
 /// # Examples
 ///
 /// ```
-/// let (p, f) = loopwork::promise::<u8>();
+/// let (p, f) = loopwork::handoff::promise::<u8>();
 /// drop(p);
-/// assert_eq!(futures::executor::block_on(f), Err(loopwork::PromiseError::Dropped));
+/// assert_eq!(futures::executor::block_on(f), Err(loopwork::handoff::PromiseError::Dropped));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromiseError {
@@ -83,7 +83,7 @@ struct Inner<T> {
 ///
 /// ```
 /// loopwork::run(async {
-///     let (promise, fut) = loopwork::promise::<u32>();
+///     let (promise, fut) = loopwork::handoff::promise::<u32>();
 ///     std::thread::spawn(move || promise.set_result(7).unwrap());
 ///     assert_eq!(fut.await, Ok(7));
 /// });
@@ -116,9 +116,9 @@ impl<T> Promise<T> {
     /// # Examples
     ///
     /// ```
-    /// let (promise, fut) = loopwork::promise::<&str>();
+    /// let (promise, fut) = loopwork::handoff::promise::<&str>();
     /// fut.cancel();
-    /// assert_eq!(promise.set_result("late"), Err(loopwork::InvalidState::Cancelled));
+    /// assert_eq!(promise.set_result("late"), Err(loopwork::handoff::InvalidState::Cancelled));
     /// ```
     pub fn set_result(&self, value: T) -> Result<(), InvalidState> {
         let mut inner = self.inner.lock();
@@ -141,7 +141,7 @@ impl<T> Promise<T> {
     /// # Examples
     ///
     /// ```
-    /// let (p, f) = loopwork::promise::<u8>();
+    /// let (p, f) = loopwork::handoff::promise::<u8>();
     /// assert!(!p.is_cancelled());
     /// f.cancel();
     /// assert!(p.is_cancelled());
@@ -180,10 +180,10 @@ impl<T> PromiseFuture<T> {
     /// # Examples
     ///
     /// ```
-    /// let (_p, f) = loopwork::promise::<u8>();
+    /// let (_p, f) = loopwork::handoff::promise::<u8>();
     /// assert!(f.cancel());
     /// assert!(f.is_done());
-    /// assert_eq!(futures::executor::block_on(f), Err(loopwork::PromiseError::Cancelled));
+    /// assert_eq!(futures::executor::block_on(f), Err(loopwork::handoff::PromiseError::Cancelled));
     /// ```
     pub fn cancel(&self) -> bool {
         let mut inner = self.inner.lock();
@@ -200,7 +200,7 @@ impl<T> PromiseFuture<T> {
     /// # Examples
     ///
     /// ```
-    /// let (p, f) = loopwork::promise::<u8>();
+    /// let (p, f) = loopwork::handoff::promise::<u8>();
     /// assert!(!f.is_done());
     /// p.set_result(3).unwrap();
     /// assert!(f.is_done());

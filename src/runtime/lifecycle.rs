@@ -1,0 +1,263 @@
+//! The runtime's life: `Runtime` (start, `block_on`, shutdown), `run`, and
+//! the `Closed` error (see the shutdown protocol in the module docs of
+//! `runtime`).
+
+use super::context;
+use super::shared::{InboxItem, Shared};
+use super::{Builder, Handle, LoopHandle, RuntimeMetrics};
+use crate::sync::Arc;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long `Drop` waits for the loops to finish before leaving them detached.
+const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A set of event loops: one OS thread each, with work stealing between them.
+///
+/// # Examples
+///
+/// ```
+/// let rt = loopwork::Runtime::builder().loops(2).build().unwrap();
+/// let answer = rt.block_on(async { loopwork::spawn(async { 42 }).await.unwrap() });
+/// assert_eq!(answer, 42);
+/// rt.close();
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    shut_down: bool,
+}
+
+/// The runtime (or loop) is closed: the submission was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed(pub(crate) ());
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the loopwork runtime is closed")
+    }
+}
+
+impl std::error::Error for Closed {}
+
+impl Runtime {
+    /// A [`Builder`] with the default settings.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A runtime with the default settings: one loop per CPU.
+    ///
+    /// # Errors
+    /// As [`Builder::build`].
+    pub fn new() -> std::io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    pub(crate) fn from_parts(shared: Arc<Shared>, threads: Vec<JoinHandle<()>>) -> Runtime {
+        Runtime {
+            shared,
+            threads,
+            shut_down: false,
+        }
+    }
+
+    /// Runs `fut` on the calling thread until it completes, while the loops
+    /// run spawned tasks. Inside, [`spawn`](crate::spawn), [`sleep`](crate::sleep)
+    /// and friends use this runtime.
+    ///
+    /// The future itself is polled on the calling thread (as tokio's
+    /// `block_on`), so it need not be `Send`; it cannot use
+    /// [`spawn_local`](crate::spawn_local), which needs a loop thread.
+    ///
+    /// Calling it on a loop thread would stall that loop: debug mode panics,
+    /// production logs a warning once per call site.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        super::handle::block_on(&self.shared, fut, "Runtime::block_on", Location::caller())
+    }
+
+    /// A handle to spawn onto this runtime from any thread.
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.shared.clone())
+    }
+
+    /// The handle of loop `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.loops()`.
+    pub fn loop_handle(&self, i: usize) -> LoopHandle {
+        self.handle().loop_handle(i)
+    }
+
+    /// The number of loops.
+    pub fn loops(&self) -> usize {
+        self.shared.num_loops()
+    }
+
+    /// Turns debug mode on or off while running.
+    pub fn set_debug(&self, on: bool) {
+        self.shared.set_debug(on);
+    }
+
+    /// Whether debug mode is on.
+    pub fn debug(&self) -> bool {
+        self.shared.is_debug()
+    }
+
+    /// Counters of what each loop did.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::collect(&self.shared)
+    }
+
+    /// Shuts down, waiting at most `timeout` for the loops to cancel their
+    /// tasks. Loops still busy after that (stuck in a blocking call inside a
+    /// task) are left detached and reported at warn level.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    /// Shuts down: cancels every pending task (their joiners see
+    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled)), waits for the
+    /// loops to finish, and joins their threads.
+    pub fn close(mut self) {
+        self.shutdown(None);
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        if std::mem::replace(&mut self.shut_down, true) {
+            return;
+        }
+        let shared = &self.shared;
+        shared.sched.close();
+        let own = context::with_core(|c| c.filter(|c| c.belongs_to(shared)).map(|c| c.index));
+        let target = shared.num_loops() - usize::from(own.is_some());
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let mut finished = shared.finished.lock();
+        while *finished < target {
+            match deadline {
+                None | Some(None) => finished = shared.finished_cv.wait(finished),
+                Some(Some(d)) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        break;
+                    }
+                    finished = shared.finished_cv.wait_timeout(finished, d - now).0;
+                }
+            }
+        }
+        let all_done = *finished >= target;
+        drop(finished);
+        let threads = std::mem::take(&mut self.threads);
+        if all_done {
+            for (i, t) in threads.into_iter().enumerate() {
+                if Some(i) != own {
+                    let _ = t.join();
+                }
+            }
+        } else {
+            let busy: Vec<usize> = shared
+                .loops
+                .iter()
+                .filter(|l| !l.closed.load(crate::sync::atomic::Ordering::SeqCst))
+                .map(|l| l.index)
+                .collect();
+            log::warn!(
+                target: "loopwork",
+                "shutdown_timeout: loops {busy:?} were still busy after {:?}; their threads are left detached",
+                timeout.unwrap_or_default()
+            );
+        }
+        // What was pushed after the loops' last pass: only references remain.
+        while let Some(t) = shared.sched.pop_injector() {
+            t.shutdown();
+        }
+        for l in shared.loops.iter() {
+            if l.closed.load(crate::sync::atomic::Ordering::SeqCst) {
+                while let crate::scheduler::queue::Steal::Success(item) =
+                    shared.sched.loops[l.index].inbox.steal()
+                {
+                    match item {
+                        // Never polled on its loop: cancel it here so its
+                        // joiner (or ConcurrentFuture) resolves. A pinned
+                        // future is leaked by its wrapper rather than dropped
+                        // off its loop.
+                        InboxItem::Task(t) => t.shutdown(),
+                        other => drop(other),
+                    }
+                }
+            }
+        }
+        // The blocking pool last (see `crate::blocking`): queued jobs are
+        // cancelled, running ones get what is left of the budget.
+        let budget = match deadline {
+            Some(Some(d)) => Some(d.saturating_duration_since(Instant::now())),
+            None | Some(None) => None,
+        };
+        let detached = shared.blocking.shutdown(budget);
+        if detached > 0 {
+            log::warn!(
+                target: "loopwork",
+                "shutdown_timeout: {detached} blocking job(s) still running after {:?}; their threads are left detached",
+                timeout.unwrap_or_default()
+            );
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.shut_down {
+            if self.shared.is_debug() {
+                log::warn!(
+                    target: "loopwork",
+                    "unclosed runtime {self:?} dropped: call close() or shutdown_timeout() to shut it down explicitly"
+                );
+            }
+            self.shutdown(Some(DROP_SHUTDOWN_TIMEOUT));
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<Runtime '{}' loops={} debug={}>",
+            self.shared.config.thread_name,
+            self.shared.num_loops(),
+            self.shared.is_debug()
+        )
+    }
+}
+
+/// Builds the default runtime, runs `fut` to completion on it, and shuts it
+/// down (asyncio's `asyncio.run`).
+///
+/// # Panics
+/// If the runtime cannot be started.
+///
+/// # Examples
+///
+/// ```
+/// let n = loopwork::run(async {
+///     let tasks: Vec<_> = (0..10).map(|i| loopwork::spawn(async move { i * 2 })).collect();
+///     let mut sum = 0;
+///     for t in tasks {
+///         sum += t.await.unwrap();
+///     }
+///     sum
+/// });
+/// assert_eq!(n, 90);
+/// ```
+#[track_caller]
+pub fn run<F: Future>(fut: F) -> F::Output {
+    let rt =
+        Runtime::new().unwrap_or_else(|e| panic!("loopwork::run: cannot start the runtime: {e}"));
+    let out = rt.block_on(fut);
+    rt.close();
+    out
+}

@@ -1,0 +1,246 @@
+//! Each loop's timer store, and the timer entries it holds.
+//!
+//! # The store
+//! Each loop owns a binary min-heap of timer entries ordered by deadline (ties
+//! by arming order). Costs: arming O(log n); cancelling O(1) — the entry is
+//! only marked, and stays in the heap until it would fire or a compaction
+//! drops it; firing O(log n) per timer. A compaction (O(n)) runs when the
+//! heap has doubled since the last one, so cancelled entries cost amortised
+//! O(1) and never hold more than half the heap for long. A heap was chosen
+//! over a hierarchical wheel because its cost does not depend on how far away
+//! deadlines are, it has no tick granularity (timers fire at their exact
+//! instant, never early), and loops with few timers pay almost nothing.
+//!
+//! # Cross-thread rules
+//! A timer entry may be armed by a `Sleep` polled on one loop, stolen, and
+//! polled or dropped on another. It is therefore shared (`Arc`) and its
+//! state is atomic: the heap that holds it belongs to the loop that armed it,
+//! and any thread may cancel it or replace its waker. An entry armed off any
+//! loop (inside `block_on` on a foreign thread) reaches a loop of its runtime
+//! through that loop's inbox ([`arm`]).
+//!
+//! Deadlines that cannot be represented (`Duration::MAX`, instants centuries
+//! away) are clamped to about 30 years from now: they never panic or
+//! overflow, and they never fire in practice.
+
+use super::callbacks::LocalCallback;
+use super::context;
+use super::shared::{InboxItem, Shared};
+use crate::sync::atomic::{AtomicU8, Ordering::*};
+use crate::sync::{Arc, Mutex};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+const WAITING: u8 = 0;
+const FIRED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// About thirty years: the horizon for deadlines that would overflow `Instant`.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+pub(crate) fn deadline_after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay).unwrap_or_else(|| now + FAR_FUTURE)
+}
+
+/// One armed timer, shared between its `Sleep` and the heap that holds it.
+pub(crate) struct TimerEntry {
+    deadline: Instant,
+    state: AtomicU8,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl TimerEntry {
+    pub(crate) fn new(deadline: Instant, waker: Waker) -> TimerEntry {
+        TimerEntry {
+            deadline,
+            state: AtomicU8::new(WAITING),
+            waker: Mutex::new(Some(waker)),
+        }
+    }
+
+    /// Called by the owning loop when the deadline has passed.
+    pub(crate) fn fire(&self) {
+        if self
+            .state
+            .compare_exchange(WAITING, FIRED, AcqRel, Acquire)
+            .is_ok()
+        {
+            // The state is set before the lock is taken; a poller that holds
+            // the lock either stored its waker before (we take it here) or
+            // sees FIRED after (and completes without waiting).
+            let waker = self.waker.lock().take();
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    /// Whether the entry has fired; if not, `waker` is the one its firing
+    /// wakes (replacing the previous one unless it would wake the same task).
+    pub(crate) fn poll_fired(&self, waker: &Waker) -> bool {
+        let mut slot = self.waker.lock();
+        if self.state.load(Acquire) == FIRED {
+            return true;
+        }
+        match &*slot {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+        false
+    }
+
+    /// Cancels the entry (its waker is dropped; the heap drops it later).
+    pub(crate) fn cancel(&self) {
+        let _ = self
+            .state
+            .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire);
+        self.waker.lock().take();
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.state.load(Relaxed) == CANCELLED
+    }
+}
+
+struct HeapEntry {
+    deadline: Instant,
+    seq: u64,
+    action: TimerAction,
+}
+
+/// What a due timer does: wake a `Sleep`'s task, or run a loop-local
+/// callback (`call_later` / `call_at`).
+pub(crate) enum TimerAction {
+    Wake(Arc<TimerEntry>),
+    Call(LocalCallback),
+}
+
+impl TimerAction {
+    fn is_cancelled(&self) -> bool {
+        match self {
+            TimerAction::Wake(e) => e.is_cancelled(),
+            TimerAction::Call(c) => c.state.is_cancelled(),
+        }
+    }
+}
+
+impl PartialEq for HeapEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for HeapEntry {}
+impl PartialOrd for HeapEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for HeapEntry {
+    /// Reversed: `BinaryHeap` is a max-heap, we want the earliest first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
+    }
+}
+
+/// A loop's timers. Owned by the loop thread.
+#[derive(Default)]
+pub(crate) struct TimerStore {
+    heap: BinaryHeap<HeapEntry>,
+    seq: u64,
+    compact_at: usize,
+}
+
+const MIN_COMPACT: usize = 64;
+
+impl TimerStore {
+    pub(crate) fn new() -> TimerStore {
+        TimerStore {
+            heap: BinaryHeap::new(),
+            seq: 0,
+            compact_at: MIN_COMPACT,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    pub(crate) fn insert(&mut self, entry: Arc<TimerEntry>) {
+        self.push(entry.deadline, TimerAction::Wake(entry));
+    }
+
+    /// Arms a loop-local callback for `deadline`.
+    pub(crate) fn insert_callback(&mut self, deadline: Instant, cb: LocalCallback) {
+        self.push(deadline, TimerAction::Call(cb));
+    }
+
+    fn push(&mut self, deadline: Instant, action: TimerAction) {
+        if self.heap.len() >= self.compact_at {
+            self.heap.retain(|e| !e.action.is_cancelled());
+            self.compact_at = (self.heap.len() * 2).max(MIN_COMPACT);
+        }
+        self.seq += 1;
+        self.heap.push(HeapEntry {
+            deadline,
+            seq: self.seq,
+            action,
+        });
+    }
+
+    /// Removes and returns the entries whose deadline is at or before `now`,
+    /// in deadline order.
+    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<TimerAction> {
+        let mut due = Vec::new();
+        while let Some(top) = self.heap.peek() {
+            if top.deadline > now {
+                break;
+            }
+            let action = self.heap.pop().expect("peeked").action;
+            if !action.is_cancelled() {
+                due.push(action);
+            }
+        }
+        due
+    }
+
+    /// How long the loop may sleep before the next live timer is due.
+    pub(crate) fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
+        while let Some(top) = self.heap.peek() {
+            if top.action.is_cancelled() {
+                self.heap.pop();
+                continue;
+            }
+            return Some(top.deadline.saturating_duration_since(now));
+        }
+        None
+    }
+}
+
+
+/// Arms `entry` on the current loop's store, or — off the loops (a
+/// foreign thread's `block_on`) — on a loop of `runtime` (else of the
+/// thread's current runtime) through that loop's inbox.
+///
+/// # Panics
+/// Outside any loopwork runtime.
+pub(crate) fn arm(entry: &Arc<TimerEntry>, runtime: Option<&Arc<Shared>>) {
+    let local = context::with_core(|core| match core {
+        Some(core) => {
+            core.timers.borrow_mut().insert(entry.clone());
+            true
+        }
+        None => false,
+    });
+    if !local {
+        let shared = runtime.cloned().or_else(context::current_shared).expect(
+            "loopwork::time::Sleep polled outside a loopwork runtime: await it inside a task or \
+             Runtime::block_on",
+        );
+        // Spread foreign timers over the loops by entry address.
+        let i = (Arc::as_ptr(entry) as usize >> 6) % shared.num_loops();
+        shared.send(i, InboxItem::Timer(entry.clone()));
+    }
+}
