@@ -84,17 +84,6 @@
 // Under loom only the protocol modules are built; what only the runtime uses is unused.
 #![cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
 
-/// Items for the production build only: under `--cfg loopwork_loom` only
-/// the protocols that loom models are built (tokio's `cfg_rt!` habit).
-macro_rules! cfg_not_loom {
-    ($($item:item)*) => { $( #[cfg(not(loopwork_loom))] $item )* };
-}
-/// Items for the loom build only (stand-ins and entry points of the models).
-macro_rules! cfg_loom {
-    ($($item:item)*) => { $( #[cfg(loopwork_loom)] $item )* };
-}
-pub(crate) use {cfg_loom, cfg_not_loom};
-
 // The layers, bottom to top (see "Layering" above).
 pub mod blocking;
 mod debug;
@@ -106,7 +95,7 @@ pub(crate) mod sync;
 pub mod task;
 pub mod time;
 
-cfg_not_loom! {
+sync::cfg_not_loom! {
     pub mod guide;
     #[cfg(feature = "hyper")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
@@ -127,7 +116,7 @@ cfg_not_loom! {
 }
 pub use task::{yield_now, Task, TaskError};
 
-cfg_loom! {
+sync::cfg_loom! {
     #[doc(hidden)]
     #[path = "loom_api.rs"]
     pub mod __loom;

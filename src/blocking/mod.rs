@@ -16,7 +16,7 @@ mod executor;
 pub use crate::runtime::blocking::BlockingMetrics;
 pub use executor::BlockingExecutor;
 
-crate::cfg_not_loom! {
+crate::sync::cfg_not_loom! {
     mod spawn;
 
     pub use spawn::spawn_blocking;

@@ -187,7 +187,7 @@ where
 async fn connect_blocking<S: Send + 'static>(
     f: impl FnOnce() -> io::Result<S> + Send + 'static,
 ) -> io::Result<S> {
-    match crate::spawn_blocking(f).await {
+    match crate::blocking::spawn_blocking(f).await {
         Ok(res) => res,
         Err(e) => Err(io::Error::other(format!("connect did not complete: {e}"))),
     }

@@ -432,7 +432,7 @@ async fn run_watch(lp: LoopHandle, dir: usize, fd: RawFd, generation: u64, sourc
         if !WATCHES.with_borrow(current) {
             return;
         }
-        crate::yield_now().await;
+        crate::task::yield_now().await;
     }
 }
 

@@ -20,7 +20,7 @@
 pub(crate) mod blocking;
 pub(crate) mod callbacks;
 
-crate::cfg_not_loom! {
+crate::sync::cfg_not_loom! {
     mod affinity;
     mod builder;
     pub(crate) mod context;
@@ -45,7 +45,7 @@ crate::cfg_not_loom! {
     pub(crate) use spawn::{not_in_runtime, spawn_local_inner, spawn_stealable};
 }
 
-crate::cfg_loom! {
+crate::sync::cfg_loom! {
     mod loom_stand_in;
     pub(crate) use loom_stand_in::check_blocking_wait;
 }

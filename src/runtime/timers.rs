@@ -17,15 +17,13 @@
 //! state is atomic: the heap that holds it belongs to the loop that armed it,
 //! and any thread may cancel it or replace its waker. An entry armed off any
 //! loop (inside `block_on` on a foreign thread) reaches a loop of its runtime
-//! through that loop's inbox ([`arm`]).
+//! through that loop's inbox (see `time::Sleep`).
 //!
 //! Deadlines that cannot be represented (`Duration::MAX`, instants centuries
 //! away) are clamped to about 30 years from now: they never panic or
 //! overflow, and they never fire in practice.
 
 use super::callbacks::LocalCallback;
-use super::context;
-use super::shared::{InboxItem, Shared};
 use crate::sync::atomic::{AtomicU8, Ordering::*};
 use crate::sync::{Arc, Mutex};
 use std::cmp::Ordering;
@@ -216,31 +214,5 @@ impl TimerStore {
             return Some(top.deadline.saturating_duration_since(now));
         }
         None
-    }
-}
-
-
-/// Arms `entry` on the current loop's store, or — off the loops (a
-/// foreign thread's `block_on`) — on a loop of `runtime` (else of the
-/// thread's current runtime) through that loop's inbox.
-///
-/// # Panics
-/// Outside any loopwork runtime.
-pub(crate) fn arm(entry: &Arc<TimerEntry>, runtime: Option<&Arc<Shared>>) {
-    let local = context::with_core(|core| match core {
-        Some(core) => {
-            core.timers.borrow_mut().insert(entry.clone());
-            true
-        }
-        None => false,
-    });
-    if !local {
-        let shared = runtime.cloned().or_else(context::current_shared).expect(
-            "loopwork::time::Sleep polled outside a loopwork runtime: await it inside a task or \
-             Runtime::block_on",
-        );
-        // Spread foreign timers over the loops by entry address.
-        let i = (Arc::as_ptr(entry) as usize >> 6) % shared.num_loops();
-        shared.send(i, InboxItem::Timer(entry.clone()));
     }
 }

@@ -100,3 +100,15 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
         });
     }
 }
+
+impl<I: InboxItem> Scheduler<I> {
+    /// Spawns a new stealable task: onto the current loop's deque when called
+    /// on one of this runtime's loops, otherwise through the gate onto the
+    /// injector (see [`submit`](Self::submit)). Whether it was accepted.
+    pub(crate) fn spawn(&self, task: Notified) -> bool {
+        with_current::<I, _>(|sched| match sched {
+            Some(sched) if sched.belongs_to(self) => sched.spawn(task, false),
+            _ => self.submit(task),
+        })
+    }
+}

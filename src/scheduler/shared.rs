@@ -262,16 +262,6 @@ impl<I: InboxItem> Scheduler<I> {
         closed
     }
 
-    /// Spawns a new stealable task: onto the current loop's deque when called
-    /// on one of this runtime's loops, otherwise through the gate onto the
-    /// injector (see [`submit`](Self::submit)). Whether it was accepted.
-    pub(crate) fn spawn(&self, task: Notified) -> bool {
-        super::worker::with_current::<I, _>(|sched| match sched {
-            Some(sched) if sched.belongs_to(self) => sched.spawn(task, false),
-            _ => self.submit(task),
-        })
-    }
-
     /// Whether any sibling of `index` has tasks in its deque.
     pub(crate) fn siblings_have_tasks(&self, index: usize) -> bool {
         self.loops

@@ -38,3 +38,14 @@ macro_rules! loop_thread_local {
     };
 }
 pub(crate) use loop_thread_local;
+
+/// Items for the production build only: under `--cfg loopwork_loom` only
+/// the protocols that loom models are built (tokio's `cfg_rt!` habit).
+macro_rules! cfg_not_loom {
+    ($($item:item)*) => { $( #[cfg(not(loopwork_loom))] $item )* };
+}
+/// Items for the loom build only (stand-ins and entry points of the models).
+macro_rules! cfg_loom {
+    ($($item:item)*) => { $( #[cfg(loopwork_loom)] $item )* };
+}
+pub(crate) use {cfg_loom, cfg_not_loom};

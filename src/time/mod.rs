@@ -10,7 +10,7 @@ mod elapsed;
 
 pub use elapsed::Elapsed;
 
-crate::cfg_not_loom! {
+crate::sync::cfg_not_loom! {
     mod sleep;
 
     pub use sleep::{sleep, sleep_until, wait_for, Sleep, WaitFor};

@@ -1,8 +1,8 @@
 //! `Sleep` (`sleep`, `sleep_until`) and `WaitFor` (`wait_for`).
 
 use crate::runtime::context;
-use crate::runtime::shared::Shared;
-use crate::runtime::timers::{self, deadline_after, TimerEntry};
+use crate::runtime::shared::{InboxItem, Shared};
+use crate::runtime::timers::{deadline_after, TimerEntry};
 use crate::sync::Arc;
 use super::Elapsed;
 use crate::task::CancelScope;
@@ -78,7 +78,7 @@ impl Sleep {
 
     fn arm(&mut self, waker: &std::task::Waker) {
         let entry = Arc::new(TimerEntry::new(self.deadline, waker.clone()));
-        timers::arm(&entry, self.runtime.as_ref());
+        arm(&entry, self.runtime.as_ref());
         self.entry = Some(entry);
     }
 }
@@ -180,5 +180,30 @@ impl<F: Future> Future for WaitFor<F> {
             return Poll::Ready(Err(Elapsed::new()));
         }
         Poll::Pending
+    }
+}
+
+/// Arms `entry` on the current loop's store, or — off the loops (a
+/// foreign thread's `block_on`) — on a loop of `runtime` (else of the
+/// thread's current runtime) through that loop's inbox.
+///
+/// # Panics
+/// Outside any loopwork runtime.
+fn arm(entry: &Arc<TimerEntry>, runtime: Option<&Arc<Shared>>) {
+    let local = context::with_core(|core| match core {
+        Some(core) => {
+            core.timers.borrow_mut().insert(entry.clone());
+            true
+        }
+        None => false,
+    });
+    if !local {
+        let shared = runtime.cloned().or_else(context::current_shared).expect(
+            "loopwork::time::Sleep polled outside a loopwork runtime: await it inside a task or \
+             Runtime::block_on",
+        );
+        // Spread foreign timers over the loops by entry address.
+        let i = (Arc::as_ptr(entry) as usize >> 6) % shared.num_loops();
+        shared.send(i, InboxItem::Timer(entry.clone()));
     }
 }
