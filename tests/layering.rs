@@ -84,7 +84,7 @@ fn imports(text: &str) -> BTreeSet<String> {
             } else if !name.is_empty() {
                 found.insert(name);
             }
-            rest = &after[..];
+            rest = after;
         }
     }
     found
