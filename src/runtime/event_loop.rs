@@ -29,7 +29,7 @@
 use super::context;
 use super::shared::{InboxItem, LoopMetrics, LoopShared, Shared};
 use crate::reactor::Events;
-use crate::runtime::callbacks::{CallbackState, LocalCallback};
+use crate::runtime::callbacks::{self, CallbackState, LocalCallback};
 use crate::scheduler::queue::{Steal, Worker};
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
@@ -417,7 +417,15 @@ impl LoopCore {
         n as u32
     }
 
-    fn fire_timers(&self) {
+    /// A blocking wait (`Handle::block_on` misused inside a task) holds
+    /// this loop: how long it may sleep before one of the loop's own timers
+    /// is due, so it can fire them itself (`fire_timers`) instead of
+    /// waiting forever on a sleep armed on this very heap.
+    pub(crate) fn next_timer_timeout(&self) -> Option<Duration> {
+        self.timers.borrow_mut().next_timeout(Instant::now())
+    }
+
+    pub(crate) fn fire_timers(&self) {
         if self.timers.borrow().is_empty() {
             return; // no clock read on loops without timers
         }
@@ -663,20 +671,29 @@ impl LoopCore {
             self.shared.idle.transition_from_searching();
         }
         let me = self.me();
+        // Callbacks accepted but never run: their handles are marked and
+        // the count logged, so none is lost silently.
+        let mut dropped_callbacks = 0;
         loop {
             let mut did = false;
             while let Steal::Success(item) = me.inbox.steal() {
                 did = true;
                 match item {
                     InboxItem::Task(task) => task.shutdown(),
-                    InboxItem::Timer(entry) => drop(entry),
-                    InboxItem::Callback { f, .. } => drop(f),
+                    // A foreign waiter's timer: wake it, it must not hang.
+                    InboxItem::Timer(entry) => entry.fire(),
+                    InboxItem::Callback { f, state, .. } => {
+                        dropped_callbacks += usize::from(callbacks::mark_dropped(&state));
+                        drop(f);
+                    }
                     InboxItem::Call(f) => self.run_call(f),
                 }
             }
-            let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
-            did |= !callbacks.is_empty();
-            drop(callbacks);
+            let ready = std::mem::take(&mut *self.callbacks.borrow_mut());
+            did |= !ready.is_empty();
+            for cb in ready {
+                dropped_callbacks += usize::from(cb.state.mark_dropped());
+            }
             let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
             for task in deferred {
                 did = true;
@@ -703,13 +720,29 @@ impl LoopCore {
                 raw.shutdown();
                 raw.drop_reference();
             }
-            let timers = std::mem::take(&mut *self.timers.borrow_mut());
+            // Sleeps are woken (they complete: see `crate::time`), timed
+            // callbacks are dropped and marked.
+            let timers = std::mem::take(&mut *self.timers.borrow_mut()).drain();
             did |= !timers.is_empty();
-            drop(timers);
+            for action in timers {
+                match action {
+                    TimerAction::Wake(entry) => entry.fire(),
+                    TimerAction::Call(cb) => {
+                        dropped_callbacks += usize::from(cb.state.mark_dropped())
+                    }
+                }
+            }
+            // I/O waiters are woken and see an error naming the closed runtime.
+            did |= me.driver.close();
             if !did {
                 break;
             }
         }
+        callbacks::report_dropped(
+            self.shared.is_debug(),
+            dropped_callbacks,
+            &format!("loop {} shut down", self.index),
+        );
         me.closed.store(true, SeqCst);
         *self.shared.finished.lock() += 1;
         self.shared.finished_cv.notify_all();

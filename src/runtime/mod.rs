@@ -213,6 +213,7 @@ impl Runtime {
         while let Some(t) = shared.pop_injector() {
             t.shutdown();
         }
+        let mut dropped_callbacks = 0;
         for l in shared.loops.iter() {
             if l.closed.load(crate::sync::atomic::Ordering::SeqCst) {
                 while let crate::scheduler::queue::Steal::Success(item) = l.inbox.steal() {
@@ -222,11 +223,17 @@ impl Runtime {
                         // future is leaked by its wrapper rather than dropped
                         // off its loop.
                         InboxItem::Task(t) => t.shutdown(),
+                        InboxItem::Timer(entry) => entry.fire(),
+                        InboxItem::Callback { f, state, .. } => {
+                            dropped_callbacks += usize::from(callbacks::mark_dropped(&state));
+                            drop(f);
+                        }
                         other => drop(other),
                     }
                 }
             }
         }
+        callbacks::report_dropped(shared.is_debug(), dropped_callbacks, "shutdown");
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {

@@ -19,6 +19,10 @@
 //! loop (inside `block_on` on a foreign thread) arms its entry on a loop of
 //! its runtime through that loop's inbox.
 //!
+//! A closing loop fires (wakes) every sleep armed on it, and a foreign
+//! sleep arms only through the runtime's gate, so no sleep waits on a timer
+//! that will never fire (see [`Sleep`]'s "On a closed runtime").
+//!
 //! Deadlines that cannot be represented (`Duration::MAX`, instants centuries
 //! away) are clamped to about 30 years from now: they never panic or
 //! overflow, and they never fire in practice.
@@ -195,6 +199,17 @@ impl TimerStore {
         due
     }
 
+    /// Every entry, due or not, cancelled ones left out: the closing loop
+    /// wakes the sleeps and drops the callbacks.
+    pub(crate) fn drain(self) -> Vec<TimerAction> {
+        self.heap
+            .into_vec()
+            .into_iter()
+            .map(|e| e.action)
+            .filter(|a| !a.is_cancelled())
+            .collect()
+    }
+
     /// How long the loop may sleep before the next live timer is due.
     pub(crate) fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
         while let Some(top) = self.heap.peek() {
@@ -210,7 +225,32 @@ impl TimerStore {
 
 /// A future that completes at a deadline. Made by [`sleep`] and [`sleep_until`].
 ///
-/// Never completes before its deadline. Dropping it cancels the timer.
+/// Never completes before its deadline while its runtime runs. Dropping it
+/// cancels the timer.
+///
+/// # On a closed runtime
+/// A runtime that shuts down wakes every sleep still armed on it, and a
+/// sleep polled after its runtime has closed does not arm: in both cases the
+/// sleep **completes at once**, early. Nothing is left waiting on a timer no
+/// loop will fire: a foreign thread's `block_on(wait_for(d, fut))` returns
+/// `Err(Elapsed)`, and a `block_on(sleep(d))` returns. (tokio panics
+/// instead; completing lets a thread that was waiting when `close()` ran
+/// finish its own shutdown. A loop of `sleep`s on a closed runtime does not
+/// wait between rounds, so stop such loops on
+/// [`Handle::is_closed`](crate::Handle::is_closed).)
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+/// let handle = rt.handle();
+/// rt.close();
+/// // Completes at once instead of waiting an hour on a closed runtime.
+/// handle.block_on(loopwork::sleep(Duration::from_secs(3600)));
+/// let r = handle.block_on(loopwork::wait_for(Duration::from_secs(3600), std::future::pending::<()>()));
+/// assert!(r.is_err());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
@@ -272,7 +312,9 @@ impl Sleep {
         Instant::now() >= self.deadline
     }
 
-    fn arm(&mut self, waker: &Waker) {
+    /// Arms the timer; `false` if its runtime is closed (the sleep then
+    /// completes at once: see [`Sleep`]).
+    fn arm(&mut self, waker: &Waker) -> bool {
         let entry = Arc::new(TimerEntry::new(self.deadline, waker.clone()));
         let local = context::with_core(|core| match core {
             Some(core) => {
@@ -290,11 +332,17 @@ impl Sleep {
                     "loopwork::Sleep polled outside a loopwork runtime: await it inside a task or \
                  Runtime::block_on",
                 );
+            // Through the gate, as every remote submission: a closed
+            // runtime's loops would never fire it (nor wake its waiter).
+            let Some(_pass) = shared.gate.enter() else {
+                return false;
+            };
             // Spread foreign timers over the loops by entry address.
             let i = (Arc::as_ptr(&entry) as usize >> 6) % shared.num_loops();
             shared.loops[i].send(InboxItem::Timer(entry.clone()));
         }
         self.entry = Some(entry);
+        true
     }
 }
 
@@ -310,8 +358,11 @@ impl Future for Sleep {
         }
         match &self.entry {
             None => {
-                self.arm(cx.waker());
-                Poll::Pending
+                if self.arm(cx.waker()) {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                }
             }
             Some(entry) => {
                 let mut slot = entry.waker.lock();
