@@ -108,7 +108,11 @@ impl<T> Shared<T> {
     }
 
     /// `resolve`, in a critical section the caller has already entered.
-    fn resolve_locked(&self, mut st: MutexGuard<'_, State<T>>, result: Result<T, TaskError>) -> bool {
+    fn resolve_locked(
+        &self,
+        mut st: MutexGuard<'_, State<T>>,
+        result: Result<T, TaskError>,
+    ) -> bool {
         #[cfg(not(loopwork_mutant = "cf_resolve_twice"))]
         if st.done {
             // The loser's value is dropped outside the lock: its drop may
@@ -479,6 +483,12 @@ impl<T> Future for ConcurrentFuture<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        crate::task::coop::poll(cx, |cx| self.poll_result(cx))
+    }
+}
+
+impl<T> ConcurrentFuture<T> {
+    fn poll_result(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
         let mut st = self.shared.state.lock();
         if st.done {
             return Poll::Ready(take_result(&mut st));

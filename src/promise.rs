@@ -214,6 +214,12 @@ impl<T> Future for PromiseFuture<T> {
     type Output = Result<T, PromiseError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        crate::task::coop::poll(cx, |cx| self.poll_slot(cx))
+    }
+}
+
+impl<T> PromiseFuture<T> {
+    fn poll_slot(&self, cx: &mut Context<'_>) -> Poll<Result<T, PromiseError>> {
         let mut inner = self.inner.lock();
         match std::mem::replace(&mut inner.slot, Slot::Taken) {
             Slot::Set(v) => Poll::Ready(Ok(v)),

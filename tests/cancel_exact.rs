@@ -38,7 +38,11 @@ fn cancel_racing_completion_answers_exactly() {
             } else {
                 lost += 1;
                 assert!(completed.load(SeqCst));
-                assert_eq!(fut.result().unwrap(), i, "a false cancel delivers the value");
+                assert_eq!(
+                    fut.result().unwrap(),
+                    i,
+                    "a false cancel delivers the value"
+                );
             }
         }
         assert_eq!(won + lost, 20_000);
@@ -60,6 +64,9 @@ fn cancel_from_inside_the_work_wins() {
     // The work gets its own future (a clone of the shared state is not
     // public, so hand over the one we hold and watch through the answer).
     tx.send(fut).unwrap();
-    assert!(answer_rx.recv().unwrap(), "a cancel from inside the poll cannot wait for itself: it wins");
+    assert!(
+        answer_rx.recv().unwrap(),
+        "a cancel from inside the poll cannot wait for itself: it wins"
+    );
     rt.close();
 }

@@ -122,6 +122,10 @@ impl<T: AsFd> Async<T> {
     }
 
     fn poll_ready(&self, dir: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        crate::task::coop::poll(cx, |cx| self.poll_ready_unbudgeted(dir, cx))
+    }
+
+    fn poll_ready_unbudgeted(&self, dir: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (index, source) = match self.source() {
             Ok(reg) => reg,
             Err(e) => return Poll::Ready(Err(e)),
@@ -204,6 +208,15 @@ impl<T: AsFd> Async<T> {
     /// which lets the next operation wait for an event without first making
     /// a syscall that can only say `WouldBlock`.
     pub(crate) fn poll_io_drained<R>(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        op: &mut impl FnMut(&T) -> io::Result<(R, bool)>,
+    ) -> Poll<io::Result<R>> {
+        crate::task::coop::poll(cx, |cx| self.poll_io_unbudgeted(dir, cx, op))
+    }
+
+    fn poll_io_unbudgeted<R>(
         &self,
         dir: usize,
         cx: &mut Context<'_>,

@@ -277,6 +277,7 @@ impl LoopCore {
     /// Called (through the task's scheduler) right before a poll on this loop.
     /// `pinned`: the task is pinned to this loop (its scheduler knows).
     pub(crate) fn before_poll(&self, _task: RawTask, pinned: bool) {
+        crate::task::coop::start_poll();
         self.polling_pinned.set(pinned);
         if self.shared.is_debug() {
             let start = self.last_poll_end.take().unwrap_or_else(Instant::now);
@@ -292,6 +293,7 @@ impl LoopCore {
     /// Called right after a poll on this loop, while the task is still
     /// `RUNNING`.
     pub(crate) fn after_poll(&self, task: RawTask, pending: bool) {
+        crate::task::coop::end_poll();
         self.polling_pinned.set(false);
         if pending {
             // Only a task that waits needs the registry: one that completed

@@ -146,6 +146,7 @@ pub(crate) fn block_on<F: Future>(
 ) -> F::Output {
     check_blocking_wait(api, location);
     let _enter = context::enter(shared.clone());
+    let _budget = crate::task::coop::unconstrained();
     let parker = Arc::new(ThreadWaker {
         thread: std::thread::current(),
         notified: AtomicBool::new(false),

@@ -17,6 +17,7 @@
 
 #[cfg(not(loopwork_loom))]
 mod builder;
+pub(crate) mod coop;
 mod error;
 mod join;
 mod raw;

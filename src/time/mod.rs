@@ -350,6 +350,12 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        crate::task::coop::poll(cx, |cx| self.poll_deadline(cx))
+    }
+}
+
+impl Sleep {
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if Instant::now() >= self.deadline {
             if let Some(e) = self.entry.take() {
                 e.cancel();
