@@ -67,6 +67,10 @@ pub(crate) struct Shared<T> {
     /// `state.done` under the lock decides.
     #[cfg(not(loopwork_loom))]
     done_hint: std::sync::atomic::AtomicBool,
+    /// The loop (runtime address, index) the producing task is pinned to,
+    /// if it is: a blocking wait on that loop's own thread can never end.
+    #[cfg(not(loopwork_loom))]
+    home: Option<(usize, usize)>,
 }
 
 struct State<T> {
@@ -99,7 +103,41 @@ impl<T> Shared<T> {
             cv: Condvar::new(),
             #[cfg(not(loopwork_loom))]
             done_hint: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(not(loopwork_loom))]
+            home: None,
         })
+    }
+
+    /// A future whose producing task will be pinned to loop `home`
+    /// (`LoopCore::identity`).
+    #[cfg(not(loopwork_loom))]
+    pub(crate) fn pinned_to(home: (usize, usize)) -> Arc<Shared<T>> {
+        let mut shared = Shared::new();
+        Arc::get_mut(&mut shared).expect("not shared yet").home = Some(home);
+        shared
+    }
+
+    /// A blocking wait for work pinned to the calling loop thread's own
+    /// loop is a certain deadlock (the loop cannot run the work while it
+    /// waits): panic in every mode, naming it, instead of hanging.
+    #[track_caller]
+    fn check_not_own_loop(&self, api: &str) {
+        #[cfg(not(loopwork_loom))]
+        {
+            let Some(home) = self.home else { return };
+            let here = crate::runtime::context::with_core(|c| c.map(|c| c.identity()));
+            if here == Some(home) && !self.is_done() {
+                panic!(
+                    "{api} called at {} on loop {}, the loop that runs the awaited work: \
+                     it can never complete while this wait holds the loop (deadlock). \
+                     `.await` the ConcurrentFuture instead, or wait from a thread that is not this loop",
+                    Location::caller(),
+                    home.1
+                );
+            }
+        }
+        #[cfg(loopwork_loom)]
+        let _ = api;
     }
 
     /// Resolves the future; `false` (and the value dropped) if it already was.
@@ -328,9 +366,12 @@ impl<T> ConcurrentFuture<T> {
     ///
     /// # Panics
     /// If the result was already taken by [`result_timeout`](ConcurrentFuture::result_timeout) or `.await`.
+    /// In every mode, if called on the loop thread that runs the work (it
+    /// could never complete: a certain deadlock).
     #[track_caller]
     pub fn result(self) -> Result<T, TaskError> {
         check_blocking_wait("ConcurrentFuture::result", Location::caller());
+        self.shared.check_not_own_loop("ConcurrentFuture::result");
         self.shared.spin_until_done();
         let mut st = self.shared.state.lock();
         while !st.done {
@@ -343,7 +384,8 @@ impl<T> ConcurrentFuture<T> {
     /// then; the future stays usable (call it again, `.await` it, cancel it).
     ///
     /// # Panics
-    /// If the result was already taken.
+    /// If the result was already taken; on the loop thread that runs the
+    /// work, as [`result`](ConcurrentFuture::result).
     ///
     /// # Examples
     ///
@@ -361,6 +403,8 @@ impl<T> ConcurrentFuture<T> {
     #[track_caller]
     pub fn result_timeout(&mut self, timeout: Duration) -> Result<Result<T, TaskError>, Elapsed> {
         check_blocking_wait("ConcurrentFuture::result_timeout", Location::caller());
+        self.shared
+            .check_not_own_loop("ConcurrentFuture::result_timeout");
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.shared.state.lock();
         while !st.done {

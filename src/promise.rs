@@ -110,8 +110,9 @@ impl<T> Promise<T> {
     /// Sets the result and wakes the awaiting side.
     ///
     /// # Errors
-    /// `InvalidState::Cancelled` if the future was cancelled (the value is
-    /// dropped), `InvalidState::AlreadySet` if a result was set before.
+    /// `InvalidState::Cancelled` if the future was cancelled or dropped (the
+    /// value is dropped), `InvalidState::AlreadySet` if a result was set
+    /// before.
     ///
     /// # Examples
     ///
@@ -170,6 +171,15 @@ impl<T> Drop for Promise<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct PromiseFuture<T> {
     inner: Arc<Mutex<Inner<T>>>,
+}
+
+/// Dropping the future cancels it: a later `set_result` then returns
+/// `Err(InvalidState::Cancelled)` instead of `Ok` for a value nobody can
+/// receive.
+impl<T> Drop for PromiseFuture<T> {
+    fn drop(&mut self) {
+        self.cancel();
+    }
 }
 
 impl<T> PromiseFuture<T> {

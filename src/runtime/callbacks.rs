@@ -230,9 +230,16 @@ impl CallbackHandle {
     /// ```
     /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
     /// let lp = rt.loop_handle(0);
-    /// // Hold the loop so the next callback is still queued when close() runs.
+    /// // Hold the loop in a callback, so the next one is still in its inbox
+    /// // when close() runs.
     /// let (go, wait) = std::sync::mpsc::channel::<()>();
-    /// lp.call_soon_threadsafe(move || wait.recv().unwrap()).unwrap();
+    /// let (held_tx, held) = std::sync::mpsc::channel::<()>();
+    /// lp.call_soon_threadsafe(move || {
+    ///     held_tx.send(()).unwrap();
+    ///     wait.recv().unwrap();
+    /// })
+    /// .unwrap();
+    /// held.recv().unwrap();
     /// let h = lp.call_soon_threadsafe(|| unreachable!("dropped at shutdown")).unwrap();
     /// let lp2 = lp.clone();
     /// let closer = std::thread::spawn(move || rt.close());
@@ -301,7 +308,7 @@ impl LocalCallbackHandle {
     /// # Examples
     ///
     /// ```
-    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let rt = loopwork::Runtime::builder().loops(1).debug(false).build().unwrap();
     /// let lp = rt.loop_handle(0);
     /// rt.close();
     /// // From a foreign thread, in production mode: the thread-safe path,

@@ -200,7 +200,8 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let shared_cf = concurrent::Shared::new();
+        let shared_cf =
+            concurrent::Shared::pinned_to((Arc::as_ptr(&self.shared) as usize, self.index));
         let meta = TaskMeta::new(None, Location::caller(), TaskKind::Pinned(self.index));
         let scheduler = PinnedScheduler {
             shared: self.shared.clone(),
@@ -244,7 +245,8 @@ impl LoopHandle {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
-        let shared_cf = concurrent::Shared::new();
+        let shared_cf =
+            concurrent::Shared::pinned_to((Arc::as_ptr(&self.shared) as usize, self.index));
         // Resolves the future to Cancelled if the handoff is dropped unrun.
         let guard = CancelOnDrop(Some(shared_cf.clone()));
         let build = move || {
