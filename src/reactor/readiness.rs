@@ -27,10 +27,12 @@
 //!   caller's `rearm` does nothing.
 //!
 //! * Shut down (sticky, set once by the owning loop's shutdown under the
-//!   waiter lock, which then takes every waiter): every later operation and
-//!   `poll_ready` returns the closed-runtime error. `poll_ready` reads the
-//!   flag under the lock after listing its waker, so a waiter is either
-//!   taken by the shutdown or sees the flag: none sleeps forever.
+//!   waiter lock, which then takes every waiter): every later `poll_ready`,
+//!   so every operation that would wait, returns the closed-runtime error
+//!   (an operation whose syscall succeeds at once still returns its result:
+//!   nothing waits, and the hot path pays no extra check). `poll_ready`
+//!   reads the flag under the lock after listing its waker, so a waiter is
+//!   either taken by the shutdown or sees the flag: none sleeps forever.
 //!
 //! The loom models in `loom-tests/tests/reactor_readiness.rs` run this code
 //! (through `loopwork::__loom::Readiness`) against a simulated fd and poller.
@@ -123,6 +125,7 @@ impl Readiness {
     /// `ready` like a `WouldBlock` would, with the tick sampled *before*
     /// `op`, so the next operation waits for an event instead of making a
     /// syscall that can only say `WouldBlock`.
+    #[inline(always)]
     pub(crate) fn poll_io<R>(
         &self,
         dir: usize,
@@ -131,9 +134,6 @@ impl Readiness {
         mut rearm: impl FnMut(Interest) -> io::Result<()>,
     ) -> Poll<io::Result<R>> {
         loop {
-            if self.shut_down.load(Acquire) {
-                return Poll::Ready(Err(runtime_closed_error()));
-            }
             let (ready, tick) = self.readiness(dir);
             if ready {
                 match op() {

@@ -151,6 +151,7 @@ impl LoopCore {
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
         self.me().hints.progress.store(tick, Relaxed);
+        crate::task::coop::lift();
         self.drain_inbox();
         self.fire_timers();
         let mut ran = self.run_callbacks();
@@ -293,7 +294,6 @@ impl LoopCore {
     /// Called right after a poll on this loop, while the task is still
     /// `RUNNING`.
     pub(crate) fn after_poll(&self, task: RawTask, pending: bool) {
-        crate::task::coop::end_poll();
         self.polling_pinned.set(false);
         if pending {
             // Only a task that waits needs the registry: one that completed
@@ -397,6 +397,9 @@ impl LoopCore {
     fn run_callbacks(&self) -> u32 {
         self.last_poll_end.set(None);
         let n = self.callbacks.borrow().len();
+        if n > 0 {
+            crate::task::coop::lift();
+        }
         for _ in 0..n {
             let Some(cb) = self.callbacks.borrow_mut().pop_front() else {
                 break;

@@ -2,10 +2,12 @@
 //!
 //! # Invariants
 //! * The budget is a thread-local counter, set by the loop to [`PER_POLL`]
-//!   right before each task poll and back to "unconstrained" right after
-//!   (`LoopCore::before_poll` / `after_poll`). Outside a task poll on a loop
-//!   (`block_on` on a foreign thread, loom models, callbacks) it is
-//!   unconstrained and nothing here has any effect.
+//!   right before each task poll (`LoopCore::before_poll`) and lifted
+//!   ("unconstrained") at the start of each loop iteration and before each
+//!   batch of callbacks (`LoopCore::run_once` / `run_callbacks`): nothing
+//!   else on a loop thread polls futures. Off the loops (`block_on` on a
+//!   foreign thread, loom models) it is unconstrained, and `block_on`
+//!   lifts it for its duration, so nothing here has any effect there.
 //! * loopwork's leaf futures (I/O operations and readiness, `Sleep`, `Task`
 //!   joins, `ConcurrentFuture`, `PromiseFuture`) go through [`poll`]: with
 //!   the budget at zero they wake their task and return `Pending` *without*
@@ -35,14 +37,17 @@ thread_local! {
 }
 
 /// Called by the loop right before a task poll.
-#[inline]
+#[inline(always)]
 pub(crate) fn start_poll() {
     let _ = BUDGET.try_with(|b| b.set(PER_POLL));
 }
 
-/// Called by the loop right after a task poll.
-#[inline]
-pub(crate) fn end_poll() {
+/// Called by the loop before it runs anything but a task poll (once per
+/// iteration, and before each batch of callbacks): the budget of the last
+/// task poll must not constrain a callback's own (blocking) polls. Not
+/// after every task poll: one thread-local write per poll instead of two.
+#[inline(always)]
+pub(crate) fn lift() {
     let _ = BUDGET.try_with(|b| b.set(UNCONSTRAINED));
 }
 
@@ -69,12 +74,12 @@ impl Drop for Unconstrained {
 /// Polls a leaf future's operation `f` under the budget (see the module
 /// docs): `Pending` after waking the task if the budget is used up,
 /// otherwise `f`'s result, a `Ready` one using a unit.
-#[inline]
+#[inline(always)]
 pub(crate) fn poll<T>(
     cx: &mut Context<'_>,
     f: impl FnOnce(&mut Context<'_>) -> Poll<T>,
 ) -> Poll<T> {
-    let left = BUDGET.try_with(|b| b.get()).unwrap_or(UNCONSTRAINED);
+    let left = BUDGET.try_with(Cell::get).unwrap_or(UNCONSTRAINED);
     if left == 0 {
         cx.waker().wake_by_ref();
         return Poll::Pending;
@@ -105,7 +110,7 @@ mod tests {
         })
         .is_pending());
         assert!(!called, "an exhausted budget does not try the operation");
-        end_poll();
+        lift();
         assert!(
             poll(&mut cx, |_| Poll::Ready(())).is_ready(),
             "unconstrained outside a task poll"
@@ -120,6 +125,6 @@ mod tests {
             assert!(poll(&mut cx, |_| Poll::<()>::Pending).is_pending());
         }
         assert!(poll(&mut cx, |_| Poll::Ready(())).is_ready());
-        end_poll();
+        lift();
     }
 }
