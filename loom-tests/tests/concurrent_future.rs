@@ -196,3 +196,33 @@ fn cancel_racing_the_completing_poll_is_exact() {
         assert_eq!(seen(&cf.result()), expected);
     });
 }
+
+/// A resolution that is not a `Deliver` poll (a `spawn_local_threadsafe`
+/// factory's panic, a dropped handoff's `CancelOnDrop`) racing `cancel()`:
+/// the first to resolve wins and the other's value is dropped; `cancel()`'s
+/// answer, `cancelled()` and the result agree. With `cancel` deciding under
+/// the lock this is now the one path where a second resolution is
+/// attempted, so it is where mutant `cf_resolve_twice` shows.
+#[test]
+fn a_direct_resolution_racing_cancel_has_one_outcome() {
+    model(|| {
+        let (producer, cf) = concurrent_future::<Val>();
+        let cf = Arc::new(cf);
+        let (value_drops, guard) = DropCount::new();
+        let resolver = thread::spawn(move || producer.resolve(Ok(Val(7, guard))));
+        let c = cf.clone();
+        let canceller = thread::spawn(move || c.cancel());
+        let delivered = resolver.join().unwrap();
+        let won = canceller.join().unwrap();
+        let cf = Arc::try_unwrap(cf).ok().unwrap();
+        assert_ne!(won, delivered, "exactly one resolution wins");
+        assert_eq!(cf.cancelled(), won);
+        let expected: Seen = if won { Err(true) } else { Ok(7) };
+        assert_eq!(seen(&cf.result()), expected);
+        assert_eq!(
+            value_drops.load(SeqCst),
+            1,
+            "the value is dropped exactly once"
+        );
+    });
+}
