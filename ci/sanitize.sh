@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test suite (the lib's unit tests and every `tests/*.rs` binary) under
-# nightly AddressSanitizer and ThreadSanitizer. Not part of CI: run it by hand
+# nightly AddressSanitizer and ThreadSanitizer. The ASan pass runs in CI
+# (`.ci/run`) whenever a nightly toolchain is installed; the TSan pass is not
+# in CI (it needs the nightly rust-src component, see below): run it by hand
 # before a release or after touching unsafe code or a concurrency protocol.
 #
 #   ci/sanitize.sh            # both

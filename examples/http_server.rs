@@ -50,6 +50,14 @@ async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
         });
         let (stream, _peer) = match accepted.await {
             Some(Ok(conn)) => conn,
+            Some(Err(e)) if is_out_of_fds(&e) => {
+                // Out of file descriptors: retrying at once cannot succeed
+                // until a connection closes. Back off so the loops serve
+                // the open connections meanwhile.
+                log::warn!("accept: {e}; retrying in {ACCEPT_BACKOFF:?}");
+                loopwork::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
             Some(Err(e)) => {
                 eprintln!("accept: {e}");
                 continue;
@@ -68,7 +76,16 @@ async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
     }
 }
 
+/// How long the accept loop waits after `EMFILE` / `ENFILE`.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The process or the system has run out of file descriptors.
+fn is_out_of_fds(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
 fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let mut args = std::env::args().skip(1);
     let loops: usize = args
         .next()

@@ -155,3 +155,74 @@ fn cancel_racing_set_task_and_the_run_cancels_once() {
         }
     });
 }
+
+/// Issue 15, defect 2: `cancel()` racing the work's completing poll. The
+/// answer is exact: `true` exactly when the body never completed (it is not
+/// polled again), `false` exactly when its value is delivered. Mutant
+/// `loom-tests/mutants/cf_cancel_after_complete.patch` (cancel decides
+/// without waiting for a poll in progress) fails it.
+#[test]
+fn cancel_racing_the_completing_poll_is_exact() {
+    model(|| {
+        let (producer, cf) = concurrent_future::<Val>();
+        let cf = Arc::new(cf);
+        let completed = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let (_value_drops, guard) = DropCount::new();
+
+        let done = completed.clone();
+        let task = thread::spawn(move || {
+            let mut deliver = Box::pin(producer.deliver(async move {
+                done.store(true, SeqCst);
+                Val(7, guard)
+            }));
+            // One poll: it completes the body, or finds the work cancelled
+            // and never runs it.
+            assert!(poll_once(&mut deliver).is_ready());
+        });
+        let c = cf.clone();
+        let canceller = thread::spawn(move || c.cancel());
+
+        task.join().unwrap();
+        let won = canceller.join().unwrap();
+        let cf = Arc::try_unwrap(cf).ok().unwrap();
+        assert_eq!(
+            won,
+            !completed.load(SeqCst),
+            "cancel() returned {won} but the body completed: {}",
+            completed.load(SeqCst)
+        );
+        assert_eq!(cf.cancelled(), won);
+        let expected: Seen = if won { Err(true) } else { Ok(7) };
+        assert_eq!(seen(&cf.result()), expected);
+    });
+}
+
+/// A resolution that is not a `Deliver` poll (a `spawn_local_threadsafe`
+/// factory's panic, a dropped handoff's `CancelOnDrop`) racing `cancel()`:
+/// the first to resolve wins and the other's value is dropped; `cancel()`'s
+/// answer, `cancelled()` and the result agree. With `cancel` deciding under
+/// the lock this is now the one path where a second resolution is
+/// attempted, so it is where mutant `cf_resolve_twice` shows.
+#[test]
+fn a_direct_resolution_racing_cancel_has_one_outcome() {
+    model(|| {
+        let (producer, cf) = concurrent_future::<Val>();
+        let cf = Arc::new(cf);
+        let (value_drops, guard) = DropCount::new();
+        let resolver = thread::spawn(move || producer.resolve(Ok(Val(7, guard))));
+        let c = cf.clone();
+        let canceller = thread::spawn(move || c.cancel());
+        let delivered = resolver.join().unwrap();
+        let won = canceller.join().unwrap();
+        let cf = Arc::try_unwrap(cf).ok().unwrap();
+        assert_ne!(won, delivered, "exactly one resolution wins");
+        assert_eq!(cf.cancelled(), won);
+        let expected: Seen = if won { Err(true) } else { Ok(7) };
+        assert_eq!(seen(&cf.result()), expected);
+        assert_eq!(
+            value_drops.load(SeqCst),
+            1,
+            "the value is dropped exactly once"
+        );
+    });
+}

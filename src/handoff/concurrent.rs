@@ -8,15 +8,28 @@
 //! is dropped unfinished (task cancelled, loop shut down).
 //!
 //! # Protocol
-//! One mutex guards the state: `done`, the result slot, the done callbacks and
-//! the waker of an `.await`er; a condvar wakes blocking waiters. Resolution
-//! (by the task, or by `cancel`) happens once under the lock: the first to
-//! set `done` wins and the loser's value is dropped. Done callbacks run exactly
-//! once: under the lock by whoever resolves, or at once by
-//! `add_done_callback` if the future is already done. `cancel` resolves
-//! first and then cancels the task outside the lock, through the task's own
-//! thread-safe path, so the task's future is dropped at its next scheduling
-//! point on its loop.
+//! One mutex guards the state: `done`, the result slot, the done callbacks,
+//! the waker of an `.await`er and `polling` (the thread polling the work right
+//! now, if any); a condvar wakes blocking waiters. Resolution (by the task,
+//! or by `cancel`) happens once under the lock: the first to set `done` wins
+//! and the loser's value is dropped. Done callbacks run exactly once: under
+//! the lock by whoever resolves, or at once by `add_done_callback` if the
+//! future is already done.
+//!
+//! **Cancel versus complete is one decision.** `Deliver` polls the work only
+//! after setting `polling` under the lock, and only if the future is not
+//! done; it clears `polling` under the lock after the poll, delivering the
+//! value in that same critical section if the work completed. `cancel`
+//! decides under the lock, and never while another thread's poll is in
+//! progress: it waits on the condvar for that poll to end (one poll, not the
+//! whole work). So `cancel()` returns `true` only if no poll will ever
+//! complete the work (the body is never polled again), and `false` only if
+//! the result is delivered (or was: done already). The one exception is a
+//! cancel from *inside* the poll (the work cancelling its own future): it
+//! cannot wait for itself, so it wins, and a value that poll returns is
+//! dropped. After deciding, `cancel` cancels the task outside the lock,
+//! through the task's own thread-safe path, so the task's future is dropped
+//! at its next scheduling point on its loop.
 //!
 //! Under `--cfg loopwork_loom` this state machine is built on its own (the
 //! runtime is not; `check_blocking_wait` has a loom stand-in in
@@ -27,7 +40,8 @@
 //! [`LoopHandle::spawn_local_threadsafe`]: crate::runtime::LoopHandle::spawn_local_threadsafe
 
 use crate::runtime::check_blocking_wait;
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::thread::{self, ThreadId};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::task::{Panic, Task, TaskError};
 use crate::time::Elapsed;
 use std::fmt;
@@ -51,6 +65,10 @@ pub(crate) struct Shared<T> {
     /// `state.done` under the lock decides.
     #[cfg(not(loopwork_loom))]
     done_hint: std::sync::atomic::AtomicBool,
+    /// The loop (runtime address, index) the producing task is pinned to,
+    /// if it is: a blocking wait on that loop's own thread can never end.
+    #[cfg(not(loopwork_loom))]
+    home: Option<(usize, usize)>,
 }
 
 struct State<T> {
@@ -61,6 +79,10 @@ struct State<T> {
     waker: Option<Waker>,
     /// The task producing the value, to cancel it.
     task: Option<Task<()>>,
+    /// The thread polling the work right now (see the protocol).
+    polling: Option<ThreadId>,
+    /// A `cancel` waits for that poll to end: notify the condvar after it.
+    cancel_waiting: bool,
 }
 
 impl<T> Shared<T> {
@@ -73,18 +95,66 @@ impl<T> Shared<T> {
                 callbacks: Vec::new(),
                 waker: None,
                 task: None,
+                polling: None,
+                cancel_waiting: false,
             }),
             cv: Condvar::new(),
             #[cfg(not(loopwork_loom))]
             done_hint: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(not(loopwork_loom))]
+            home: None,
         })
+    }
+
+    /// A future whose producing task will be pinned to loop `home`
+    /// (`LoopCore::identity`).
+    #[cfg(not(loopwork_loom))]
+    pub(crate) fn pinned_to(home: (usize, usize)) -> Arc<Shared<T>> {
+        let mut shared = Shared::new();
+        Arc::get_mut(&mut shared).expect("not shared yet").home = Some(home);
+        shared
+    }
+
+    /// A blocking wait for work pinned to the calling loop thread's own
+    /// loop is a certain deadlock (the loop cannot run the work while it
+    /// waits): panic in every mode, naming it, instead of hanging.
+    #[track_caller]
+    fn check_not_own_loop(&self, api: &str) {
+        #[cfg(not(loopwork_loom))]
+        {
+            let Some(home) = self.home else { return };
+            let here = crate::runtime::context::with_core(|c| c.map(|c| c.identity()));
+            if here == Some(home) && !self.is_done() {
+                panic!(
+                    "{api} called at {} on loop {}, the loop that runs the awaited work: \
+                     it can never complete while this wait holds the loop (deadlock). \
+                     `.await` the ConcurrentFuture instead, or wait from a thread that is not this loop",
+                    Location::caller(),
+                    home.1
+                );
+            }
+        }
+        #[cfg(loopwork_loom)]
+        let _ = api;
     }
 
     /// Resolves the future; `false` (and the value dropped) if it already was.
     pub(crate) fn resolve(&self, result: Result<T, TaskError>) -> bool {
-        let mut st = self.state.lock();
+        self.resolve_locked(self.state.lock(), result)
+    }
+
+    /// `resolve`, in a critical section the caller has already entered.
+    fn resolve_locked(
+        &self,
+        mut st: MutexGuard<'_, State<T>>,
+        result: Result<T, TaskError>,
+    ) -> bool {
         #[cfg(not(loopwork_mutant = "cf_resolve_twice"))]
         if st.done {
+            // The loser's value is dropped outside the lock: its drop may
+            // touch this future.
+            drop(st);
+            drop(result);
             return false;
         }
         st.done = true;
@@ -107,6 +177,36 @@ impl<T> Shared<T> {
             w.wake();
         }
         true
+    }
+
+    /// `Deliver` is about to poll the work: `false` if the future is done
+    /// (cancelled), and then the work must never be polled again.
+    fn begin_poll(&self) -> bool {
+        let mut st = self.state.lock();
+        if st.done {
+            return false;
+        }
+        st.polling = Some(thread::current().id());
+        true
+    }
+
+    /// The poll ended. With `Some(result)` the work finished: it is
+    /// delivered unless a cancel from inside the poll won (then dropped).
+    /// With `None` it is still pending: returns whether it is still wanted
+    /// (`false`: cancelled from inside the poll; stop polling it).
+    fn end_poll(&self, result: Option<Result<T, TaskError>>) -> bool {
+        let mut st = self.state.lock();
+        st.polling = None;
+        if std::mem::take(&mut st.cancel_waiting) {
+            self.cv.notify_all();
+        }
+        match result {
+            Some(result) => {
+                self.resolve_locked(st, result);
+                false
+            }
+            None => !st.done,
+        }
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -181,16 +281,26 @@ impl<F: Future> Future for Deliver<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: `fut` is structurally pinned (never moved); `shared` is not.
         let this = unsafe { self.get_unchecked_mut() };
+        let Some(shared) = this.shared.as_ref() else {
+            return Poll::Ready(());
+        };
+        // Cancelled (decided under the lock): the work is never polled again.
+        if !shared.begin_poll() {
+            this.shared = None;
+            return Poll::Ready(());
+        }
         // SAFETY: as above.
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
         let result = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(v)) => Ok(v),
-            Err(p) => Err(TaskError::Panicked(Panic::new(p))),
+            Ok(Poll::Pending) => None,
+            Ok(Poll::Ready(v)) => Some(Ok(v)),
+            Err(p) => Some(Err(TaskError::Panicked(Panic::new(p)))),
         };
-        if let Some(shared) = this.shared.take() {
-            shared.resolve(result);
+        if shared.end_poll(result) {
+            return Poll::Pending;
         }
+        // Delivered (or cancelled from inside the poll): done either way.
+        this.shared = None;
         Poll::Ready(())
     }
 }
@@ -254,9 +364,12 @@ impl<T> ConcurrentFuture<T> {
     ///
     /// # Panics
     /// If the result was already taken by [`result_timeout`](ConcurrentFuture::result_timeout) or `.await`.
+    /// In every mode, if called on the loop thread that runs the work (it
+    /// could never complete: a certain deadlock).
     #[track_caller]
     pub fn result(self) -> Result<T, TaskError> {
         check_blocking_wait("ConcurrentFuture::result", Location::caller());
+        self.shared.check_not_own_loop("ConcurrentFuture::result");
         self.shared.spin_until_done();
         let mut st = self.shared.state.lock();
         while !st.done {
@@ -269,7 +382,8 @@ impl<T> ConcurrentFuture<T> {
     /// then; the future stays usable (call it again, `.await` it, cancel it).
     ///
     /// # Panics
-    /// If the result was already taken.
+    /// If the result was already taken; on the loop thread that runs the
+    /// work, as [`result`](ConcurrentFuture::result).
     ///
     /// # Examples
     ///
@@ -287,6 +401,8 @@ impl<T> ConcurrentFuture<T> {
     #[track_caller]
     pub fn result_timeout(&mut self, timeout: Duration) -> Result<Result<T, TaskError>, Elapsed> {
         check_blocking_wait("ConcurrentFuture::result_timeout", Location::caller());
+        self.shared
+            .check_not_own_loop("ConcurrentFuture::result_timeout");
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.shared.state.lock();
         while !st.done {
@@ -310,10 +426,15 @@ impl<T> ConcurrentFuture<T> {
         Ok(take_result(&mut st))
     }
 
-    /// Cancels the work. Returns `true` if it was not done yet: the future
-    /// then resolves to `Cancelled` at once, and the task is cancelled at its
-    /// next scheduling point on its loop (before it starts, it never runs).
-    /// Returns `false` if the work had already completed.
+    /// Cancels the work. Returns `true` if the work will not complete: the
+    /// future then resolves to `Cancelled` at once, the work is never polled
+    /// again, and the task is cancelled at its next scheduling point on its
+    /// loop (before it starts, it never runs). Returns `false` if the work
+    /// completed: its result is delivered. The answer is exact: if a loop is
+    /// polling the work at that moment, `cancel` waits for that one poll to
+    /// end and then decides. Called from inside the work itself (which
+    /// cannot be waited for), it cancels, and a value that poll returns is
+    /// dropped.
     ///
     /// # Examples
     ///
@@ -326,15 +447,26 @@ impl<T> ConcurrentFuture<T> {
     /// rt.close();
     /// ```
     pub fn cancel(&self) -> bool {
-        let task = {
-            let mut st = self.shared.state.lock();
+        let me = thread::current().id();
+        let mut st = self.shared.state.lock();
+        loop {
             if st.done {
                 return false;
             }
-            st.task.take()
-        };
-        // Resolve first, so the task's own resolution (if it races us) loses.
-        let won = self.shared.resolve(Err(TaskError::Cancelled));
+            match st.polling {
+                // Another thread is polling the work: it may complete in
+                // this poll. Wait for the poll to end, then decide.
+                Some(poller) if poller != me => {
+                    st.cancel_waiting = true;
+                    st = self.shared.cv.wait(st);
+                }
+                _ => break,
+            }
+        }
+        let task = st.task.take();
+        // Decided under the lock: the work is not polled again (Deliver's
+        // `begin_poll` sees `done`).
+        let won = self.shared.resolve_locked(st, Err(TaskError::Cancelled));
         if let Some(task) = task {
             task.cancel();
         }
@@ -393,6 +525,12 @@ impl<T> Future for ConcurrentFuture<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        crate::task::coop::poll(cx, |cx| self.poll_result(cx))
+    }
+}
+
+impl<T> ConcurrentFuture<T> {
+    fn poll_result(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
         let mut st = self.shared.state.lock();
         if st.done {
             return Poll::Ready(take_result(&mut st));

@@ -110,8 +110,9 @@ impl<T> Promise<T> {
     /// Sets the result and wakes the awaiting side.
     ///
     /// # Errors
-    /// `InvalidState::Cancelled` if the future was cancelled (the value is
-    /// dropped), `InvalidState::AlreadySet` if a result was set before.
+    /// `InvalidState::Cancelled` if the future was cancelled or dropped (the
+    /// value is dropped), `InvalidState::AlreadySet` if a result was set
+    /// before.
     ///
     /// # Examples
     ///
@@ -172,6 +173,15 @@ pub struct PromiseFuture<T> {
     inner: Arc<Mutex<Inner<T>>>,
 }
 
+/// Dropping the future cancels it: a later `set_result` then returns
+/// `Err(InvalidState::Cancelled)` instead of `Ok` for a value nobody can
+/// receive.
+impl<T> Drop for PromiseFuture<T> {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
 impl<T> PromiseFuture<T> {
     /// Cancels the future: the promise's `set_result` will then fail and
     /// awaiting gives `PromiseError::Cancelled`. `false` if a result was set
@@ -214,6 +224,12 @@ impl<T> Future for PromiseFuture<T> {
     type Output = Result<T, PromiseError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        crate::task::coop::poll(cx, |cx| self.poll_slot(cx))
+    }
+}
+
+impl<T> PromiseFuture<T> {
+    fn poll_slot(&self, cx: &mut Context<'_>) -> Poll<Result<T, PromiseError>> {
         let mut inner = self.inner.lock();
         match std::mem::replace(&mut inner.slot, Slot::Taken) {
             Slot::Set(v) => Poll::Ready(Ok(v)),

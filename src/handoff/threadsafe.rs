@@ -6,6 +6,7 @@ use super::concurrent::{self, CancelOnDrop, ConcurrentFuture, Deliver};
 use crate::runtime::shared::InboxItem;
 use crate::runtime::{spawn_local_inner, LoopHandle};
 use crate::scheduler::PinnedScheduler;
+use crate::sync::Arc;
 use crate::task::{new_task, Panic, TaskError, TaskKind, TaskMeta};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
@@ -35,7 +36,8 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let shared_cf = concurrent::Shared::new();
+        let shared_cf =
+            concurrent::Shared::pinned_to((Arc::as_ptr(&self.shared) as usize, self.index));
         let meta = TaskMeta::new(None, Location::caller(), TaskKind::Pinned(self.index));
         let scheduler = PinnedScheduler {
             shared: self.shared.sched.clone(),
@@ -77,7 +79,8 @@ impl LoopHandle {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
-        let shared_cf = concurrent::Shared::new();
+        let shared_cf =
+            concurrent::Shared::pinned_to((Arc::as_ptr(&self.shared) as usize, self.index));
         // Resolves the future to Cancelled if the handoff is dropped unrun.
         let guard = CancelOnDrop(Some(shared_cf.clone()));
         let build = move || {

@@ -122,6 +122,10 @@ impl<T: AsFd> Async<T> {
     }
 
     fn poll_ready(&self, dir: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        crate::task::coop::poll(cx, |cx| self.poll_ready_unbudgeted(dir, cx))
+    }
+
+    fn poll_ready_unbudgeted(&self, dir: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (index, source) = match self.source() {
             Ok(reg) => reg,
             Err(e) => return Poll::Ready(Err(e)),
@@ -161,6 +165,33 @@ impl<T: AsFd> Async<T> {
         poll_fn(|cx| self.poll_io(WRITE, cx, &mut op)).await
     }
 
+    /// [`Async::read_with`] for `accept`: an error other than `WouldBlock`
+    /// (`EMFILE`, `ENFILE`, `ECONNABORTED`, ...) leaves the listener's cached
+    /// readiness cleared and the fd re-armed, so a caller that retries at
+    /// once waits for the loop's next poll (other tasks and callbacks run in
+    /// between) instead of making another immediately failing syscall.
+    pub(crate) async fn accept_with<R>(
+        &self,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| match self.poll_io(READ, cx, &mut op) {
+            Poll::Ready(Err(e)) => {
+                if e.kind() != io::ErrorKind::WouldBlock {
+                    // Registered now if it never waited: the cache must
+                    // exist to be cleared.
+                    if let Ok((index, source)) = self.source() {
+                        self.shared.loops[*index]
+                            .driver
+                            .retry_after_loop_poll(source, READ);
+                    }
+                }
+                Poll::Ready(Err(e))
+            }
+            other => other,
+        })
+        .await
+    }
+
     /// Tries `op` when the fd may be ready; after `WouldBlock` waits for
     /// readiness in `dir` and retries (see `reactor::io` for the caching).
     pub(crate) fn poll_io<R>(
@@ -177,6 +208,15 @@ impl<T: AsFd> Async<T> {
     /// which lets the next operation wait for an event without first making
     /// a syscall that can only say `WouldBlock`.
     pub(crate) fn poll_io_drained<R>(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        op: &mut impl FnMut(&T) -> io::Result<(R, bool)>,
+    ) -> Poll<io::Result<R>> {
+        crate::task::coop::poll(cx, |cx| self.poll_io_unbudgeted(dir, cx, op))
+    }
+
+    fn poll_io_unbudgeted<R>(
         &self,
         dir: usize,
         cx: &mut Context<'_>,

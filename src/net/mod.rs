@@ -354,7 +354,7 @@ impl TcpListener {
 
     /// Waits for a connection.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, peer) = self.0.read_with(|l| l.accept()).await?;
+        let (stream, peer) = self.0.accept_with(|l| l.accept()).await?;
         let mut stream = TcpStream::from_std(stream)?;
         stream.0.spread(&self.1);
         Ok((stream, peer))
@@ -466,7 +466,7 @@ impl UnixListener {
 
     /// Waits for a connection.
     pub async fn accept(&self) -> io::Result<(UnixStream, unix::SocketAddr)> {
-        let (stream, peer) = self.0.read_with(|l| l.accept()).await?;
+        let (stream, peer) = self.0.accept_with(|l| l.accept()).await?;
         let mut stream = UnixStream::from_std(stream)?;
         stream.0.spread(&self.1);
         Ok((stream, peer))

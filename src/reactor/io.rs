@@ -116,6 +116,39 @@ impl Source {
     }
 }
 
+impl Source {
+    /// After an operation failed with an error that retrying at once would
+    /// only repeat (`accept` under `EMFILE`): clears `ready` in `dir` and
+    /// asks the poller to report the fd's *current* readiness again
+    /// (`EPOLL_CTL_MOD` re-evaluates it, also in edge-triggered mode). The
+    /// next attempt then waits for the loop's next poll instead of making
+    /// an immediate syscall, and, since the re-arm reports a connection still
+    /// waiting in the backlog, it is not left waiting for a new one.
+    pub(crate) fn retry_after_loop_poll(&self, poller: &polling::Poller, edge: bool, dir: usize) {
+        let (_, tick) = self.readiness.readiness(dir);
+        self.readiness.clear_ready_if(dir, tick);
+        let mode = if edge {
+            polling::PollMode::Edge
+        } else {
+            polling::PollMode::Oneshot
+        };
+        let ev = polling::Event::new(self.key, dir == READ, dir == WRITE);
+        let ev = if edge {
+            polling::Event::all(self.key)
+        } else {
+            ev
+        };
+        if let Err(e) = poller.modify_with_mode(self.fd(), ev, mode) {
+            log::error!(target: "loopwork", "failed to re-arm fd {}: {e}", self.fd);
+        }
+    }
+
+    /// The owning runtime shut down: see `Readiness::shut_down`.
+    pub(crate) fn shut_down(&self, wake: &mut Vec<Waker>) -> bool {
+        self.readiness.shut_down(wake)
+    }
+}
+
 /// The sources of one loop's poller.
 #[derive(Default)]
 pub(crate) struct SourceSlab {
@@ -165,6 +198,11 @@ impl SourceSlab {
             }
             _ => false,
         }
+    }
+
+    /// Every registered source.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Source>> {
+        self.entries.iter().flatten()
     }
 
     pub(crate) fn get(&self, key: usize) -> Option<Arc<Source>> {

@@ -22,7 +22,7 @@ pub(crate) mod readiness;
 #[cfg(not(loopwork_loom))]
 mod driver {
     use super::io::{dispatch, Source, SourceSlab};
-    use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
     use crate::sync::{Arc, Mutex};
     use std::io;
     use std::os::fd::BorrowedFd;
@@ -41,6 +41,9 @@ mod driver {
         /// The events buffer of siblings that steal this poller's events
         /// (one at a time: a second stealer finds it taken and skips).
         steal_buf: Mutex<Events>,
+        /// Set (under `sources`) by the loop's shutdown: no registration
+        /// after it, and every source is shut down (see `Driver::close`).
+        closed: AtomicBool,
     }
 
     /// The events buffer, owned by the loop thread.
@@ -61,12 +64,18 @@ mod driver {
                 sources: Mutex::new(SourceSlab::default()),
                 registered: AtomicUsize::new(0),
                 steal_buf: Mutex::new(Events::new()),
+                closed: AtomicBool::new(false),
             })
         }
 
         /// Registers an fd (no interest yet) with this poller.
         pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
-            let source = self.sources.lock().register(&self.poller, self.edge, fd)?;
+            let mut sources = self.sources.lock();
+            if self.closed.load(Relaxed) {
+                return Err(super::readiness::runtime_closed_error());
+            }
+            let source = sources.register(&self.poller, self.edge, fd)?;
+            drop(sources);
             self.registered.fetch_add(1, Relaxed);
             Ok(source)
         }
@@ -120,6 +129,31 @@ mod driver {
             op: impl FnMut() -> io::Result<(R, bool)>,
         ) -> Poll<io::Result<R>> {
             source.poll_io(&self.poller, self.edge, dir, cx, op)
+        }
+
+        /// The loop is shutting down: shuts every source down (its waiters
+        /// are woken and see the closed-runtime error, as does any later
+        /// operation) and refuses new registrations. Whether any waiter
+        /// was woken (a second call wakes none).
+        pub(crate) fn close(&self) -> bool {
+            let mut wake = Vec::new();
+            {
+                let sources = self.sources.lock();
+                self.closed.store(true, Relaxed);
+                for source in sources.iter() {
+                    source.shut_down(&mut wake);
+                }
+            }
+            let woke = !wake.is_empty();
+            for w in wake {
+                w.wake();
+            }
+            woke
+        }
+
+        /// See `Source::retry_after_loop_poll`.
+        pub(crate) fn retry_after_loop_poll(&self, source: &Source, dir: usize) {
+            source.retry_after_loop_poll(&self.poller, self.edge, dir);
         }
 
         /// Wakes the tasks waiting on the sources of `events`; whether there

@@ -26,6 +26,14 @@
 //!   smaller one would drop a waiting interest. In edge-triggered mode the
 //!   caller's `rearm` does nothing.
 //!
+//! * Shut down (sticky, set once by the owning loop's shutdown under the
+//!   waiter lock, which then takes every waiter): every later `poll_ready`,
+//!   so every operation that would wait, returns the closed-runtime error
+//!   (an operation whose syscall succeeds at once still returns its result:
+//!   nothing waits, and the hot path pays no extra check). `poll_ready`
+//!   reads the flag under the lock after listing its waker, so a waiter is
+//!   either taken by the shutdown or sees the flag: none sleeps forever.
+//!
 //! The loom models in `loom-tests/tests/reactor_readiness.rs` run this code
 //! (through `loopwork::__loom::Readiness`) against a simulated fd and poller.
 
@@ -68,6 +76,17 @@ pub(crate) struct Readiness {
     /// unread bytes and a FIN, not a reset (`TCP_INQ` is 0 after an RST), so
     /// a read after it must be allowed to return the error.
     closed: AtomicBool,
+    /// Sticky: the runtime that owns this source has shut down (see the
+    /// invariants).
+    shut_down: AtomicBool,
+}
+
+/// The error of an I/O operation on a source whose runtime has shut down.
+pub(crate) fn runtime_closed_error() -> io::Error {
+    io::Error::other(
+        "the loopwork runtime of this I/O object is closed: I/O cannot be driven after \
+         Runtime::close / shutdown_timeout; create the object on a running runtime",
+    )
 }
 
 impl Default for Readiness {
@@ -77,6 +96,7 @@ impl Default for Readiness {
             words: [AtomicU64::new(READY), AtomicU64::new(READY)],
             waiters: Mutex::new([Vec::new(), Vec::new()]),
             closed: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
         }
     }
 }
@@ -105,6 +125,7 @@ impl Readiness {
     /// `ready` like a `WouldBlock` would, with the tick sampled *before*
     /// `op`, so the next operation waits for an event instead of making a
     /// syscall that can only say `WouldBlock`.
+    #[inline(always)]
     pub(crate) fn poll_io<R>(
         &self,
         dir: usize,
@@ -173,6 +194,12 @@ impl Readiness {
             }
             return Poll::Ready(Ok(()));
         }
+        if self.shut_down.load(Acquire) {
+            if !listed {
+                list.pop();
+            }
+            return Poll::Ready(Err(runtime_closed_error()));
+        }
         let interest = waiting(&waiters);
         #[cfg(loopwork_mutant = "readiness_rearm_after_unlock")]
         drop(waiters);
@@ -235,6 +262,19 @@ impl Readiness {
             drop(waiters);
             self.set_ready(fired);
         }
+    }
+
+    /// The owning runtime shut down: sets the sticky flag and moves every
+    /// waiter of both directions into `wake` (the caller wakes them after
+    /// unlocking); they, and every later operation, get the closed-runtime
+    /// error. Whether there were waiters.
+    pub(crate) fn shut_down(&self, wake: &mut Vec<Waker>) -> bool {
+        let mut waiters = self.waiters.lock();
+        self.shut_down.store(true, Release);
+        let before = wake.len();
+        wake.append(&mut waiters[READ]);
+        wake.append(&mut waiters[WRITE]);
+        wake.len() != before
     }
 
     /// An event reported a hang-up or an error (`EPOLLHUP`, `EPOLLERR`):

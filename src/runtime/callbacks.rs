@@ -3,10 +3,13 @@
 //!
 //! # Cancel versus start
 //! Every callback has a small state: `PENDING → STARTED` (the loop is about to
-//! run it) or `PENDING → CANCELLED` (its handle's `cancel`). Both are one
-//! compare-and-swap from `PENDING`, so exactly one of them wins: a callback
-//! whose `cancel()` returned `true` never runs, and one that started is never
-//! reported as cancelled. This is the race asyncio had to fix for
+//! run it), `PENDING → CANCELLED` (its handle's `cancel`) or `PENDING →
+//! DROPPED` (its loop shut down before running it, or was already closed when
+//! a wrong-thread `call_soon` reached it). Each is one compare-and-swap from
+//! `PENDING`, so exactly one of them wins: a callback whose `cancel()`
+//! returned `true` never runs, one that started is never reported as
+//! cancelled, and one the loop dropped says so (`dropped()`) instead of
+//! staying pending forever. This is the race asyncio had to fix for
 //! `call_soon_threadsafe` handles (gh-128340).
 //!
 //! Thread-safe callbacks keep that state in an atomic behind an `Arc` (shared
@@ -29,6 +32,17 @@ use std::rc::Rc;
 const PENDING: u8 = 0;
 const STARTED: u8 = 1;
 const CANCELLED: u8 = 2;
+/// The loop shut down (or was closed) before the callback could start: it
+/// never runs. Set only by the loop's shutdown and the closer's last drain.
+const DROPPED: u8 = 3;
+
+/// Marks a thread-safe callback dropped by a closing loop; `false` if it had
+/// started or was cancelled (then nothing is lost).
+pub(crate) fn mark_dropped(state: &Arc<AtomicU8>) -> bool {
+    state
+        .compare_exchange(PENDING, DROPPED, AcqRel, Acquire)
+        .is_ok()
+}
 
 /// The state of one callback, local or shared.
 #[derive(Clone)]
@@ -87,12 +101,46 @@ impl CallbackState {
         self.get() == CANCELLED
     }
 
+    /// The loop is closing without running the callback: `PENDING → DROPPED`.
+    /// `false` if it was cancelled (or had started) first.
+    pub(crate) fn mark_dropped(&self) -> bool {
+        match self {
+            CallbackState::Local(c) => {
+                if c.get() == PENDING {
+                    c.set(DROPPED);
+                    true
+                } else {
+                    false
+                }
+            }
+            CallbackState::Shared(a) => mark_dropped(a),
+        }
+    }
+
     fn get(&self) -> u8 {
         match self {
             CallbackState::Local(c) => c.get(),
             CallbackState::Shared(a) => a.load(Acquire),
         }
     }
+}
+
+/// Logs the callbacks a closing loop (or the closer) dropped unrun: at debug
+/// level, at warn in debug mode. Their handles report `dropped()`.
+pub(crate) fn report_dropped(debug: bool, n: usize, what: &str) {
+    if n == 0 {
+        return;
+    }
+    let level = if debug {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    };
+    log::log!(
+        target: "loopwork",
+        level,
+        "{what}: {n} callback(s) accepted before close() never ran; their handles report dropped()"
+    );
 }
 
 /// A callback waiting in a loop's local queue or timer store.
@@ -172,6 +220,41 @@ impl CallbackHandle {
     pub fn cancelled(&self) -> bool {
         self.state.load(Acquire) == CANCELLED
     }
+
+    /// Whether the loop shut down before the callback could start: it never
+    /// ran and never will. Such a callback is neither cancelled nor started
+    /// (`cancel()` returns `false`), and the shutdown logs how many it dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let lp = rt.loop_handle(0);
+    /// // Hold the loop in a callback, so the next one is still in its inbox
+    /// // when close() runs.
+    /// let (go, wait) = std::sync::mpsc::channel::<()>();
+    /// let (held_tx, held) = std::sync::mpsc::channel::<()>();
+    /// lp.call_soon_threadsafe(move || {
+    ///     held_tx.send(()).unwrap();
+    ///     wait.recv().unwrap();
+    /// })
+    /// .unwrap();
+    /// held.recv().unwrap();
+    /// let h = lp.call_soon_threadsafe(|| unreachable!("dropped at shutdown")).unwrap();
+    /// let lp2 = lp.clone();
+    /// let closer = std::thread::spawn(move || rt.close());
+    /// while !lp2.is_closed() {
+    ///     std::thread::yield_now();
+    /// }
+    /// go.send(()).unwrap();
+    /// closer.join().unwrap();
+    /// assert!(h.dropped());
+    /// assert!(!h.cancelled());
+    /// assert!(!h.cancel(), "it will never run, but it was not cancelled");
+    /// ```
+    pub fn dropped(&self) -> bool {
+        self.state.load(Acquire) == DROPPED
+    }
 }
 
 impl fmt::Debug for CallbackHandle {
@@ -215,6 +298,28 @@ impl LocalCallbackHandle {
     pub fn cancelled(&self) -> bool {
         self.state.get() == CANCELLED
     }
+
+    /// Whether the loop was closed (or shut down) before the callback could
+    /// start: it never ran and never will. A wrong-thread `call_soon` on a
+    /// closed loop gives such a handle (the thread-safe
+    /// [`call_soon_threadsafe`](crate::LoopHandle::call_soon_threadsafe)
+    /// returns `Err(Closed)` instead).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).debug(false).build().unwrap();
+    /// let lp = rt.loop_handle(0);
+    /// rt.close();
+    /// // From a foreign thread, in production mode: the thread-safe path,
+    /// // refused because the loop is closed.
+    /// let h = lp.call_soon(|| unreachable!());
+    /// assert!(h.dropped());
+    /// assert!(!h.cancel());
+    /// ```
+    pub fn dropped(&self) -> bool {
+        self.state.get() == DROPPED
+    }
 }
 
 impl fmt::Debug for LocalCallbackHandle {
@@ -229,6 +334,7 @@ fn state_name(s: u8) -> &'static str {
     match s {
         PENDING => "pending",
         STARTED => "started",
+        DROPPED => "dropped at shutdown",
         _ => "cancelled",
     }
 }

@@ -12,12 +12,12 @@
 
 use super::shared::{InboxItem, LoopShared, Shared};
 use crate::reactor::Events;
-use crate::runtime::callbacks::{CallbackState, LocalCallback};
+use crate::runtime::callbacks::{self, CallbackState, LocalCallback};
 use crate::scheduler::{Counters, LoopHooks, LoopScheduler, Slot};
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
 use super::timers::{TimerAction, TimerStore};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,9 @@ pub(crate) struct LoopCore {
     /// `call_soon_threadsafe` callbacks once drained from the inbox).
     callbacks: RefCell<VecDeque<LocalCallback>>,
     events: RefCell<Events>,
+    /// Shutdown: callbacks accepted but never run (their handles are marked
+    /// dropped; the count is logged once the loop has finished).
+    dropped_callbacks: Cell<usize>,
 }
 
 impl LoopCore {
@@ -41,6 +44,7 @@ impl LoopCore {
             timers: RefCell::new(TimerStore::new()),
             callbacks: RefCell::new(VecDeque::new()),
             events: RefCell::new(Events::new()),
+            dropped_callbacks: Cell::new(0),
         }
     }
 
@@ -72,6 +76,11 @@ impl LoopCore {
     pub(crate) fn run(&self) {
         self.shared.started.fetch_add(1, SeqCst);
         self.sched.run(self);
+        callbacks::report_dropped(
+            self.shared.is_debug(),
+            self.dropped_callbacks.get(),
+            &format!("loop {} shut down", self.index),
+        );
         self.me().closed.store(true, SeqCst);
         *self.shared.finished.lock() += 1;
         self.shared.finished_cv.notify_all();
@@ -86,6 +95,24 @@ impl LoopCore {
                 crate::task::panic_message(&*p)
             );
         }
+    }
+
+    /// A blocking wait (`Handle::block_on` misused inside a task) holds
+    /// this loop: how long it may sleep before one of the loop's own timers
+    /// is due, so it can fire them itself instead of waiting forever on a
+    /// sleep armed on this very heap.
+    pub(crate) fn next_timer_timeout(&self) -> Option<Duration> {
+        LoopHooks::next_timeout(self)
+    }
+
+    /// Fires this loop's due timers (see `next_timer_timeout`).
+    pub(crate) fn fire_due_timers(&self) {
+        LoopHooks::fire_timers(self);
+    }
+
+    fn note_dropped(&self, dropped: bool) {
+        self.dropped_callbacks
+            .set(self.dropped_callbacks.get() + usize::from(dropped));
     }
 
     /// Queues a ready loop-local callback.
@@ -128,6 +155,9 @@ impl LoopHooks<InboxItem> for LoopCore {
     /// schedule run next iteration, as asyncio does). Returns how many ran.
     fn run_callbacks(&self) -> u32 {
         let n = self.callbacks.borrow().len();
+        if n > 0 {
+            crate::task::coop::lift();
+        }
         for _ in 0..n {
             let Some(cb) = self.callbacks.borrow_mut().pop_front() else {
                 break;
@@ -159,19 +189,36 @@ impl LoopHooks<InboxItem> for LoopCore {
     fn discard(&self, item: InboxItem) {
         match item {
             InboxItem::Task(task) => task.shutdown(),
-            InboxItem::Timer(entry) => drop(entry),
-            InboxItem::Callback { f, .. } => drop(f),
+            // A foreign waiter's timer: wake it, it must not hang.
+            InboxItem::Timer(entry) => entry.fire(),
+            // Accepted but never run: the handle says so, and it is counted.
+            InboxItem::Callback { f, state, .. } => {
+                self.note_dropped(callbacks::mark_dropped(&state));
+                drop(f);
+            }
             // It may own a value that must be dropped on this thread.
             InboxItem::Call(f) => self.run_call(f),
         }
     }
 
     fn clear(&self) -> bool {
-        let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
-        let timers = std::mem::take(&mut *self.timers.borrow_mut());
-        let did = !callbacks.is_empty() || !timers.is_empty();
-        drop(callbacks);
-        drop(timers);
+        let ready = std::mem::take(&mut *self.callbacks.borrow_mut());
+        let mut did = !ready.is_empty();
+        for cb in ready {
+            self.note_dropped(cb.state.mark_dropped());
+        }
+        // Sleeps are woken (they complete: see `crate::time`), timed
+        // callbacks are dropped and marked.
+        let timers = std::mem::take(&mut *self.timers.borrow_mut()).drain();
+        did |= !timers.is_empty();
+        for action in timers {
+            match action {
+                TimerAction::Wake(entry) => entry.fire(),
+                TimerAction::Call(cb) => self.note_dropped(cb.state.mark_dropped()),
+            }
+        }
+        // I/O waiters are woken and see an error naming the closed runtime.
+        did |= self.me().driver.close();
         did
     }
 

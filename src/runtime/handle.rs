@@ -146,6 +146,7 @@ pub(crate) fn block_on<F: Future>(
 ) -> F::Output {
     check_blocking_wait(api, location);
     let _enter = context::enter(shared.clone());
+    let _budget = crate::task::coop::unconstrained();
     let parker = Arc::new(ThreadWaker {
         thread: std::thread::current(),
         notified: AtomicBool::new(false),
@@ -158,7 +159,17 @@ pub(crate) fn block_on<F: Future>(
             return v;
         }
         while !parker.notified.swap(false, Acquire) {
-            std::thread::park();
+            // On a loop thread (a misuse that `check_blocking_wait` reports)
+            // the loop cannot fire its timers while it is held here, and a
+            // `sleep` polled by `fut` is armed on exactly that loop: fire
+            // them from this wait, or it never wakes.
+            match context::with_core(|c| c.map(|c| c.next_timer_timeout())) {
+                None | Some(None) => std::thread::park(),
+                Some(Some(timeout)) => {
+                    std::thread::park_timeout(timeout);
+                    context::with_core(|c| c.map(|c| c.fire_due_timers()));
+                }
+            }
         }
     }
 }

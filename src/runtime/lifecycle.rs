@@ -2,6 +2,7 @@
 //! the `Closed` error (see the shutdown protocol in the module docs of
 //! `runtime`).
 
+use super::callbacks;
 use super::context;
 use super::shared::{InboxItem, Shared};
 use super::{Builder, Handle, LoopHandle, RuntimeMetrics};
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant};
 
 /// How long `Drop` waits for the loops to finish before leaving them detached.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often `close()` warns about loops that still hold it up.
+const CLOSE_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A set of event loops: one OS thread each, with work stealing between them.
 ///
@@ -123,6 +126,11 @@ impl Runtime {
     /// Shuts down: cancels every pending task (their joiners see
     /// [`TaskError::Cancelled`](crate::TaskError::Cancelled)), waits for the
     /// loops to finish, and joins their threads.
+    ///
+    /// A loop held by a task stuck in a blocking call cannot be preempted:
+    /// `close` waits for it, logging at warn every 10 s which loops are
+    /// still busy. [`shutdown_timeout`](Runtime::shutdown_timeout) bounds
+    /// the wait instead.
     pub fn close(mut self) {
         self.shutdown(None);
     }
@@ -137,9 +145,25 @@ impl Runtime {
         let target = shared.num_loops() - usize::from(own.is_some());
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
         let mut finished = shared.finished.lock();
+        let mut waited = Duration::ZERO;
         while *finished < target {
             match deadline {
-                None | Some(None) => finished = shared.finished_cv.wait(finished),
+                None | Some(None) => {
+                    // No bound: wait, but say which loops hold the close up
+                    // (a task stuck in a blocking call cannot be preempted).
+                    let timed_out = shared
+                        .finished_cv
+                        .wait_timeout(finished, CLOSE_WARN_INTERVAL);
+                    finished = timed_out.0;
+                    if timed_out.1 && *finished < target {
+                        waited += CLOSE_WARN_INTERVAL;
+                        log::warn!(
+                            target: "loopwork",
+                            "close: loops {:?} are still busy after {waited:?} (a task blocked in a system call or a long computation); close() keeps waiting for them: use shutdown_timeout(d) to bound the wait",
+                            busy_loops(shared)
+                        );
+                    }
+                }
                 Some(Some(d)) => {
                     let now = Instant::now();
                     if now >= d {
@@ -159,12 +183,7 @@ impl Runtime {
                 }
             }
         } else {
-            let busy: Vec<usize> = shared
-                .loops
-                .iter()
-                .filter(|l| !l.closed.load(crate::sync::atomic::Ordering::SeqCst))
-                .map(|l| l.index)
-                .collect();
+            let busy = busy_loops(shared);
             log::warn!(
                 target: "loopwork",
                 "shutdown_timeout: loops {busy:?} were still busy after {:?}; their threads are left detached",
@@ -175,6 +194,7 @@ impl Runtime {
         while let Some(t) = shared.sched.pop_injector() {
             t.shutdown();
         }
+        let mut dropped_callbacks = 0;
         for l in shared.loops.iter() {
             if l.closed.load(crate::sync::atomic::Ordering::SeqCst) {
                 while let crate::scheduler::queue::Steal::Success(item) =
@@ -186,11 +206,17 @@ impl Runtime {
                         // future is leaked by its wrapper rather than dropped
                         // off its loop.
                         InboxItem::Task(t) => t.shutdown(),
+                        InboxItem::Timer(entry) => entry.fire(),
+                        InboxItem::Callback { f, state, .. } => {
+                            dropped_callbacks += usize::from(callbacks::mark_dropped(&state));
+                            drop(f);
+                        }
                         other => drop(other),
                     }
                 }
             }
         }
+        callbacks::report_dropped(shared.is_debug(), dropped_callbacks, "shutdown");
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {
@@ -206,6 +232,16 @@ impl Runtime {
             );
         }
     }
+}
+
+/// The loops that have not finished their shutdown.
+fn busy_loops(shared: &Shared) -> Vec<usize> {
+    shared
+        .loops
+        .iter()
+        .filter(|l| !l.closed.load(crate::sync::atomic::Ordering::SeqCst))
+        .map(|l| l.index)
+        .collect()
 }
 
 impl Drop for Runtime {

@@ -183,7 +183,12 @@ impl LoopHandle {
     /// On another thread, debug mode panics naming the call site and the
     /// thread-safe alternative; production takes the thread-safe path (as
     /// [`call_soon_threadsafe`](LoopHandle::call_soon_threadsafe)) and counts
-    /// the call in `RuntimeMetrics::wrong_thread_calls`.
+    /// the call in `RuntimeMetrics::wrong_thread_calls`. If the loop is
+    /// closed, that path refuses the callback (as `call_soon_threadsafe`
+    /// returns `Err(Closed)`): the handle reports
+    /// [`dropped()`](LocalCallbackHandle::dropped) and a warning is logged.
+    /// On its own loop during shutdown, the callback is dropped with the
+    /// loop's other unrun callbacks and its handle reports `dropped()` too.
     ///
     /// # Examples
     ///
@@ -217,7 +222,10 @@ impl LoopHandle {
                         location,
                     });
                 } else {
-                    log::warn!(target: "loopwork", "call_soon at {location}: loop {} is closed; the callback is dropped", self.index);
+                    // Refused as `call_soon_threadsafe` would be: the handle
+                    // says so (`dropped()`), not "pending" forever.
+                    super::callbacks::mark_dropped(&state);
+                    log::warn!(target: "loopwork", "call_soon at {location}: loop {} is closed; the callback is dropped (its handle reports dropped())", self.index);
                 }
                 LocalCallbackHandle {
                     state: CallbackState::Shared(state),

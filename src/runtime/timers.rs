@@ -19,6 +19,10 @@
 //! loop (inside `block_on` on a foreign thread) reaches a loop of its runtime
 //! through that loop's inbox (see `time::Sleep`).
 //!
+//! A closing loop fires (wakes) every sleep armed on it, and a foreign
+//! sleep arms only through the runtime's gate, so no sleep waits on a timer
+//! that will never fire (see `time::Sleep`'s "On a closed runtime").
+//!
 //! Deadlines that cannot be represented (`Duration::MAX`, instants centuries
 //! away) are clamped to about 30 years from now: they never panic or
 //! overflow, and they never fire in practice.
@@ -202,6 +206,17 @@ impl TimerStore {
             }
         }
         due
+    }
+
+    /// Every entry, due or not, cancelled ones left out: the closing loop
+    /// wakes the sleeps and drops the callbacks.
+    pub(crate) fn drain(self) -> Vec<TimerAction> {
+        self.heap
+            .into_vec()
+            .into_iter()
+            .map(|e| e.action)
+            .filter(|a| !a.is_cancelled())
+            .collect()
     }
 
     /// How long the loop may sleep before the next live timer is due.

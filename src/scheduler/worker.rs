@@ -238,6 +238,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
         self.me().hints.progress.store(tick, Relaxed);
+        crate::task::coop::lift();
         self.drain_inbox(hooks);
         hooks.fire_timers();
         self.last_poll_end.set(None);
@@ -389,6 +390,7 @@ impl<I: InboxItem> LoopScheduler<I> {
     /// pinned to this loop (its scheduler knows).
     #[inline]
     pub(crate) fn before_poll(&self, pinned: bool) {
+        crate::task::coop::start_poll();
         self.polling_pinned.set(pinned);
         if self.shared.is_debug() {
             let start = self.last_poll_end.take().unwrap_or_else(Instant::now);

@@ -12,7 +12,7 @@ pub(crate) mod atomic {
 }
 
 pub(crate) mod thread {
-    pub(crate) use loom::thread::{current, spawn, yield_now, JoinHandle};
+    pub(crate) use loom::thread::{current, spawn, yield_now, JoinHandle, ThreadId};
     pub(crate) use std::thread::panicking;
 }
 

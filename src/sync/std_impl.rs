@@ -11,7 +11,9 @@ pub(crate) mod atomic {
 }
 
 pub(crate) mod thread {
-    pub(crate) use std::thread::{current, panicking, spawn, yield_now, Builder, JoinHandle};
+    pub(crate) use std::thread::{
+        current, panicking, spawn, yield_now, Builder, JoinHandle, ThreadId,
+    };
 }
 
 /// Spin-loop hint; under loom this yields to the model's scheduler instead.

@@ -112,13 +112,15 @@ impl<T> Future for Task<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.awaited = true;
-        let mut out: Poll<Result<T, TaskError>> = Poll::Pending;
-        // SAFETY: `out` has exactly the task's output type.
-        unsafe {
-            self.raw()
-                .try_read_output(&mut out as *mut _ as *mut (), cx.waker())
-        };
-        out
+        super::coop::poll(cx, |cx| {
+            let mut out: Poll<Result<T, TaskError>> = Poll::Pending;
+            // SAFETY: `out` has exactly the task's output type.
+            unsafe {
+                self.raw()
+                    .try_read_output(&mut out as *mut _ as *mut (), cx.waker())
+            };
+            out
+        })
     }
 }
 

@@ -16,6 +16,7 @@
 //! allocation plus a queue push, waking one CAS on the state word plus a push.
 
 mod builder;
+pub(crate) mod coop;
 mod error;
 mod join;
 mod raw;

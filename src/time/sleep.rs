@@ -14,7 +14,32 @@ use std::time::{Duration, Instant};
 
 /// A future that completes at a deadline. Made by [`sleep`] and [`sleep_until`].
 ///
-/// Never completes before its deadline. Dropping it cancels the timer.
+/// Never completes before its deadline while its runtime runs. Dropping it
+/// cancels the timer.
+///
+/// # On a closed runtime
+/// A runtime that shuts down wakes every sleep still armed on it, and a
+/// sleep polled after its runtime has closed does not arm: in both cases the
+/// sleep **completes at once**, early. Nothing is left waiting on a timer no
+/// loop will fire: a foreign thread's `block_on(wait_for(d, fut))` returns
+/// `Err(Elapsed)`, and a `block_on(sleep(d))` returns. (tokio panics
+/// instead; completing lets a thread that was waiting when `close()` ran
+/// finish its own shutdown. A loop of `sleep`s on a closed runtime does not
+/// wait between rounds, so stop such loops on
+/// [`Handle::is_closed`](crate::runtime::Handle::is_closed).)
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+/// let handle = rt.handle();
+/// rt.close();
+/// // Completes at once instead of waiting an hour on a closed runtime.
+/// handle.block_on(loopwork::sleep(Duration::from_secs(3600)));
+/// let r = handle.block_on(loopwork::wait_for(Duration::from_secs(3600), std::future::pending::<()>()));
+/// assert!(r.is_err());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
@@ -76,10 +101,15 @@ impl Sleep {
         Instant::now() >= self.deadline
     }
 
-    fn arm(&mut self, waker: &std::task::Waker) {
+    /// Arms the timer; `false` if its runtime is closed (the sleep then
+    /// completes at once: see [`Sleep`]).
+    fn arm(&mut self, waker: &std::task::Waker) -> bool {
         let entry = Arc::new(TimerEntry::new(self.deadline, waker.clone()));
-        arm(&entry, self.runtime.as_ref());
+        if !arm(&entry, self.runtime.as_ref()) {
+            return false;
+        }
         self.entry = Some(entry);
+        true
     }
 }
 
@@ -87,6 +117,12 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        crate::task::coop::poll(cx, |cx| self.poll_deadline(cx))
+    }
+}
+
+impl Sleep {
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if Instant::now() >= self.deadline {
             if let Some(e) = self.entry.take() {
                 e.cancel();
@@ -95,8 +131,11 @@ impl Future for Sleep {
         }
         match &self.entry {
             None => {
-                self.arm(cx.waker());
-                Poll::Pending
+                if self.arm(cx.waker()) {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                }
             }
             Some(entry) => {
                 if entry.poll_fired(cx.waker()) {
@@ -185,11 +224,12 @@ impl<F: Future> Future for WaitFor<F> {
 
 /// Arms `entry` on the current loop's store, or — off the loops (a
 /// foreign thread's `block_on`) — on a loop of `runtime` (else of the
-/// thread's current runtime) through that loop's inbox.
+/// thread's current runtime) through that loop's inbox, passing the
+/// runtime's gate; `false` if that runtime is closed.
 ///
 /// # Panics
 /// Outside any loopwork runtime.
-fn arm(entry: &Arc<TimerEntry>, runtime: Option<&Arc<Shared>>) {
+fn arm(entry: &Arc<TimerEntry>, runtime: Option<&Arc<Shared>>) -> bool {
     let local = context::with_core(|core| match core {
         Some(core) => {
             core.timers.borrow_mut().insert(entry.clone());
@@ -202,8 +242,14 @@ fn arm(entry: &Arc<TimerEntry>, runtime: Option<&Arc<Shared>>) {
             "loopwork::time::Sleep polled outside a loopwork runtime: await it inside a task or \
              Runtime::block_on",
         );
+        // Through the gate, as every remote submission: a closed runtime's
+        // loops would never fire it (nor wake its waiter).
+        let Some(_pass) = shared.sched.gate.enter() else {
+            return false;
+        };
         // Spread foreign timers over the loops by entry address.
         let i = (Arc::as_ptr(entry) as usize >> 6) % shared.num_loops();
         shared.send(i, InboxItem::Timer(entry.clone()));
     }
+    true
 }
