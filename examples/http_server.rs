@@ -80,7 +80,7 @@ async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
 const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The process or the system has run out of file descriptors.
-fn is_out_of_fds(e: &io::Error) -> bool {
+fn is_out_of_fds(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
 }
 

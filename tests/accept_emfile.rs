@@ -64,7 +64,7 @@ fn a_task_retrying_an_accept_that_fails_with_emfile_leaves_its_loop_serving() {
         let lp = rt.loop_handle(0);
         let stop = Arc::new(AtomicBool::new(false));
         let errors = Arc::new(AtomicU64::new(0));
-        let (go, go_fut) = loopwork::promise::<()>();
+        let (go, go_fut) = loopwork::handoff::promise::<()>();
         let (addr_tx, addr_rx) = mpsc::channel();
         let (first_err_tx, first_err) = mpsc::channel();
         let (s, e) = (stop.clone(), errors.clone());

@@ -54,7 +54,7 @@ fn cancel_racing_completion_answers_exactly() {
 fn cancel_from_inside_the_work_wins() {
     let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
     let lp = rt.loop_handle(0);
-    let (tx, rx) = std::sync::mpsc::channel::<loopwork::ConcurrentFuture<u32>>();
+    let (tx, rx) = std::sync::mpsc::channel::<loopwork::handoff::ConcurrentFuture<u32>>();
     let (answer_tx, answer_rx) = std::sync::mpsc::channel();
     let fut = lp.run_coroutine_threadsafe(async move {
         let me = rx.recv().unwrap();

@@ -54,7 +54,7 @@ fn a_task_awaiting_finished_joins_in_a_loop_yields_to_a_spawned_peer() {
                 let mut polls_seen = 0u64;
                 while !flag.load(SeqCst) {
                     // Ready at once: a promise already resolved.
-                    let (p, fut) = loopwork::promise::<u8>();
+                    let (p, fut) = loopwork::handoff::promise::<u8>();
                     p.set_result(1).unwrap();
                     fut.await.unwrap();
                     polls_seen += 1;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use loopwork::InvalidState;
+use loopwork::handoff::InvalidState;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 
@@ -25,7 +25,7 @@ fn production(loops: usize) -> loopwork::Runtime {
 
 #[test]
 fn set_result_after_the_future_was_dropped_is_invalid_state_cancelled() {
-    let (p, f) = loopwork::promise::<String>();
+    let (p, f) = loopwork::handoff::promise::<String>();
     drop(f);
     assert!(p.is_cancelled());
     assert_eq!(

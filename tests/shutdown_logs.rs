@@ -59,7 +59,7 @@ fn wait_for_record(needle: &str, secs: u64) {
 }
 
 /// Holds the loop in a callback until the returned sender is used.
-fn hold_loop(lp: &loopwork::LoopHandle) -> mpsc::Sender<()> {
+fn hold_loop(lp: &loopwork::runtime::LoopHandle) -> mpsc::Sender<()> {
     let (go, wait) = mpsc::channel::<()>();
     let (held_tx, held) = mpsc::channel::<()>();
     lp.call_soon_threadsafe(move || {

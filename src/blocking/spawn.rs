@@ -156,19 +156,16 @@ impl LoopHandle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let location = Location::caller();
-        let (notified, task) = new_task(
-            BlockingTask::new(in_context(&self.shared, f)),
+        submit_job(
+            &self.shared,
+            f,
             BlockingScheduler::detached(),
-            TaskMeta::new(None, location, TaskKind::Blocking),
-        );
-        if self.shared.is_closed() {
-            notified.shutdown();
-            return task;
-        }
-        let job = ExecutorJob::new(notified);
-        executor.execute(Box::new(move || job.run()));
-        task
+            Location::caller(),
+            |notified| {
+                let job = ExecutorJob::new(notified);
+                executor.execute(Box::new(move || job.run()));
+            },
+        )
     }
 }
 
@@ -179,17 +176,40 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    let pool = shared.blocking.clone();
+    submit_job(
+        shared,
+        f,
+        BlockingScheduler::pool(pool.clone()),
+        location,
+        |notified| pool.submit(notified),
+    )
+}
+
+/// Creates a blocking job's task (its scheduler says who runs it) and
+/// hands it to `submit`, or — on a closed runtime, including while the
+/// loops wind down, as `spawn` does — cancels it at once: its joiner sees
+/// `Cancelled`. (The pool refuses jobs after its own shutdown too.)
+fn submit_job<F, R>(
+    shared: &Arc<Shared>,
+    f: F,
+    scheduler: BlockingScheduler,
+    location: &'static Location<'static>,
+    submit: impl FnOnce(Notified),
+) -> Task<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
     let (notified, task): (Notified, Task<R>) = new_task(
         BlockingTask::new(in_context(shared, f)),
-        BlockingScheduler::pool(shared.blocking.clone()),
+        scheduler,
         TaskMeta::new(None, location, TaskKind::Blocking),
     );
     if shared.is_closed() {
-        // The pool refuses too once it is shut down; this also refuses jobs
-        // while the loops wind down, as `spawn` does.
         notified.shutdown();
     } else {
-        shared.blocking.submit(notified);
+        submit(notified);
     }
     task
 }

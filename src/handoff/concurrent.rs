@@ -64,7 +64,7 @@ pub(crate) struct Shared<T> {
     /// briefly without taking the lock (see `spin_until_done`). A hint only;
     /// `state.done` under the lock decides.
     #[cfg(not(loopwork_loom))]
-    done_hint: std::sync::atomic::AtomicBool,
+    done_hint: crate::sync::atomic::AtomicBool,
     /// The loop (runtime address, index) the producing task is pinned to,
     /// if it is: a blocking wait on that loop's own thread can never end.
     #[cfg(not(loopwork_loom))]
@@ -100,7 +100,7 @@ impl<T> Shared<T> {
             }),
             cv: Condvar::new(),
             #[cfg(not(loopwork_loom))]
-            done_hint: std::sync::atomic::AtomicBool::new(false),
+            done_hint: crate::sync::atomic::AtomicBool::new(false),
             #[cfg(not(loopwork_loom))]
             home: None,
         })
@@ -167,8 +167,11 @@ impl<T> Shared<T> {
         let waker = st.waker.take();
         let task = st.task.take();
         #[cfg(not(loopwork_loom))]
+        // Release: pairs with the Acquire load in `spin_until_done`; a
+        // waiter that sees the hint then takes the lock, which orders the
+        // result anyway.
         self.done_hint
-            .store(true, std::sync::atomic::Ordering::Release);
+            .store(true, crate::sync::atomic::Ordering::Release);
         #[cfg(not(loopwork_mutant = "cf_no_notify"))]
         self.cv.notify_all();
         drop(st);
@@ -221,8 +224,9 @@ impl<T> Shared<T> {
     fn spin_until_done(&self) {
         #[cfg(not(loopwork_loom))]
         {
-            use std::sync::atomic::Ordering::Acquire;
+            use crate::sync::atomic::Ordering::Acquire;
             let deadline = Instant::now() + RESULT_SPIN;
+            // Acquire: pairs with `resolve`'s Release store of the hint.
             while !self.done_hint.load(Acquire) {
                 for _ in 0..32 {
                     std::hint::spin_loop();

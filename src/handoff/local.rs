@@ -98,10 +98,10 @@ impl<T: 'static> Local<T> {
         let location = Location::caller();
         context::with_core(|core| {
             let Some(core) = core else {
-                panic!(
-                    "Local::new called at {location} on thread '{}', which is not a loop thread: \
-                     a Local is bound to the loop that creates it",
-                    std::thread::current().name().unwrap_or("<unnamed>")
+                context::not_a_loop_thread(
+                    "Local::new",
+                    location,
+                    "a Local is bound to the loop that creates it",
                 )
             };
             Local {

@@ -8,7 +8,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::OnceLock;
+use crate::sync::OnceLock;
 use std::task::{Context, Poll};
 
 /// An I/O object (a socket, a pipe, any `AsFd`) driven by a loop's reactor.
@@ -79,9 +79,9 @@ impl<T: AsFd> Async<T> {
     }
 
     /// A stream accepted by a listener: home is the next loop in turn.
-    pub(crate) fn spread(&mut self, next: &std::sync::atomic::AtomicUsize) {
+    pub(crate) fn spread(&mut self, next: &crate::sync::atomic::AtomicUsize) {
         let n = self.shared.loops.len();
-        self.home = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n;
+        self.home = next.fetch_add(1, crate::sync::atomic::Ordering::Relaxed) % n;
     }
 
     /// The loop and source this `Async` is registered with; registers it the

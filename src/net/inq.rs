@@ -106,7 +106,7 @@ mod tests {
 
     /// `recv` into an initialised buffer (the tests compare its bytes).
     fn recv_into(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-        recv(stream, crate::net::as_uninit(buf))
+        recv(stream, crate::net::stream::as_uninit(buf))
     }
     use std::net::{Shutdown, TcpListener};
 

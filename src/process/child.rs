@@ -14,7 +14,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use crate::sync::OnceLock;
 use std::task::{Context, Poll};
 
 /// A running (or finished, not yet dropped) child process.

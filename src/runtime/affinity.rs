@@ -1,11 +1,22 @@
-//! Thread-affinity checks for loop-local APIs (ARCHITECTURE §4).
+//! Thread-affinity checks for loop-local APIs.
 //!
-//! A loop-local call on a thread that does not own the loop — a foreign
-//! thread, or a `Send` task stolen by another loop between two polls — panics
-//! in debug mode with one message naming the API, the loop, the owner
-//! thread, the calling thread, the call site and the thread-safe alternative.
-//! In production, a call whose argument is `Send` takes the thread-safe path
-//! instead and is counted in `RuntimeMetrics::wrong_thread_calls`.
+//! The rules:
+//! * Loop-local APIs (`call_soon`, `call_later`, `call_at`, `add_reader`,
+//!   `add_writer`, …) may only run on the owning loop's thread. With work
+//!   stealing a `Send` task can run on a different loop between two polls,
+//!   so this is a real, dynamic hazard, not only a foreign-thread one.
+//! * **Debug mode**: a wrong-thread call panics with one message naming the
+//!   API, the loop, the owner thread, the calling thread, the call site
+//!   (`#[track_caller]`) and the thread-safe alternative.
+//! * **Production**: a wrong-thread call whose argument is `Send` takes the
+//!   thread-safe path instead (correct, slower) and is counted in
+//!   `RuntimeMetrics::wrong_thread_calls`. Anything whose soundness depends
+//!   on the thread (a `!Send` value, a pinned task, `Local<T>::get`) is
+//!   checked in every mode.
+//! * Blocking waits on a loop thread (`ConcurrentFuture::result`,
+//!   `Handle::block_on`, a nested `Runtime::block_on`) would stall the loop:
+//!   debug mode panics, production logs at warn once per call site
+//!   (`handle::check_blocking_wait`).
 
 use super::shared::Shared;
 use crate::sync::atomic::Ordering::Relaxed;

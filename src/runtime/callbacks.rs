@@ -302,7 +302,7 @@ impl LocalCallbackHandle {
     /// Whether the loop was closed (or shut down) before the callback could
     /// start: it never ran and never will. A wrong-thread `call_soon` on a
     /// closed loop gives such a handle (the thread-safe
-    /// [`call_soon_threadsafe`](crate::LoopHandle::call_soon_threadsafe)
+    /// [`call_soon_threadsafe`](crate::runtime::LoopHandle::call_soon_threadsafe)
     /// returns `Err(Closed)` instead).
     ///
     /// # Examples

@@ -10,6 +10,7 @@ use super::event_loop::LoopCore;
 use super::shared::Shared;
 use crate::sync::Arc;
 use std::cell::{Cell, RefCell};
+use std::panic::Location;
 use std::ptr;
 
 thread_local! {
@@ -71,4 +72,14 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
 /// Whether this thread is a loop thread (of any loopwork runtime).
 pub(crate) fn on_loop_thread() -> bool {
     with_core(|core| core.is_some())
+}
+
+/// The one panic of every API that must run on a loop thread, called
+/// elsewhere: names the API, the call site, the thread, and the fix.
+#[track_caller]
+pub(crate) fn not_a_loop_thread(api: &str, location: &Location<'_>, fix: &str) -> ! {
+    panic!(
+        "{api} called at {location} on thread '{}', which is not a loop thread: {fix}",
+        std::thread::current().name().unwrap_or("<unnamed>")
+    )
 }

@@ -6,7 +6,7 @@ use super::context;
 use super::event_loop::LoopCore;
 use super::shared::{InboxItem, LoopShared, Shared};
 use super::Closed;
-use crate::sync::atomic::Ordering::SeqCst;
+use crate::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use crate::sync::Arc;
 use std::fmt;
 use std::panic::Location;
@@ -124,6 +124,37 @@ impl LoopHandle {
         context::with_core(|c| f(c.filter(|c| c.belongs_to(&self.shared) && c.index == self.index)))
     }
 
+    /// A loop-local call made off the owner thread (see `affinity`): debug
+    /// mode panics; production counts it and hands the callback over as
+    /// `call_soon_threadsafe` does, the item made by `item` from the
+    /// handle's shared state. On a closed loop the callback is refused as
+    /// `call_soon_threadsafe` would refuse it: its handle reports
+    /// `dropped()` and a warning is logged; nothing stays "pending" for ever.
+    fn off_owner(
+        &self,
+        api: &str,
+        location: &'static Location<'static>,
+        item: impl FnOnce(Arc<AtomicU8>) -> InboxItem,
+    ) -> LocalCallbackHandle {
+        on_wrong_thread(&self.shared, self.index, api, "call_soon_threadsafe", location);
+        let handle = CallbackHandle::pending();
+        let state = handle.state.clone();
+        if let Ok(_pass) = self.admit() {
+            self.shared.send(self.index, item(state.clone()));
+        } else {
+            super::callbacks::mark_dropped(&state);
+            log::warn!(
+                target: "loopwork",
+                "{api} at {location}: loop {} is closed; the callback is dropped (its handle \
+                 reports dropped())",
+                self.index
+            );
+        }
+        LocalCallbackHandle {
+            state: CallbackState::Shared(state),
+        }
+    }
+
     /// Passes the runtime's gate for a submission to this loop, or `Closed`.
     pub(crate) fn admit(&self) -> Result<crate::scheduler::gate::Pass<'_>, Closed> {
         let pass = self.shared.sched.gate.enter().ok_or(Closed(()))?;
@@ -211,26 +242,13 @@ impl LoopHandle {
         let location = Location::caller();
         self.with_owner(|core| match core {
             Some(core) => push_local_soon(core, Box::new(f), location),
-            None => {
-                on_wrong_thread(&self.shared, self.index, "LoopHandle::call_soon", "call_soon_threadsafe", location);
-                let handle = CallbackHandle::pending();
-                let state = handle.state.clone();
-                if let Ok(_pass) = self.admit() {
-                    self.shared.send(self.index, InboxItem::Callback {
-                        f: Box::new(f),
-                        state: state.clone(),
-                        location,
-                    });
-                } else {
-                    // Refused as `call_soon_threadsafe` would be: the handle
-                    // says so (`dropped()`), not "pending" forever.
-                    super::callbacks::mark_dropped(&state);
-                    log::warn!(target: "loopwork", "call_soon at {location}: loop {} is closed; the callback is dropped (its handle reports dropped())", self.index);
+            None => self.off_owner("LoopHandle::call_soon", location, |state| {
+                InboxItem::Callback {
+                    f: Box::new(f),
+                    state,
+                    location,
                 }
-                LocalCallbackHandle {
-                    state: CallbackState::Shared(state),
-                }
-            }
+            }),
         })
     }
 
@@ -314,33 +332,21 @@ impl LoopHandle {
                 );
                 LocalCallbackHandle { state }
             }
-            None => {
-                on_wrong_thread(&self.shared, self.index, api, "call_soon_threadsafe", location);
-                let handle = CallbackHandle::pending();
-                let state = handle.state.clone();
-                let remote = state.clone();
-                let arm = move || {
+            None => self.off_owner(api, location, |state| {
+                InboxItem::Call(Box::new(move || {
                     context::with_core(|core| {
                         let core = core.expect("internal handoff runs on its loop");
                         core.timers.borrow_mut().insert_callback(
                             when,
                             LocalCallback {
                                 f: Box::new(f),
-                                state: CallbackState::Shared(remote),
+                                state: CallbackState::Shared(state),
                                 location,
                             },
                         );
                     })
-                };
-                if let Ok(_pass) = self.admit() {
-                    self.shared.send(self.index, InboxItem::Call(Box::new(arm)));
-                } else {
-                    log::warn!(target: "loopwork", "{api} at {location}: loop {} is closed; the callback is dropped", self.index);
-                }
-                LocalCallbackHandle {
-                    state: CallbackState::Shared(state),
-                }
-            }
+                }))
+            }),
         })
     }
 }
@@ -391,9 +397,10 @@ pub fn call_soon_local<F: FnOnce() + 'static>(f: F) -> LocalCallbackHandle {
     let location = Location::caller();
     context::with_core(|core| {
         let Some(core) = core else {
-            panic!(
-                "loopwork::runtime::call_soon_local called at {location} on thread '{}', which is not a loop                  thread: use LoopHandle::call_soon_threadsafe from other threads",
-                std::thread::current().name().unwrap_or("<unnamed>")
+            context::not_a_loop_thread(
+                "loopwork::runtime::call_soon_local",
+                location,
+                "use LoopHandle::call_soon_threadsafe from other threads",
             )
         };
         push_local_soon(core, Box::new(f), location)
@@ -435,12 +442,12 @@ impl Eq for LoopHandle {}
 /// ```
 #[track_caller]
 pub fn current_loop() -> LoopHandle {
+    let location = Location::caller();
     try_current_loop().unwrap_or_else(|| {
-        panic!(
-            "loopwork::current_loop called at {} on thread '{}', which is not a loop thread: \
-             call it from inside a task, or use try_current_loop()",
-            std::panic::Location::caller(),
-            std::thread::current().name().unwrap_or("<unnamed>")
+        context::not_a_loop_thread(
+            "loopwork::current_loop",
+            location,
+            "call it from inside a task, or use try_current_loop()",
         )
     })
 }

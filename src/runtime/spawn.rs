@@ -50,11 +50,11 @@ where
 {
     context::with_core(|core| {
         let Some(core) = core else {
-            panic!(
-                "loopwork::spawn_local called at {location} on thread '{}', which is not a loop \
-                 thread: a !Send task must be created on the loop that will run it. Call it from \
-                 inside a task, or use LoopHandle::spawn_local_threadsafe from other threads",
-                std::thread::current().name().unwrap_or("<unnamed>")
+            context::not_a_loop_thread(
+                "loopwork::spawn_local",
+                location,
+                "a !Send task must be created on the loop that will run it. Call it from inside a \
+                 task, or use LoopHandle::spawn_local_threadsafe from other threads",
             )
         };
         let meta = TaskMeta::new(name, location, TaskKind::Pinned(core.index));

@@ -63,8 +63,8 @@ fn xorshift(x: &mut u64) -> u64 {
 }
 
 enum Item {
-    Callback(loopwork::CallbackHandle, Option<bool>),
-    Coroutine(loopwork::ConcurrentFuture<usize>, Option<bool>),
+    Callback(loopwork::runtime::CallbackHandle, Option<bool>),
+    Coroutine(loopwork::handoff::ConcurrentFuture<usize>, Option<bool>),
     Spawned(loopwork::Task<usize>, bool),
     Refused,
 }
