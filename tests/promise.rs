@@ -72,23 +72,37 @@ fn shield_keeps_the_inner_task_running_when_the_outer_times_out() {
     rt.close();
 }
 
+/// The outer task's own timeout fires while it awaits the shielded task and
+/// drops the shield: the inner task is not cancelled. (Cancelling the outer
+/// task with `Task::cancel` could not show it: a `Task` dropped outside a
+/// timeout detaches, shield or not, so a shield that did nothing passed.)
 #[test]
-fn shield_keeps_the_inner_task_running_when_the_outer_task_is_cancelled() {
+fn shield_keeps_the_inner_task_running_when_the_outer_tasks_wait_is_cancelled() {
     let rt = common::runtime(1);
     let (go, go_rx) = loopwork::promise::<()>();
     let (done, done_rx) = loopwork::promise::<&'static str>();
+    let (inner_started, inner_started_rx) = loopwork::promise::<()>();
     let inner = rt.handle().spawn(async move {
+        inner_started.set_result(()).unwrap();
         go_rx.await.unwrap();
         done.set_result("inner finished").unwrap();
     });
-    let outer = rt
-        .handle()
-        .spawn(async move { loopwork::shield(inner).await });
-    rt.block_on(loopwork::yield_now());
-    outer.cancel();
-    assert!(rt.block_on(outer).unwrap_err().is_cancelled());
+    let outer = rt.handle().spawn(async move {
+        inner_started_rx.await.unwrap();
+        // The inner task waits for `go`, which only comes after this: the
+        // timeout fires, and dropping the shield must not cancel the task.
+        loopwork::wait_for(Duration::from_millis(1), loopwork::shield(inner)).await
+    });
+    assert!(
+        rt.block_on(outer).unwrap().is_err(),
+        "the outer wait timed out"
+    );
     go.set_result(()).unwrap();
-    assert_eq!(rt.block_on(done_rx), Ok("inner finished"));
+    assert_eq!(
+        rt.block_on(done_rx),
+        Ok("inner finished"),
+        "the shielded task was cancelled with the outer wait"
+    );
     rt.close();
 }
 
