@@ -380,7 +380,9 @@ fn close_waits_for_running_jobs() {
             started_tx.send(()).unwrap();
             let queued = queued_rx.recv().unwrap();
             let (closer, returned) = closer_rx.recv().unwrap();
-            while !returned.load(SeqCst) && !(queued.is_finished() && thread_is_sleeping(closer)) {
+            let may_end =
+                || returned.load(SeqCst) || (queued.is_finished() && thread_is_sleeping(closer));
+            while !may_end() {
                 std::thread::yield_now();
             }
             let early = returned.load(SeqCst);
