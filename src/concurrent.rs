@@ -85,7 +85,6 @@ impl<T> Shared<T> {
     /// Resolves the future; `false` (and the value dropped) if it already was.
     pub(crate) fn resolve(&self, result: Result<T, TaskError>) -> bool {
         let mut st = self.state.lock();
-        #[cfg(not(loopwork_mutant = "cf_resolve_twice"))]
         if st.done {
             return false;
         }
@@ -101,7 +100,6 @@ impl<T> Shared<T> {
         #[cfg(not(loopwork_loom))]
         self.done_hint
             .store(true, std::sync::atomic::Ordering::Release);
-        #[cfg(not(loopwork_mutant = "cf_no_notify"))]
         self.cv.notify_all();
         drop(st);
         drop(task);

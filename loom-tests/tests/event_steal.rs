@@ -13,7 +13,6 @@
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{model, Behaviour, Rt};
-use std::sync::atomic::Ordering::SeqCst;
 
 /// Two loops with event stealing, expecting `work` units of work, and
 /// `producer` on a foreign thread: runs loop 0 here and loop 1 on a thread
@@ -55,7 +54,7 @@ fn a_send_racing_an_event_steal_is_not_lost() {
             [7],
             "the item was lost or handled twice"
         );
-        assert_eq!(rt.remaining.load(SeqCst), 0);
+        assert_eq!(rt.idle.num_searching(), 0, "the searching count leaked");
     });
 }
 
@@ -99,6 +98,6 @@ fn a_remote_spawn_and_a_send_racing_event_steals_are_not_lost() {
             [1],
             "the item was lost or handled twice"
         );
-        assert_eq!(rt.remaining.load(SeqCst), 0);
+        assert_eq!(rt.idle.num_searching(), 0, "the searching count leaked");
     });
 }
