@@ -124,3 +124,25 @@ fn without_shield_a_timed_out_task_is_cancelled() {
     });
     rt.close();
 }
+
+/// The errors say which state the promise was in, for logs and `?` users.
+#[test]
+fn promise_errors_display_the_state_they_report() {
+    let shown = |e: &dyn std::error::Error| e.to_string();
+    assert_eq!(
+        shown(&loopwork::InvalidState::Cancelled),
+        "invalid state: the future was cancelled"
+    );
+    assert_eq!(
+        shown(&loopwork::InvalidState::AlreadySet),
+        "invalid state: the result was already set"
+    );
+    assert_eq!(
+        shown(&loopwork::PromiseError::Cancelled),
+        "the promise's future was cancelled"
+    );
+    assert_eq!(
+        shown(&loopwork::PromiseError::Dropped),
+        "the promise was dropped without a result"
+    );
+}
