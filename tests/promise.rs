@@ -146,3 +146,65 @@ fn promise_errors_display_the_state_they_report() {
         "the promise was dropped without a result"
     );
 }
+
+#[test]
+fn is_cancelled_and_is_done_follow_the_promise_state() {
+    let (p, f) = loopwork::promise::<u8>();
+    assert!(!p.is_cancelled());
+    assert!(!f.is_done());
+    p.set_result(1).unwrap();
+    assert!(f.is_done(), "a set result is ready");
+    assert!(!p.is_cancelled(), "a set promise is not cancelled");
+
+    let (p, f) = loopwork::promise::<u8>();
+    assert!(f.cancel());
+    assert!(p.is_cancelled());
+    assert!(f.is_done());
+
+    let (p, f) = loopwork::promise::<u8>();
+    drop(p);
+    assert!(
+        f.is_done(),
+        "a dropped promise's future is ready (with an error)"
+    );
+}
+
+/// Counts its wakes.
+struct CountWakes(AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Polled again with another waker (the task moved, or a combinator polls
+/// with its own), the future wakes the latest waker when the result comes.
+#[test]
+fn a_promise_future_wakes_the_waker_of_its_latest_poll() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let (p, f) = loopwork::promise::<u8>();
+    let mut f = std::pin::pin!(f);
+    let (first, second) = (
+        Arc::new(CountWakes(AtomicUsize::new(0))),
+        Arc::new(CountWakes(AtomicUsize::new(0))),
+    );
+    let (w1, w2) = (Waker::from(first.clone()), Waker::from(second.clone()));
+    assert!(f.as_mut().poll(&mut Context::from_waker(&w1)).is_pending());
+    assert!(f.as_mut().poll(&mut Context::from_waker(&w2)).is_pending());
+    p.set_result(9).unwrap();
+    assert_eq!(second.0.load(SeqCst), 1, "the latest waker was not woken");
+    assert_eq!(first.0.load(SeqCst), 0, "a stale waker was woken");
+    assert_eq!(
+        f.as_mut().poll(&mut Context::from_waker(&w2)),
+        Poll::Ready(Ok(9))
+    );
+}
+
+#[test]
+fn promise_and_its_future_debug_print_their_names() {
+    let (p, f) = loopwork::promise::<u8>();
+    assert_eq!(format!("{p:?}"), "Promise");
+    assert_eq!(format!("{f:?}"), "PromiseFuture");
+}
