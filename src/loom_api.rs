@@ -92,6 +92,9 @@ where
 enum Item {
     Task(crate::task::Notified),
     Id(usize),
+    /// The runtime's `InboxItem::Call`: run on the loop, even during its
+    /// shutdown (it may own a value that must be dropped there).
+    Call(Box<dyn FnOnce() + Send>),
 }
 
 impl crate::scheduler::InboxItem for Item {
@@ -120,9 +123,11 @@ pub struct Runtime {
     deques: Mutex<Vec<Option<crate::scheduler::queue::Worker<crate::task::Notified>>>>,
     handled: Mutex<Vec<usize>>,
     remaining: AtomicUsize,
+    /// Per loop: its shutdown has finished (`LoopShared::closed`).
+    closed: Vec<AtomicBool>,
 }
 
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::sync::{Arc, Mutex};
 
 impl Runtime {
@@ -164,6 +169,7 @@ impl Runtime {
             deques: Mutex::new(deques.into_iter().map(Some).collect()),
             handled: Mutex::new(Vec::new()),
             remaining: AtomicUsize::new(work),
+            closed: (0..num_loops).map(|_| AtomicBool::new(false)).collect(),
         })
     }
 
@@ -214,7 +220,8 @@ impl Runtime {
     }
 
     /// Runs loop `index` on this thread until the runtime closes, then its
-    /// shutdown passes (`LoopScheduler::run`).
+    /// shutdown passes (`LoopScheduler::run`), then marks it closed (as
+    /// `LoopCore::run` does).
     ///
     /// # Panics
     /// If loop `index` was already run.
@@ -224,6 +231,29 @@ impl Runtime {
             .expect("each model loop runs once");
         let sched = crate::scheduler::LoopScheduler::new(self.sched.clone(), index, deque);
         sched.run(&ModelHooks { rt: self, index });
+        self.closed[index].store(true, SeqCst);
+    }
+
+    /// Whether loop `index` has finished its shutdown.
+    pub fn is_loop_closed(&self, index: usize) -> bool {
+        self.closed[index].load(SeqCst)
+    }
+
+    /// `Local::drop` off its owner loop `index`: the real
+    /// `handoff::home::send_home` with this runtime's gate, the loop's
+    /// `closed` flag and its inbox (an `InboxItem::Call`). Whether the value
+    /// was sent.
+    pub fn send_home<T: 'static>(&self, index: usize, value: T) -> bool {
+        crate::handoff::home::send_home(value, &self.sched.gate, &self.closed[index], |call| {
+            self.sched.loops[index].send(Item::Call(call))
+        })
+    }
+
+    /// `Runtime::shutdown`'s last step for a closed loop
+    /// (`Slot::drain_inbox`): what reached its inbox after its final pass
+    /// is dropped on the closer's thread, unrun.
+    pub fn drop_leftovers(&self, index: usize) {
+        self.sched.loops[index].drain_inbox(drop);
     }
 
     /// One unit of expected work finished; the last one closes the runtime.
@@ -275,9 +305,13 @@ struct ModelHooks<'a> {
 
 impl crate::scheduler::LoopHooks<Item> for ModelHooks<'_> {
     fn handle(&self, item: Item) {
-        if let Item::Id(id) = item {
-            self.rt.handled.lock().push(id);
-            self.rt.work_done();
+        match item {
+            Item::Id(id) => {
+                self.rt.handled.lock().push(id);
+                self.rt.work_done();
+            }
+            Item::Call(f) => f(),
+            Item::Task(_) => unreachable!("the scheduler takes the tasks"),
         }
     }
     fn fire_timers(&self) {}
@@ -303,7 +337,12 @@ impl crate::scheduler::LoopHooks<Item> for ModelHooks<'_> {
         }
         false
     }
-    fn discard(&self, _item: Item) {}
+    fn discard(&self, item: Item) {
+        // As the runtime's loop: calls run even during shutdown.
+        if let Item::Call(f) = item {
+            f();
+        }
+    }
     fn clear(&self) -> bool {
         false
     }

@@ -10,7 +10,7 @@ use loopwork::{blocking::BlockingExecutor, runtime::Handle, Runtime, Task};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn thread_name() -> String {
     std::thread::current()
@@ -254,6 +254,22 @@ fn thread_cap_is_respected_and_every_queued_job_runs() {
     });
 }
 
+/// Sends on its channel when dropped: stored in a thread-local, it reports
+/// that its thread ended.
+struct ExitSignal(std::cell::RefCell<Option<mpsc::Sender<()>>>);
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.borrow_mut().take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+thread_local! {
+    static ON_THREAD_EXIT: ExitSignal = const { ExitSignal(std::cell::RefCell::new(None)) };
+}
+
 #[test]
 fn idle_threads_exit_after_keep_alive_and_the_pool_grows_again() {
     common::within(60, "keep-alive", || {
@@ -261,10 +277,15 @@ fn idle_threads_exit_after_keep_alive_and_the_pool_grows_again() {
         let handle = rt.handle();
         let latch = Latch::default();
         let (started_tx, started_rx) = mpsc::channel();
+        let (exited_tx, exited_rx) = mpsc::channel();
         let tasks: Vec<_> = (0..4)
             .map(|_| {
                 let (latch, started_tx) = (latch.clone(), started_tx.clone());
+                let exited_tx = exited_tx.clone();
                 handle.spawn_blocking(move || {
+                    // Reports the pool thread's exit (thread-local destructors
+                    // run as the thread ends).
+                    ON_THREAD_EXIT.with(|g| *g.0.borrow_mut() = Some(exited_tx));
                     started_tx.send(()).unwrap();
                     latch.wait();
                 })
@@ -282,18 +303,14 @@ fn idle_threads_exit_after_keep_alive_and_the_pool_grows_again() {
         for t in tasks {
             wait(t).unwrap();
         }
-        // Wait for the event "all threads have exited"; the deadline only
-        // turns a pool that never shrinks into a failure.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while rt.metrics().blocking.threads > 0 {
-            assert!(
-                Instant::now() < deadline,
-                "idle threads never exited: {:?}",
-                rt.metrics().blocking
-            );
-            std::thread::sleep(Duration::from_millis(10));
+        // The event "each of the four threads has exited" (a pool that never
+        // shrinks fails through the watchdog); a thread leaves the counts
+        // before it ends.
+        for _ in 0..4 {
+            exited_rx.recv().unwrap();
         }
-        assert_eq!(rt.metrics().blocking.idle_threads, 0);
+        let stats = rt.metrics().blocking;
+        assert_eq!((stats.threads, stats.idle_threads), (0, 0), "{stats:?}");
         // A pool that shrank to nothing still runs new jobs.
         assert_eq!(wait(handle.spawn_blocking(|| 5)).unwrap(), 5);
         rt.close();
@@ -318,12 +335,10 @@ fn shutdown_timeout_returns_while_a_job_still_runs_and_cancels_queued_jobs() {
         let ran = Arc::new(AtomicBool::new(false));
         let ran2 = ran.clone();
         let queued = handle.spawn_blocking(move || ran2.store(true, SeqCst));
+        // Returning at all is the check: the job cannot end before the
+        // release below, so a shutdown_timeout that waited for it would
+        // hang (and fail through the watchdog).
         rt.shutdown_timeout(Duration::from_millis(100));
-        // It returned although the running job is still blocked on us.
-        assert!(
-            done_rx.try_recv().is_err(),
-            "shutdown_timeout waited for the job"
-        );
         assert!(
             wait(queued).unwrap_err().is_cancelled(),
             "a queued job is cancelled"
@@ -336,28 +351,62 @@ fn shutdown_timeout_returns_while_a_job_still_runs_and_cancels_queued_jobs() {
     });
 }
 
+/// Whether thread `tid` of this process is asleep in the kernel (state
+/// `S`: blocked on a lock, a condvar or I/O), from `/proc`.
+fn thread_is_sleeping(tid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+        .ok()
+        .and_then(|stat| Some(stat[stat.rfind(')')? + 2..].starts_with('S')))
+        .unwrap_or(false)
+}
+
 #[test]
 fn close_waits_for_running_jobs() {
     common::within(30, "close-waits", || {
-        let rt = runtime_with(1, 2, Duration::from_secs(60));
+        // One pool thread: the second job stays queued behind the first.
+        let rt = runtime_with(1, 1, Duration::from_secs(60));
         let (started_tx, started_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (closer_tx, closer_rx) = mpsc::channel::<(libc::pid_t, Arc<AtomicBool>)>();
+        let (queued_tx, queued_rx) = mpsc::channel::<Task<()>>();
         let finished = Arc::new(AtomicBool::new(false));
         let f = finished.clone();
-        let task = rt.handle().spawn_blocking(move || {
+        // The running job ends only once close() is blocked inside the pool's
+        // shutdown (the queued job is cancelled, so the loops are gone, and
+        // the closing thread sleeps), or once close() has returned — which
+        // must not happen first. Released at once instead, the job usually
+        // ended before close() got to the pool, and a close() that did not
+        // wait passed.
+        let running = rt.handle().spawn_blocking(move || {
             started_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
+            let queued = queued_rx.recv().unwrap();
+            let (closer, returned) = closer_rx.recv().unwrap();
+            let may_end =
+                || returned.load(SeqCst) || (queued.is_finished() && thread_is_sleeping(closer));
+            while !may_end() {
+                std::thread::yield_now();
+            }
+            let early = returned.load(SeqCst);
             f.store(true, SeqCst);
+            (early, wait(queued).unwrap_err().is_cancelled())
         });
         started_rx.recv().unwrap();
-        let releaser = std::thread::spawn(move || release_tx.send(()).unwrap());
-        rt.close();
+        queued_tx.send(rt.handle().spawn_blocking(|| ())).unwrap();
+        let closer = std::thread::spawn(move || {
+            let returned = Arc::new(AtomicBool::new(false));
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() };
+            closer_tx.send((tid, returned.clone())).unwrap();
+            rt.close();
+            returned.store(true, SeqCst);
+            finished.load(SeqCst)
+        });
         assert!(
-            finished.load(SeqCst),
-            "close() returned before the job finished"
+            closer.join().unwrap(),
+            "close() returned before the running job finished"
         );
-        wait(task).unwrap();
-        releaser.join().unwrap();
+        let (early, queued_cancelled) = wait(running).unwrap();
+        assert!(!early, "the job saw close() return while it still ran");
+        assert!(queued_cancelled, "close() cancels the queued job");
     });
 }
 

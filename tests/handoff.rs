@@ -261,20 +261,39 @@ fn loop_closed_mid_flight_resolves_without_hanging() {
 
 #[test]
 fn a_concurrent_future_is_awaitable_from_a_task_on_another_loop() {
+    common::within(30, "await-across-loops", await_across_loops);
+}
+
+fn await_across_loops() {
     let rt = common::runtime(2);
-    let lp1 = rt.loop_handle(1);
-    let v = rt.block_on(async move {
-        loopwork::spawn(async move {
-            let fut = lp1.run_coroutine_threadsafe(async {
-                loopwork::sleep(Duration::from_millis(2)).await;
-                std::thread::current().name().unwrap().to_owned()
-            });
-            fut.await.unwrap()
+    let (lp0, lp1) = (rt.loop_handle(0), rt.loop_handle(1));
+    // The awaiting task runs on loop 0 (submitted there), the coroutine on
+    // loop 1; the coroutine waits for the awaiting side to be waiting.
+    let awaiter = lp0.run_coroutine_threadsafe(async move {
+        let (go, go_rx) = loopwork::handoff::promise::<()>();
+        let fut = lp1.run_coroutine_threadsafe(async move {
+            go_rx.await.unwrap();
+            std::thread::current().name().unwrap().to_owned()
+        });
+        let mut fut = std::pin::pin!(fut);
+        let mut go = Some(go);
+        let ran_on = std::future::poll_fn(|cx| {
+            let out = std::future::Future::poll(fut.as_mut(), cx);
+            if out.is_pending() {
+                // Waiting on the other loop's result: now let it finish.
+                if let Some(go) = go.take() {
+                    go.set_result(()).unwrap();
+                }
+            }
+            out
         })
         .await
-        .unwrap()
+        .unwrap();
+        (std::thread::current().name().unwrap().to_owned(), ran_on)
     });
-    assert_eq!(v, "loopwork-loop-1");
+    let (awaited_on, ran_on) = futures::executor::block_on(awaiter).unwrap();
+    assert_eq!(awaited_on, "loopwork-loop-0", "the awaiting task's loop");
+    assert_eq!(ran_on, "loopwork-loop-1", "the coroutine's loop");
     rt.close();
 }
 

@@ -1,14 +1,16 @@
 //! Model 8: a `Local<T>` dropped on a foreign thread while its runtime shuts
-//! down — the real send-home decision (`local::home::send_home`: the real
-//! `Gate`, the owner's `closed` flag, the real `Homebound` wrapper) with the
-//! real inbox queue, a model owner loop (`LoopCore::run` then
-//! `LoopCore::shutdown`: run inbox calls until the gate closes, drain until
-//! empty, set `closed`) and the closer (`Runtime::shutdown`: close the gate,
-//! wait for the loop, then drop what is left in closed loops' inboxes).
+//! down — the real send-home decision (`handoff::home::send_home`: the real
+//! `Gate`, the owner loop's `closed` flag, the real `Homebound` wrapper,
+//! an `InboxItem::Call` sent with `Slot::send`), the owner loop running the
+//! real `LoopScheduler::run` (inbox calls until the gate closes, the wait
+//! for the gate's submitters, the shutdown passes; then `closed`, as
+//! `LoopCore::run` sets it), and the closer (`Runtime::shutdown`:
+//! `Scheduler::close`, wait for the loop, then `Slot::drain_inbox` drops
+//! what is left in a closed loop's inbox).
 //!
 //! `Local<T>` itself needs the whole runtime (thread context, `Shared`), so
 //! `Local::drop` was split: its foreign-thread branch is exactly a call to
-//! `send_home`, which this model drives.
+//! `send_home`, which this model drives (`Rt::send_home`).
 //!
 //! Proves: the value is dropped at most once and **only on the owner
 //! thread**, whatever the interleaving (a value that cannot be delivered is
@@ -16,20 +18,15 @@
 //! dropped at all.
 //!
 //! And a value *sent* home is dropped (on the owner): the owner's loop waits
-//! for the gate's submitters (`Gate::wait_drained`, as `LoopCore::run` does)
+//! for the gate's submitters (`Gate::wait_drained`, in `LoopScheduler::run`)
 //! before its final pass. Without that wait (mutant `loop_exit_no_drain`) a
 //! `send_home` that entered before CLOSED could push its call after the
 //! owner's final pass, and the value would leak; this model found that.
 #![cfg(loopwork_loom)]
 
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread::{self, ThreadId};
-use loom_tests::model;
-use loopwork::__loom::{send_home, Gate, Injector, Steal};
-
-/// What the owner's inbox carries here: `InboxItem::Call`.
-type Call = Box<dyn FnOnce() + Send>;
+use loom_tests::{model, Rt};
 
 /// The value inside the `Local`: asserts where it is dropped. Holds only a
 /// std `Arc` (not loom's), because a value leaked on purpose must not trip
@@ -50,76 +47,34 @@ impl Drop for Probe {
     }
 }
 
-struct Owner {
-    gate: Gate,
-    inbox: Injector<Call>,
-    closed: AtomicBool,
-}
-
-impl Owner {
-    /// `LoopCore::run` (inbox calls only) then `LoopCore::shutdown`.
-    fn run(&self) {
-        while !self.gate.is_closed() {
-            while let Steal::Success(call) = self.inbox.steal() {
-                call();
-            }
-            thread::yield_now();
-        }
-        // As `LoopCore::run`: let submitters inside the gate finish first.
-        self.gate.wait_drained();
-        // The final pass: inbox calls run even during shutdown.
-        loop {
-            let mut did = false;
-            while let Steal::Success(call) = self.inbox.steal() {
-                did = true;
-                call();
-            }
-            if !did {
-                break;
-            }
-        }
-        self.closed.store(true, SeqCst);
-    }
-}
-
 /// One shutdown race: the owner loop, a foreign thread dropping a `Local`,
 /// and the closer. Returns whether the value was sent and how many times it
 /// was dropped (every drop asserted to be on the owner thread).
 fn foreign_drop_racing_shutdown() -> (bool, usize) {
-    {
-        let owner = Arc::new(Owner {
-            gate: Gate::new(),
-            inbox: Injector::new(),
-            closed: AtomicBool::new(false),
-        });
-        let o = owner.clone();
-        let lp = thread::spawn(move || o.run());
-        let owner_id = lp.thread().id();
+    let rt = Rt::new(1, usize::MAX, false);
+    let r = rt.clone();
+    let lp = thread::spawn(move || r.run_loop(0));
+    let owner_id = lp.thread().id();
 
-        let drops = std::sync::Arc::new(AtomicUsize::new(0));
-        let probe = Probe {
-            owner: owner_id,
-            drops: drops.clone(),
-        };
-        let o = owner.clone();
-        let foreign = thread::spawn(move || {
-            // `Local::drop` off the owner thread.
-            send_home(probe, &o.gate, &o.closed, |call| o.inbox.push(call))
-        });
+    let drops = std::sync::Arc::new(AtomicUsize::new(0));
+    let probe = Probe {
+        owner: owner_id,
+        drops: drops.clone(),
+    };
+    let r = rt.clone();
+    // `Local::drop` off the owner thread.
+    let foreign = thread::spawn(move || r.send_home(0, probe));
 
-        // `Runtime::shutdown` on this (non-owner) thread.
-        owner.gate.close();
-        lp.join().unwrap();
-        let sent = foreign.join().unwrap();
-        // What reached a closed loop's inbox after its last pass is dropped
-        // here, unrun: `Homebound` must leak it, not drop it on this thread.
-        assert!(owner.closed.load(SeqCst));
-        while let Steal::Success(call) = owner.inbox.steal() {
-            drop(call);
-        }
+    // `Runtime::shutdown` on this (non-owner) thread.
+    rt.close();
+    lp.join().unwrap();
+    let sent = foreign.join().unwrap();
+    // What reached a closed loop's inbox after its last pass is dropped
+    // here, unrun: `Homebound` must leak it, not drop it on this thread.
+    assert!(rt.is_loop_closed(0));
+    rt.drop_leftovers(0);
 
-        (sent, drops.load(SeqCst))
-    }
+    (sent, drops.load(SeqCst))
 }
 
 #[test]

@@ -149,7 +149,6 @@ impl<T> Shared<T> {
         mut st: MutexGuard<'_, State<T>>,
         result: Result<T, TaskError>,
     ) -> bool {
-        #[cfg(not(loopwork_mutant = "cf_resolve_twice"))]
         if st.done {
             // The loser's value is dropped outside the lock: its drop may
             // touch this future.
@@ -166,13 +165,12 @@ impl<T> Shared<T> {
         }
         let waker = st.waker.take();
         let task = st.task.take();
-        #[cfg(not(loopwork_loom))]
         // Release: pairs with the Acquire load in `spin_until_done`; a
         // waiter that sees the hint then takes the lock, which orders the
         // result anyway.
+        #[cfg(not(loopwork_loom))]
         self.done_hint
             .store(true, crate::sync::atomic::Ordering::Release);
-        #[cfg(not(loopwork_mutant = "cf_no_notify"))]
         self.cv.notify_all();
         drop(st);
         drop(task);

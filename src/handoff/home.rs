@@ -38,11 +38,7 @@ impl<T> Drop for Homebound<T> {
                  (it is never dropped off its owner thread)",
                 std::any::type_name::<T>()
             );
-            #[cfg(not(loopwork_mutant = "local_drop_here"))]
             std::mem::forget(b);
-            // The bug this guards against: dropping it here, off the owner.
-            #[cfg(loopwork_mutant = "local_drop_here")]
-            drop(b);
         }
     }
 }

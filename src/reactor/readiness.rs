@@ -141,13 +141,9 @@ impl Readiness {
                         self.clear_ready_if(dir, tick);
                     }
                     Ok((res, drained)) => {
-                        #[cfg(not(loopwork_mutant = "readiness_drained_ignores_closed"))]
                         let drained = drained && !self.closed.load(Acquire);
                         if drained {
-                            #[cfg(not(loopwork_mutant = "readiness_drained_resamples_tick"))]
                             self.clear_ready_if(dir, tick);
-                            #[cfg(loopwork_mutant = "readiness_drained_resamples_tick")]
-                            self.clear_ready_if(dir, self.readiness(dir).1);
                         }
                         return Poll::Ready(Ok(res));
                     }
@@ -174,20 +170,12 @@ impl Readiness {
         cx: &mut Context<'_>,
         rearm: impl FnOnce(Interest) -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
-        #[cfg(loopwork_mutant = "readiness_poll_ready_no_recheck")]
-        if self.words[dir].load(Acquire) & READY != 0 {
-            return Poll::Ready(Ok(()));
-        }
         let mut waiters = self.waiters.lock();
         let list = &mut waiters[dir];
         let listed = list.iter().any(|w| w.will_wake(cx.waker()));
         if !listed {
             list.push(cx.waker().clone());
         }
-        #[cfg(not(any(
-            loopwork_mutant = "readiness_poll_ready_no_check",
-            loopwork_mutant = "readiness_poll_ready_no_recheck"
-        )))]
         if self.words[dir].load(Acquire) & READY != 0 {
             if !listed {
                 list.pop();
@@ -201,12 +189,7 @@ impl Readiness {
             return Poll::Ready(Err(runtime_closed_error()));
         }
         let interest = waiting(&waiters);
-        #[cfg(loopwork_mutant = "readiness_rearm_after_unlock")]
-        drop(waiters);
-        #[cfg(not(loopwork_mutant = "readiness_oneshot_no_rearm"))]
         rearm(interest)?;
-        #[cfg(loopwork_mutant = "readiness_oneshot_no_rearm")]
-        let _ = (rearm, interest);
         Poll::Pending
     }
 
@@ -219,13 +202,7 @@ impl Readiness {
     /// `tick`: clear `ready` unless an event arrived since (one CAS: it
     /// fails if `dispatch` bumped the tick).
     pub(crate) fn clear_ready_if(&self, dir: usize, tick: u64) {
-        #[cfg(not(loopwork_mutant = "readiness_clear_ignores_tick"))]
         let _ = self.words[dir].compare_exchange(tick << 1 | READY, tick << 1, AcqRel, Relaxed);
-        #[cfg(loopwork_mutant = "readiness_clear_ignores_tick")]
-        {
-            let _ = tick;
-            self.words[dir].fetch_and(!READY, AcqRel);
-        }
     }
 
     /// Applies one poller event (the directions in `fired`): sets `ready`,
@@ -239,28 +216,16 @@ impl Readiness {
         rearm: impl FnOnce(Interest),
     ) {
         // `ready` first, then the waiters (see `poll_ready`).
-        #[cfg(not(loopwork_mutant = "readiness_dispatch_ready_last"))]
         self.set_ready(fired);
         let mut waiters = self.waiters.lock();
         for (dir, fired) in [(READ, fired.read), (WRITE, fired.write)] {
             if fired {
-                #[cfg(not(loopwork_mutant = "readiness_dispatch_wakes_one"))]
                 wake.append(&mut waiters[dir]);
-                #[cfg(loopwork_mutant = "readiness_dispatch_wakes_one")]
-                wake.extend(waiters[dir].pop());
             }
         }
         let still = waiting(&waiters);
-        #[cfg(not(loopwork_mutant = "readiness_dispatch_no_rearm"))]
         if still.read || still.write {
             rearm(still);
-        }
-        #[cfg(loopwork_mutant = "readiness_dispatch_no_rearm")]
-        let _ = (rearm, still);
-        #[cfg(loopwork_mutant = "readiness_dispatch_ready_last")]
-        {
-            drop(waiters);
-            self.set_ready(fired);
         }
     }
 
@@ -289,12 +254,9 @@ impl Readiness {
     fn set_ready(&self, fired: Interest) {
         for (dir, fired) in [(READ, fired.read), (WRITE, fired.write)] {
             if fired {
-                #[cfg(not(loopwork_mutant = "readiness_dispatch_no_tick"))]
                 let _ = self.words[dir].fetch_update(AcqRel, Acquire, |w| {
                     Some((w >> 1).wrapping_add(1) << 1 | READY)
                 });
-                #[cfg(loopwork_mutant = "readiness_dispatch_no_tick")]
-                self.words[dir].fetch_or(READY, AcqRel);
             }
         }
     }

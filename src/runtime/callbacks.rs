@@ -83,17 +83,9 @@ impl CallbackState {
                     false
                 }
             }
-            #[cfg(not(loopwork_mutant = "callback_cancel_no_cas"))]
             CallbackState::Shared(a) => a
                 .compare_exchange(PENDING, CANCELLED, AcqRel, Acquire)
                 .is_ok(),
-            // Check, then store: the start can slip in between.
-            #[cfg(loopwork_mutant = "callback_cancel_no_cas")]
-            CallbackState::Shared(a) => {
-                let was = a.load(Acquire);
-                a.store(CANCELLED, Release);
-                was == PENDING
-            }
         }
     }
 

@@ -197,23 +197,19 @@ impl Runtime {
         let mut dropped_callbacks = 0;
         for l in shared.loops.iter() {
             if l.closed.load(crate::sync::atomic::Ordering::SeqCst) {
-                while let crate::scheduler::queue::Steal::Success(item) =
-                    shared.sched.loops[l.index].inbox.steal()
-                {
-                    match item {
-                        // Never polled on its loop: cancel it here so its
-                        // joiner (or ConcurrentFuture) resolves. A pinned
-                        // future is leaked by its wrapper rather than dropped
-                        // off its loop.
-                        InboxItem::Task(t) => t.shutdown(),
-                        InboxItem::Timer(entry) => entry.fire(),
-                        InboxItem::Callback { f, state, .. } => {
-                            dropped_callbacks += usize::from(callbacks::mark_dropped(&state));
-                            drop(f);
-                        }
-                        other => drop(other),
+                shared.sched.loops[l.index].drain_inbox(|item| match item {
+                    // Never polled on its loop: cancel it here so its
+                    // joiner (or ConcurrentFuture) resolves. A pinned
+                    // future is leaked by its wrapper rather than dropped
+                    // off its loop.
+                    InboxItem::Task(t) => t.shutdown(),
+                    InboxItem::Timer(entry) => entry.fire(),
+                    InboxItem::Callback { f, state, .. } => {
+                        dropped_callbacks += usize::from(callbacks::mark_dropped(&state));
+                        drop(f);
                     }
-                }
+                    other => drop(other),
+                });
             }
         }
         callbacks::report_dropped(shared.is_debug(), dropped_callbacks, "shutdown");

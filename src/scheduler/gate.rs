@@ -56,8 +56,6 @@ impl Gate {
     /// Enters the gate, or `None` when closed.
     pub(crate) fn enter(&self) -> Option<Pass<'_>> {
         let prev = self.state.fetch_add(ONE, SeqCst);
-        #[cfg(loopwork_mutant = "gate_enter_no_check")]
-        let prev = prev & !CLOSED;
         if prev & CLOSED != 0 {
             self.leave();
             return None;
@@ -85,7 +83,6 @@ impl Gate {
     pub(crate) fn close(&self) -> bool {
         let prev = self.state.fetch_or(CLOSED, SeqCst);
         self.closed.store(true, SeqCst);
-        #[cfg(not(loopwork_mutant = "gate_close_no_wait"))]
         self.wait_drained();
         prev & CLOSED == 0
     }
@@ -97,12 +94,9 @@ impl Gate {
     /// push after the loop's last look at its inbox (found by the loom model
     /// of `Local<T>` sent home during shutdown).
     pub(crate) fn wait_drained(&self) {
-        #[cfg(not(loopwork_mutant = "loop_exit_no_drain"))]
-        {
-            let mut guard = self.drained.lock();
-            while self.state.load(SeqCst) != CLOSED {
-                guard = self.drained_cv.wait(guard);
-            }
+        let mut guard = self.drained.lock();
+        while self.state.load(SeqCst) != CLOSED {
+            guard = self.drained_cv.wait(guard);
         }
     }
 }

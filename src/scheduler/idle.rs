@@ -88,7 +88,6 @@ impl Idle {
         self.sleepers[word].fetch_or(bit, SeqCst);
         let dec = UNPARKED_ONE + usize::from(is_searching) * SEARCH_ONE;
         let prev = self.state.fetch_sub(dec, SeqCst);
-        #[cfg(not(loopwork_mutant = "idle_no_fence"))]
         fence(SeqCst);
         is_searching && prev & SEARCH_MASK == 1
     }
@@ -112,7 +111,6 @@ impl Idle {
     /// one should be woken; that loop is already counted as unparked and
     /// searching.
     pub(crate) fn notify_one(&self) -> Option<usize> {
-        #[cfg(not(loopwork_mutant = "idle_no_fence"))]
         fence(SeqCst);
         'retry: loop {
             let mut state = self.state.load(SeqCst);
@@ -131,8 +129,6 @@ impl Idle {
                 let mut bits = word.load(SeqCst);
                 while bits != 0 {
                     let bit = bits & bits.wrapping_neg();
-                    #[cfg(loopwork_mutant = "idle_notify_skip_claim")]
-                    return Some(w * 64 + bit.trailing_zeros() as usize);
                     match word.compare_exchange(bits, bits & !bit, SeqCst, SeqCst) {
                         Ok(_) => return Some(w * 64 + bit.trailing_zeros() as usize),
                         Err(actual) => bits = actual,
@@ -150,13 +146,8 @@ impl Idle {
             // ticket (which then carries the responsibility), or by seeing
             // every loop awake (a loop parking later re-checks the queues).
             self.state.fetch_sub(SEARCH_ONE + UNPARKED_ONE, SeqCst);
-            #[cfg(loopwork_mutant = "idle_notify_no_retry")]
-            return None;
-            #[allow(unreachable_code)]
-            {
-                crate::sync::spin_loop();
-                continue 'retry;
-            }
+            crate::sync::spin_loop();
+            continue 'retry;
         }
     }
 

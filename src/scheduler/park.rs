@@ -37,13 +37,7 @@ pub(crate) fn park_loop(
 ) -> bool {
     flag.prepare_park();
     idle.transition_to_parked(index, was_searching);
-    #[cfg(not(loopwork_mutant = "park_no_recheck"))]
     let skip = has_work();
-    #[cfg(loopwork_mutant = "park_no_recheck")]
-    let skip = {
-        drop(has_work);
-        false
-    };
     if !skip {
         wait();
     }
@@ -71,17 +65,13 @@ pub(crate) fn poll_sibling(
     poll: impl FnOnce() -> bool,
     notify: impl FnOnce(),
 ) -> bool {
-    #[cfg(not(loopwork_mutant = "steal_events_no_precheck"))]
     if flag.is_parked() {
         return false;
     }
     let found = poll();
-    #[cfg(not(loopwork_mutant = "steal_events_no_renotify"))]
     if flag.is_parked() {
         notify();
     }
-    #[cfg(loopwork_mutant = "steal_events_no_renotify")]
-    drop(notify);
     found
 }
 
@@ -117,12 +107,9 @@ impl ParkFlag {
 
     /// Producer side, after pushing: whether the loop must be notified.
     pub(crate) fn should_notify(&self) -> bool {
-        #[cfg(not(loopwork_mutant = "inbox_skip_notify"))]
         {
             fence(SeqCst);
             self.parked.load(SeqCst)
         }
-        #[cfg(loopwork_mutant = "inbox_skip_notify")]
-        false
     }
 }

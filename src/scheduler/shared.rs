@@ -271,6 +271,14 @@ impl<I: InboxItem> Scheduler<I> {
 }
 
 impl<I: InboxItem> Slot<I> {
+    /// Takes every item in the inbox and hands it to `f` (the closer's
+    /// last step for a loop that has finished its shutdown).
+    pub(crate) fn drain_inbox(&self, mut f: impl FnMut(I)) {
+        while let Steal::Success(item) = self.inbox.steal() {
+            f(item);
+        }
+    }
+
     /// Pushes to this loop's inbox and wakes the loop if it is parked: the
     /// fence in `ParkFlag::should_notify` pairs with the one in
     /// `ParkFlag::prepare_park`.

@@ -458,9 +458,6 @@ fn can_read_output(header: &Header, slot: &UnsafeCell<Option<Waker>>, waker: &Wa
     slot.with_mut(|w| unsafe { *w = Some(waker.clone()) });
     match header.state.set_join_waker() {
         Ok(_) => false,
-        #[cfg(loopwork_mutant = "join_waker_no_recheck")]
-        Err(_) => false,
-        #[cfg(not(loopwork_mutant = "join_waker_no_recheck"))]
         Err(_) => {
             // Completed meanwhile: the slot is still ours; clear it.
             // SAFETY: JOIN_WAKER was never set, so the runtime never reads it.

@@ -147,10 +147,6 @@ impl State {
             }
             let mut next = curr;
             next.0 &= !RUNNING;
-            #[cfg(loopwork_mutant = "state_to_idle_drop_notified")]
-            {
-                next.0 &= !NOTIFIED;
-            }
             if next.is_notified() {
                 // Keep the running reference: it is the new `Notified`'s.
                 (TransitionToIdle::OkNotified, Some(next))
@@ -306,10 +302,7 @@ impl State {
     pub(crate) fn ref_dec(&self) -> bool {
         // AcqRel: Release so this thread's uses of the task happen before the
         // free; Acquire so the freeing thread sees everyone's uses.
-        #[cfg(not(loopwork_mutant = "task_ref_dec_relaxed"))]
         let prev = Snapshot(self.val.fetch_sub(REF_ONE, AcqRel));
-        #[cfg(loopwork_mutant = "task_ref_dec_relaxed")]
-        let prev = Snapshot(self.val.fetch_sub(REF_ONE, Relaxed));
         assert!(prev.ref_count() >= 1, "task reference count underflow");
         prev.ref_count() == 1
     }
