@@ -64,6 +64,7 @@ impl Parker {
         *n = false;
         drop(n);
         if let Some(lock) = &self.wait_lock {
+            // Release: pairs with the next `try_lock`'s Acquire.
             lock.store(false, Release);
         }
         true
@@ -83,6 +84,7 @@ impl Parker {
             return false;
         }
         *self.notified.lock() = false;
+        // Release: pairs with the next `try_lock`'s Acquire.
         lock.store(false, Release);
         true
     }

@@ -141,6 +141,8 @@ impl Readiness {
                         self.clear_ready_if(dir, tick);
                     }
                     Ok((res, drained)) => {
+                        // Acquire: pairs with `mark_closed`'s Release (made
+                        // before the dispatch whose tick was sampled).
                         let drained = drained && !self.closed.load(Acquire);
                         if drained {
                             self.clear_ready_if(dir, tick);
@@ -176,12 +178,16 @@ impl Readiness {
         if !listed {
             list.push(cx.waker().clone());
         }
+        // Acquire: pairs with `dispatch`'s AcqRel update of the word; read
+        // after the waker is listed (under the lock `dispatch` takes to
+        // collect waiters), so an edge is seen here or wakes this waker.
         if self.words[dir].load(Acquire) & READY != 0 {
             if !listed {
                 list.pop();
             }
             return Poll::Ready(Ok(()));
         }
+        // Acquire: pairs with `shut_down`'s Release (both under the lock).
         if self.shut_down.load(Acquire) {
             if !listed {
                 list.pop();
@@ -195,6 +201,7 @@ impl Readiness {
 
     /// The cached readiness of direction `dir` and its event tick.
     pub(crate) fn readiness(&self, dir: usize) -> (bool, u64) {
+        // Acquire: pairs with `dispatch`'s update (and a clear's CAS).
         unpack(self.words[dir].load(Acquire))
     }
 
@@ -202,6 +209,9 @@ impl Readiness {
     /// `tick`: clear `ready` unless an event arrived since (one CAS: it
     /// fails if `dispatch` bumped the tick).
     pub(crate) fn clear_ready_if(&self, dir: usize, tick: u64) {
+        // AcqRel: pairs with `dispatch`'s update: the CAS fails exactly
+        // when an event (a new tick) came in between. Relaxed on failure:
+        // nothing is read then.
         let _ = self.words[dir].compare_exchange(tick << 1 | READY, tick << 1, AcqRel, Relaxed);
     }
 
@@ -235,6 +245,7 @@ impl Readiness {
     /// error. Whether there were waiters.
     pub(crate) fn shut_down(&self, wake: &mut Vec<Waker>) -> bool {
         let mut waiters = self.waiters.lock();
+        // Release: pairs with `poll_ready`'s Acquire load.
         self.shut_down.store(true, Release);
         let before = wake.len();
         wake.append(&mut waiters[READ]);
@@ -247,6 +258,7 @@ impl Readiness {
     /// [`Readiness::dispatch`] of that event, so an operation that samples
     /// the event's tick also sees the flag.
     pub(crate) fn mark_closed(&self) {
+        // Release: pairs with `poll_io`'s Acquire load of the flag.
         self.closed.store(true, Release);
     }
 
@@ -254,6 +266,8 @@ impl Readiness {
     fn set_ready(&self, fired: Interest) {
         for (dir, fired) in [(READ, fired.read), (WRITE, fired.write)] {
             if fired {
+                // AcqRel: pairs with `poll_ready`'s and `readiness`'s
+                // Acquire loads and with `clear_ready_if`'s CAS.
                 let _ = self.words[dir].fetch_update(AcqRel, Acquire, |w| {
                     Some((w >> 1).wrapping_add(1) << 1 | READY)
                 });

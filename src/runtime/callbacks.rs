@@ -39,6 +39,9 @@ const DROPPED: u8 = 3;
 /// Marks a thread-safe callback dropped by a closing loop; `false` if it had
 /// started or was cancelled (then nothing is lost).
 pub(crate) fn mark_dropped(state: &Arc<AtomicU8>) -> bool {
+    // One CAS decides between dropped, started and cancelled (see
+    // `try_start` and `cancel`); AcqRel/Acquire pair with theirs and with
+    // the handle's `cancelled()` / `dropped()` loads.
     state
         .compare_exchange(PENDING, DROPPED, AcqRel, Acquire)
         .is_ok()
@@ -67,6 +70,8 @@ impl CallbackState {
                     false
                 }
             }
+            // The loop's side of the one decision: pairs with `cancel`'s and
+            // `mark_dropped`'s CAS (whoever is first wins).
             CallbackState::Shared(a) => a
                 .compare_exchange(PENDING, STARTED, AcqRel, Acquire)
                 .is_ok(),
@@ -83,6 +88,7 @@ impl CallbackState {
                     false
                 }
             }
+            // The handle's side: pairs with `try_start`'s CAS.
             CallbackState::Shared(a) => a
                 .compare_exchange(PENDING, CANCELLED, AcqRel, Acquire)
                 .is_ok(),
@@ -112,6 +118,7 @@ impl CallbackState {
     fn get(&self) -> u8 {
         match self {
             CallbackState::Local(c) => c.get(),
+            // Acquire: pairs with the CAS that set the state.
             CallbackState::Shared(a) => a.load(Acquire),
         }
     }
@@ -210,6 +217,7 @@ impl CallbackHandle {
     /// rt.close();
     /// ```
     pub fn cancelled(&self) -> bool {
+        // Acquire: pairs with `cancel`'s CAS (on any thread).
         self.state.load(Acquire) == CANCELLED
     }
 
@@ -245,6 +253,7 @@ impl CallbackHandle {
     /// assert!(!h.cancel(), "it will never run, but it was not cancelled");
     /// ```
     pub fn dropped(&self) -> bool {
+        // Acquire: pairs with `mark_dropped`'s CAS on the closing loop.
         self.state.load(Acquire) == DROPPED
     }
 }

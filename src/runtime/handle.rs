@@ -133,6 +133,8 @@ impl Wake for ThreadWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        // Release: pairs with `block_on`'s Acquire swap (the wake is seen
+        // with everything the waker's thread did before it).
         self.notified.store(true, Release);
         self.thread.unpark();
     }
@@ -158,6 +160,7 @@ pub(crate) fn block_on<F: Future>(
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }
+        // Acquire: pairs with `ThreadWaker::wake_by_ref`'s Release store.
         while !parker.notified.swap(false, Acquire) {
             // On a loop thread (a misuse that `check_blocking_wait` reports)
             // the loop cannot fire its timers while it is held here, and a

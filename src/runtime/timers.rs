@@ -70,6 +70,9 @@ impl TimerEntry {
             .compare_exchange(WAITING, FIRED, AcqRel, Acquire)
             .is_ok()
         {
+            // AcqRel: pairs with `cancel`'s CAS (one of fired/cancelled
+            // wins) and, through the Release, with `poll_fired`'s Acquire
+            // load under the waker lock.
             // The state is set before the lock is taken; a poller that holds
             // the lock either stored its waker before (we take it here) or
             // sees FIRED after (and completes without waiting).
@@ -84,6 +87,7 @@ impl TimerEntry {
     /// wakes (replacing the previous one unless it would wake the same task).
     pub(crate) fn poll_fired(&self, waker: &Waker) -> bool {
         let mut slot = self.waker.lock();
+        // Acquire: pairs with `fire`'s CAS.
         if self.state.load(Acquire) == FIRED {
             return true;
         }
@@ -96,6 +100,7 @@ impl TimerEntry {
 
     /// Cancels the entry (its waker is dropped; the heap drops it later).
     pub(crate) fn cancel(&self) {
+        // Pairs with `fire`'s CAS: one of them wins.
         let _ = self
             .state
             .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire);

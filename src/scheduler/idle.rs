@@ -88,6 +88,11 @@ impl Idle {
         self.sleepers[word].fetch_or(bit, SeqCst);
         let dec = UNPARKED_ONE + usize::from(is_searching) * SEARCH_ONE;
         let prev = self.state.fetch_sub(dec, SeqCst);
+        // Pairs with the fence at the top of `notify_one`: this loop's
+        // "parked" (the bit and the count above) against the producer's
+        // push. Either the producer's read of the counts sees this loop
+        // parked, or this loop's re-check of the queues (next, in
+        // `park_loop`) sees the producer's work.
         fence(SeqCst);
         is_searching && prev & SEARCH_MASK == 1
     }
@@ -111,6 +116,9 @@ impl Idle {
     /// one should be woken; that loop is already counted as unparked and
     /// searching.
     pub(crate) fn notify_one(&self) -> Option<usize> {
+        // Pairs with the fence in `transition_to_parked`: the caller's push
+        // (before this call) against a parking loop's publication (see the
+        // module docs).
         fence(SeqCst);
         'retry: loop {
             let mut state = self.state.load(SeqCst);

@@ -90,6 +90,10 @@ impl ParkFlag {
     /// The loop is about to park; it must re-check its inbox after this.
     pub(crate) fn prepare_park(&self) {
         self.parked.store(true, SeqCst);
+        // Pairs with the fence in `should_notify`: this store against a
+        // producer's push to the inbox. Either the producer reads the flag
+        // up (and notifies), or the loop's re-check after this sees the
+        // item.
         fence(SeqCst);
     }
 
@@ -101,6 +105,9 @@ impl ParkFlag {
     /// Whether the loop is parking or parked (not running): for event
     /// stealers, see [`poll_sibling`].
     pub(crate) fn is_parked(&self) -> bool {
+        // Pairs with the fence in `prepare_park`: an event stealer's wait
+        // on the sibling's poller (before its post-check) against the
+        // sibling raising its flag (see `poll_sibling`).
         fence(SeqCst);
         self.parked.load(SeqCst)
     }
@@ -108,6 +115,7 @@ impl ParkFlag {
     /// Producer side, after pushing: whether the loop must be notified.
     pub(crate) fn should_notify(&self) -> bool {
         {
+            // Pairs with the fence in `prepare_park` (see there).
             fence(SeqCst);
             self.parked.load(SeqCst)
         }

@@ -108,6 +108,9 @@ impl State {
     }
 
     pub(crate) fn load(&self) -> Snapshot {
+        // Acquire: pairs with the Release half of the transitions below (a
+        // COMPLETE seen here comes with the output `transition_to_complete`
+        // published).
         Snapshot(self.val.load(Acquire))
     }
 
@@ -307,6 +310,11 @@ impl State {
         prev.ref_count() == 1
     }
 
+    /// The transitions' CAS loop. AcqRel on success: Release publishes
+    /// what this side did before the transition (a waker stored, the
+    /// future dropped) to the side whose Acquire reads the new state (its
+    /// own CAS, or `load`); Acquire on failure pairs likewise with the
+    /// transition that got in first.
     fn fetch_update_action<T>(&self, mut f: impl FnMut(Snapshot) -> (T, Option<Snapshot>)) -> T {
         let mut curr = self.load();
         loop {
@@ -322,6 +330,7 @@ impl State {
         }
     }
 
+    /// As `fetch_update_action` (same orderings, same pairing).
     fn fetch_update(
         &self,
         mut f: impl FnMut(Snapshot) -> Option<Snapshot>,
