@@ -394,7 +394,9 @@ impl Rt for Lw {
     /// pool), inherent `read` / `write_all`.
     async fn tcp_echo(&self, conns: usize, trips: usize) -> (usize, usize) {
         use loopwork::net::{TcpListener, TcpStream};
-        let listener = TcpListener::bind("127.0.0.1:0").expect("tcp_echo: bind");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("tcp_echo: bind");
         let addr = listener.local_addr().expect("tcp_echo: local_addr");
         let server = self.spawn(async move {
             let mut echoers = Vec::with_capacity(conns);

@@ -100,7 +100,7 @@ fn main() {
     // The accept loop is a task like the connections it spawns; the main
     // thread only waits on it.
     let server = rt.handle().spawn(async move {
-        let listener = TcpListener::bind(&addr).expect("bind");
+        let listener = TcpListener::bind(addr.clone()).await.expect("bind");
         println!(
             "listening on http://{}",
             listener.local_addr().expect("local_addr")

@@ -156,7 +156,7 @@ sync::cfg_loom! {
 ///
 /// #[loopwork::main(loops = 2, debug = true)]
 /// async fn main() -> Result<(), Box<dyn Error>> {
-///     let listener = loopwork::net::TcpListener::bind("127.0.0.1:0")?;
+///     let listener = loopwork::net::TcpListener::bind("127.0.0.1:0").await?;
 ///     println!("bound {}", listener.local_addr()?);
 ///     Ok(())
 /// }

@@ -69,7 +69,9 @@ fn a_task_retrying_an_accept_that_fails_with_emfile_leaves_its_loop_serving() {
         let (first_err_tx, first_err) = mpsc::channel();
         let (s, e) = (stop.clone(), errors.clone());
         let server = lp.run_coroutine_threadsafe(async move {
-            let listener = loopwork::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = loopwork::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
             go_fut.await.unwrap();
             let mut first = Some(first_err_tx);

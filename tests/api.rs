@@ -143,7 +143,7 @@ fn tcp_streams_report_their_local_and_peer_addresses() {
     let rt = common::runtime(1);
     rt.block_on(async {
         loopwork::spawn(async {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let accept = loopwork::spawn(async move { listener.accept().await.unwrap() });
             let client = TcpStream::connect(addr).await.unwrap();
@@ -164,8 +164,8 @@ fn connected_udp_sockets_send_and_recv_to_their_peer_only() {
     let rt = common::runtime(1);
     rt.block_on(async {
         loopwork::spawn(async {
-            let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
             a.connect(b_addr).unwrap();
             b.connect(a_addr).unwrap();

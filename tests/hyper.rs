@@ -39,8 +39,8 @@ async fn hello_or_echo(req: Request<Incoming>) -> Result<Response<Body>, hyper::
 /// An HTTP/1.1 server on loopwork: accepts on a fresh port, serves each
 /// connection with [`hello_or_echo`] in its own task, and counts the
 /// connections it accepted in `conns`.
-fn serve(conns: Arc<AtomicUsize>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+async fn serve(conns: Arc<AtomicUsize>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     loopwork::spawn(async move {
         loop {
@@ -85,7 +85,7 @@ async fn body_of(res: Response<Incoming>) -> Bytes {
 fn hyper_client_on_loopwork_gets_the_response_of_a_hyper_server_on_loopwork() {
     common::within(60, "hyper-hello", || {
         common::runtime(2).block_on(async {
-            let addr = serve(Arc::default());
+            let addr = serve(Arc::default()).await;
             let mut client = client(TcpStream::connect(addr).await.unwrap()).await;
             let res = client.send_request(get()).await.unwrap();
             assert_eq!(res.status(), 200);
@@ -100,7 +100,7 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     common::within(60, "hyper-keep-alive", || {
         common::runtime(2).block_on(async {
             let conns = Arc::new(AtomicUsize::new(0));
-            let addr = serve(conns.clone());
+            let addr = serve(conns.clone()).await;
             let mut client = client(TcpStream::connect(addr).await.unwrap()).await;
             for i in 0..5 {
                 client.ready().await.unwrap();
@@ -124,7 +124,7 @@ fn keep_alive_serves_several_requests_on_one_connection() {
 fn a_one_mib_request_body_is_echoed_back_whole() {
     common::within(60, "hyper-echo-1mib", || {
         common::runtime(2).block_on(async {
-            let addr = serve(Arc::default());
+            let addr = serve(Arc::default()).await;
             let mut client = client(TcpStream::connect(addr).await.unwrap()).await;
             let sent: Bytes = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
             let req = Request::post("/")
@@ -144,7 +144,7 @@ fn a_one_mib_request_body_is_echoed_back_whole() {
 fn header_read_timeout_closes_a_connection_whose_header_never_ends() {
     common::within(60, "hyper-header-timeout", || {
         common::runtime(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let server = loopwork::spawn(async move {
                 let (stream, _) = listener.accept().await.unwrap();
@@ -176,7 +176,7 @@ fn header_read_timeout_closes_a_connection_whose_header_never_ends() {
 fn graceful_shutdown_lets_the_request_in_flight_complete() {
     common::within(60, "hyper-graceful", || {
         common::runtime(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             // The handler tells the test it has the request, then waits for
             // the test to let it answer.

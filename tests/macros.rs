@@ -45,7 +45,7 @@ async fn debug_false_turns_debug_mode_off_whatever_the_environment_says() {
 #[loopwork::test]
 async fn a_result_return_type_passes_through_and_question_mark_works() -> Result<(), std::io::Error>
 {
-    let listener = loopwork::net::TcpListener::bind("127.0.0.1:0")?;
+    let listener = loopwork::net::TcpListener::bind("127.0.0.1:0").await?;
     assert_ne!(listener.local_addr()?.port(), 0);
     Ok(())
 }

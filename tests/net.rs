@@ -48,7 +48,7 @@ fn tcp_echo_with_many_connections_across_loops_round_trips_every_byte() {
         let rt = common::runtime(2);
         rt.block_on(async {
             loopwork::spawn(async {
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
                 const CONNS: usize = 32;
                 const ROUNDS: usize = 100;
@@ -105,7 +105,7 @@ fn tcp_echo_with_many_connections_across_loops_round_trips_every_byte() {
 /// A listener task that accepts one connection and returns everything read
 /// from it until end of stream, and a client connected to it.
 async fn server_reading_to_end() -> (loopwork::Task<Vec<u8>>, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = loopwork::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
@@ -181,8 +181,8 @@ fn a_reader_waiting_on_a_socket_is_woken_by_data_from_a_foreign_thread() {
 fn udp_send_to_and_recv_from_round_trip() {
     let rt = common::runtime(2);
     rt.block_on(async {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b_addr = b.local_addr().unwrap();
         let echo = loopwork::spawn(async move {
             let mut buf = [0u8; 16];
@@ -269,7 +269,7 @@ fn several_tasks_waiting_on_one_socket_are_all_woken() {
         let rt = common::runtime(1);
         rt.block_on(async {
             loopwork::spawn(async {
-                let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+                let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
                 let addr = sock.local_addr().unwrap();
                 let waiting = Arc::new(AtomicUsize::new(0));
                 let receivers: Vec<_> = (0..3)
@@ -315,7 +315,7 @@ fn two_accepts_on_one_listener_each_get_a_connection() {
         let rt = common::runtime(1);
         rt.block_on(async {
             loopwork::spawn(async {
-                let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+                let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
                 let addr = listener.local_addr().unwrap();
                 let waiting = Arc::new(AtomicUsize::new(0));
                 let acceptors: Vec<_> = (0..2)
@@ -363,7 +363,7 @@ fn loops_of_accepted_streams(pinned: bool, n: usize) -> Vec<String> {
     let rt = common::runtime(2);
     let loops = rt.block_on(async move {
         loopwork::spawn(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let clients: Vec<_> = (0..n)
                 .map(|_| std::net::TcpStream::connect(addr).unwrap())
@@ -621,5 +621,57 @@ fn unix_streams_read_into_uninitialised_buffers() {
         drop(a);
         assert_eq!(b.read_uninit(&mut buf).await.unwrap(), 0);
     });
+    rt.close();
+}
+
+/// An address whose resolution records the thread it ran on.
+#[derive(Clone)]
+struct RecordingAddr(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl std::net::ToSocketAddrs for RecordingAddr {
+    type Iter = std::vec::IntoIter<std::net::SocketAddr>;
+    fn to_socket_addrs(&self) -> std::io::Result<Self::Iter> {
+        *self.0.lock().unwrap() = std::thread::current().name().map(str::to_owned);
+        Ok(vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))].into_iter())
+    }
+}
+
+#[test]
+fn bind_resolves_its_address_on_the_blocking_pool_not_on_a_loop() {
+    let rt = common::runtime(1);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let addr = RecordingAddr(seen.clone());
+    let (tcp, udp) = rt.block_on(async move {
+        loopwork::spawn(async move {
+            let listener = TcpListener::bind(addr.clone()).await.unwrap();
+            let tcp = seen.lock().unwrap().take();
+            let socket = UdpSocket::bind(addr).await.unwrap();
+            let udp = seen.lock().unwrap().take();
+            assert_ne!(listener.local_addr().unwrap().port(), 0);
+            assert_ne!(socket.local_addr().unwrap().port(), 0);
+            (tcp, udp)
+        })
+        .await
+        .unwrap()
+    });
+    for name in [tcp, udp] {
+        let name = name.expect("the address was resolved on a named thread");
+        assert!(name.contains("blocking"), "resolved on '{name}', not the blocking pool");
+    }
+    rt.close();
+}
+
+#[test]
+fn bind_accepts_a_host_name_and_port() {
+    let rt = common::runtime(1);
+    let port = rt.block_on(async {
+        loopwork::spawn(async {
+            let listener = TcpListener::bind(("localhost", 0)).await.unwrap();
+            listener.local_addr().unwrap().port()
+        })
+        .await
+        .unwrap()
+    });
+    assert_ne!(port, 0);
     rt.close();
 }

@@ -163,7 +163,9 @@ fn an_accept_waiting_in_a_foreign_block_on_fails_when_the_runtime_closes() {
         let (tx, rx) = mpsc::channel();
         let acceptor = std::thread::spawn(move || {
             handle.block_on(async move {
-                let listener = loopwork::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let listener = loopwork::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .unwrap();
                 let (accept, waiting) = signal(listener.accept());
                 tx.send(waiting).unwrap();
                 let r = accept.await.map(|_| ());

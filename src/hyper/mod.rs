@@ -47,7 +47,7 @@
 //! }
 //!
 //! loopwork::run(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 //!     let addr = listener.local_addr().unwrap();
 //!     loopwork::spawn(async move {
 //!         loop {

@@ -15,7 +15,7 @@
 //! use loopwork::net::{TcpListener, TcpStream};
 //!
 //! loopwork::run(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 //!     let addr = listener.local_addr().unwrap();
 //!     let server = loopwork::spawn(async move {
 //!         let (stream, _) = listener.accept().await.unwrap();

@@ -145,13 +145,34 @@ where
     })
 }
 
+/// Resolves `addr` on the blocking pool (a name lookup blocks): the
+/// addresses to bind or connect to, never empty.
+pub(crate) async fn resolve(
+    addr: impl std::net::ToSocketAddrs + Send + 'static,
+) -> io::Result<Vec<std::net::SocketAddr>> {
+    let addrs = connect_blocking(move || {
+        addr.to_socket_addrs()
+            .map(|a| a.collect::<Vec<_>>())
+    })
+    .await?;
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to no socket address",
+        ));
+    }
+    Ok(addrs)
+}
+
 /// Runs a blocking connect on the blocking pool.
 pub(crate) async fn connect_blocking<S: Send + 'static>(
     f: impl FnOnce() -> io::Result<S> + Send + 'static,
 ) -> io::Result<S> {
     match crate::blocking::spawn_blocking(f).await {
         Ok(res) => res,
-        Err(e) => Err(io::Error::other(format!("connect did not complete: {e}"))),
+        Err(e) => Err(io::Error::other(format!(
+            "the blocking pool did not run the resolve or connect: {e}"
+        ))),
     }
 }
 

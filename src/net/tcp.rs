@@ -1,6 +1,6 @@
 //! TCP: `TcpListener` and `TcpStream`.
 
-use super::stream::{connect_blocking, poll_read_tcp, stream_api};
+use super::stream::{connect_blocking, poll_read_tcp, resolve, stream_api};
 use super::{inq, Async};
 use crate::sync::atomic::AtomicUsize;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -22,16 +22,20 @@ use std::task::{Context, Poll};
 pub struct TcpListener(Async<std::net::TcpListener>, AtomicUsize);
 
 impl TcpListener {
-    /// Binds to `addr` (e.g. `"127.0.0.1:0"`).
+    /// Binds to `addr` (e.g. `"127.0.0.1:0"`, a `SocketAddr`, or
+    /// `("localhost", 8080)`). The address is resolved on the blocking pool,
+    /// never on a loop: a host name may need a DNS lookup, which would stall
+    /// the loop and every task on it (as tokio's and smol's `bind`).
     ///
     /// # Errors
-    /// As `std::net::TcpListener::bind`, or if registration fails.
+    /// As `std::net::TcpListener::bind` (every resolved address is tried in
+    /// turn), or if the name does not resolve, or if registration fails.
     ///
     /// # Panics
     /// Outside a loopwork runtime.
-    #[track_caller]
-    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let listener = Async::new(std::net::TcpListener::bind(addr)?)?;
+    pub async fn bind(addr: impl ToSocketAddrs + Send + 'static) -> io::Result<TcpListener> {
+        let addrs = resolve(addr).await?;
+        let listener = Async::new(std::net::TcpListener::bind(&addrs[..])?)?;
         Ok(TcpListener(listener, AtomicUsize::new(0)))
     }
 

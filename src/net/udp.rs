@@ -9,13 +9,15 @@ use std::net::{SocketAddr, ToSocketAddrs};
 pub struct UdpSocket(Async<std::net::UdpSocket>);
 
 impl UdpSocket {
-    /// Binds to `addr`.
+    /// Binds to `addr`, resolved on the blocking pool, never on a loop (see
+    /// [`TcpListener::bind`](super::TcpListener::bind)).
     ///
     /// # Errors
-    /// As `std::net::UdpSocket::bind`, or if registration fails.
-    #[track_caller]
-    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        Ok(UdpSocket(Async::new(std::net::UdpSocket::bind(addr)?)?))
+    /// As `std::net::UdpSocket::bind`, or if the name does not resolve, or
+    /// if registration fails.
+    pub async fn bind(addr: impl ToSocketAddrs + Send + 'static) -> io::Result<UdpSocket> {
+        let addrs = super::stream::resolve(addr).await?;
+        Ok(UdpSocket(Async::new(std::net::UdpSocket::bind(&addrs[..])?)?))
     }
 
     /// Sends a datagram to `addr`.
