@@ -656,7 +656,10 @@ fn bind_resolves_its_address_on_the_blocking_pool_not_on_a_loop() {
     });
     for name in [tcp, udp] {
         let name = name.expect("the address was resolved on a named thread");
-        assert!(name.contains("blocking"), "resolved on '{name}', not the blocking pool");
+        assert!(
+            name.contains("blocking"),
+            "resolved on '{name}', not the blocking pool"
+        );
     }
     rt.close();
 }

@@ -39,6 +39,7 @@
 //! [`LoopHandle::run_coroutine_threadsafe`]: crate::runtime::LoopHandle::run_coroutine_threadsafe
 //! [`LoopHandle::spawn_local_threadsafe`]: crate::runtime::LoopHandle::spawn_local_threadsafe
 
+use super::oneshot::OneShot;
 use crate::runtime::check_blocking_wait;
 use crate::sync::thread::{self, ThreadId};
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -48,7 +49,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// How long a blocking `result()` watches for the result before it sleeps.
@@ -72,11 +73,11 @@ pub(crate) struct Shared<T> {
 }
 
 struct State<T> {
-    done: bool,
+    /// The result and the awaiting task's waker (the core shared with
+    /// `PromiseFuture`); set once: the future is done.
+    shot: OneShot<Result<T, TaskError>>,
     cancelled: bool,
-    result: Option<Result<T, TaskError>>,
     callbacks: Vec<DoneCallback<T>>,
-    waker: Option<Waker>,
     /// The task producing the value, to cancel it.
     task: Option<Task<()>>,
     /// The thread polling the work right now (see the protocol).
@@ -89,11 +90,9 @@ impl<T> Shared<T> {
     pub(crate) fn new() -> Arc<Shared<T>> {
         Arc::new(Shared {
             state: Mutex::new(State {
-                done: false,
+                shot: OneShot::new(),
                 cancelled: false,
-                result: None,
                 callbacks: Vec::new(),
-                waker: None,
                 task: None,
                 polling: None,
                 cancel_waiting: false,
@@ -149,21 +148,20 @@ impl<T> Shared<T> {
         mut st: MutexGuard<'_, State<T>>,
         result: Result<T, TaskError>,
     ) -> bool {
-        if st.done {
+        if st.shot.is_set() {
             // The loser's value is dropped outside the lock: its drop may
             // touch this future.
             drop(st);
             drop(result);
             return false;
         }
-        st.done = true;
         st.cancelled = matches!(result, Err(TaskError::Cancelled));
         let callbacks = std::mem::take(&mut st.callbacks);
-        let result = st.result.insert(result);
+        let waker = st.shot.set(result);
+        let result = st.shot.get().expect("just set");
         for cb in callbacks {
             run_callback(cb, result);
         }
-        let waker = st.waker.take();
         let task = st.task.take();
         // Release: pairs with the Acquire load in `spin_until_done`; a
         // waiter that sees the hint then takes the lock, which orders the
@@ -184,7 +182,7 @@ impl<T> Shared<T> {
     /// (cancelled), and then the work must never be polled again.
     fn begin_poll(&self) -> bool {
         let mut st = self.state.lock();
-        if st.done {
+        if st.shot.is_set() {
             return false;
         }
         st.polling = Some(thread::current().id());
@@ -206,12 +204,12 @@ impl<T> Shared<T> {
                 self.resolve_locked(st, result);
                 false
             }
-            None => !st.done,
+            None => !st.shot.is_set(),
         }
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.state.lock().done
+        self.state.lock().shot.is_set()
     }
 
     /// Before a blocking waiter sleeps on the condvar: watch for the result
@@ -240,7 +238,7 @@ impl<T> Shared<T> {
     /// cancelled before the task existed.
     pub(crate) fn set_task(&self, task: Task<()>) {
         let mut st = self.state.lock();
-        if st.done {
+        if st.shot.is_set() {
             drop(st);
             if !task.is_finished() {
                 task.cancel();
@@ -374,7 +372,7 @@ impl<T> ConcurrentFuture<T> {
         self.shared.check_not_own_loop("ConcurrentFuture::result");
         self.shared.spin_until_done();
         let mut st = self.shared.state.lock();
-        while !st.done {
+        while !st.shot.is_set() {
             st = self.shared.cv.wait(st);
         }
         take_result(&mut st)
@@ -407,7 +405,7 @@ impl<T> ConcurrentFuture<T> {
             .check_not_own_loop("ConcurrentFuture::result_timeout");
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.shared.state.lock();
-        while !st.done {
+        while !st.shot.is_set() {
             match deadline {
                 None => st = self.shared.cv.wait(st),
                 Some(d) => {
@@ -419,7 +417,7 @@ impl<T> ConcurrentFuture<T> {
                     st = guard;
                     // Timed out means the deadline has passed (under loom,
                     // which has no clock, it means "the timeout fired first").
-                    if timed_out && !st.done {
+                    if timed_out && !st.shot.is_set() {
                         return Err(Elapsed::new());
                     }
                 }
@@ -452,7 +450,7 @@ impl<T> ConcurrentFuture<T> {
         let me = thread::current().id();
         let mut st = self.shared.state.lock();
         loop {
-            if st.done {
+            if st.shot.is_set() {
                 return false;
             }
             match st.polling {
@@ -505,10 +503,10 @@ impl<T> ConcurrentFuture<T> {
     /// ```
     pub fn add_done_callback(&self, f: impl FnOnce(&Result<T, TaskError>) + Send + 'static) {
         let mut st = self.shared.state.lock();
-        if st.done {
+        if st.shot.is_set() {
             let result = st
-                .result
-                .as_ref()
+                .shot
+                .get()
                 .expect("ConcurrentFuture::add_done_callback after its result was taken");
             run_callback(Box::new(f), result);
         } else {
@@ -518,7 +516,7 @@ impl<T> ConcurrentFuture<T> {
 }
 
 fn take_result<T>(st: &mut State<T>) -> Result<T, TaskError> {
-    st.result
+    st.shot
         .take()
         .expect("ConcurrentFuture result already taken (by result_timeout or .await)")
 }
@@ -534,21 +532,18 @@ impl<T> Future for ConcurrentFuture<T> {
 impl<T> ConcurrentFuture<T> {
     fn poll_result(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
         let mut st = self.shared.state.lock();
-        if st.done {
-            return Poll::Ready(take_result(&mut st));
-        }
-        match &st.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => st.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        st.shot.poll_take(cx).map(|r| {
+            r.unwrap_or_else(|| {
+                panic!("ConcurrentFuture result already taken (by result_timeout or .await)")
+            })
+        })
     }
 }
 
 impl<T> fmt::Debug for ConcurrentFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.shared.state.lock();
-        let state = match (st.done, st.cancelled) {
+        let state = match (st.shot.is_set(), st.cancelled) {
             (false, _) => "pending",
             (true, true) => "cancelled",
             (true, false) => "done",

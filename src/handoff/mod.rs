@@ -16,6 +16,7 @@ pub(crate) mod concurrent;
 pub(crate) mod home;
 #[cfg(not(loopwork_loom))]
 mod local;
+mod oneshot;
 #[cfg(not(loopwork_loom))]
 mod promise;
 #[cfg(not(loopwork_loom))]

@@ -1,11 +1,12 @@
 //! `promise()`: a one-shot result set by one side and awaited by the other
 //! (asyncio's `Future` used as a completion handle).
 
+use super::oneshot::OneShot;
 use crate::sync::{Arc, Mutex};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// Why [`Promise::set_result`] refused the value.
 ///
@@ -63,17 +64,11 @@ impl fmt::Display for PromiseError {
 
 impl std::error::Error for PromiseError {}
 
-enum Slot<T> {
-    Pending,
-    Set(T),
-    Taken,
-    Cancelled,
-    Dropped,
-}
-
 struct Inner<T> {
-    slot: Slot<T>,
-    waker: Option<Waker>,
+    /// The result: the value, or why there is none.
+    shot: OneShot<Result<T, PromiseError>>,
+    /// The future was cancelled (a later `set_result` says so).
+    cancelled: bool,
 }
 
 /// Makes a connected pair: set the result on the [`Promise`], await it on
@@ -90,8 +85,8 @@ struct Inner<T> {
 /// ```
 pub fn promise<T>() -> (Promise<T>, PromiseFuture<T>) {
     let inner = Arc::new(Mutex::new(Inner {
-        slot: Slot::Pending,
-        waker: None,
+        shot: OneShot::new(),
+        cancelled: false,
     }));
     (
         Promise {
@@ -123,13 +118,13 @@ impl<T> Promise<T> {
     /// ```
     pub fn set_result(&self, value: T) -> Result<(), InvalidState> {
         let mut inner = self.inner.lock();
-        match inner.slot {
-            Slot::Pending => {}
-            Slot::Cancelled => return Err(InvalidState::Cancelled),
-            Slot::Set(_) | Slot::Taken | Slot::Dropped => return Err(InvalidState::AlreadySet),
+        if inner.cancelled {
+            return Err(InvalidState::Cancelled);
         }
-        inner.slot = Slot::Set(value);
-        let waker = inner.waker.take();
+        if inner.shot.is_set() {
+            return Err(InvalidState::AlreadySet);
+        }
+        let waker = inner.shot.set(Ok(value));
         drop(inner);
         if let Some(w) = waker {
             w.wake();
@@ -148,16 +143,15 @@ impl<T> Promise<T> {
     /// assert!(p.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.inner.lock().slot, Slot::Cancelled)
+        self.inner.lock().cancelled
     }
 }
 
 impl<T> Drop for Promise<T> {
     fn drop(&mut self) {
         let mut inner = self.inner.lock();
-        if matches!(inner.slot, Slot::Pending) {
-            inner.slot = Slot::Dropped;
-            let waker = inner.waker.take();
+        if !inner.shot.is_set() {
+            let waker = inner.shot.set(Err(PromiseError::Dropped));
             drop(inner);
             if let Some(w) = waker {
                 w.wake();
@@ -197,12 +191,13 @@ impl<T> PromiseFuture<T> {
     /// ```
     pub fn cancel(&self) -> bool {
         let mut inner = self.inner.lock();
-        if matches!(inner.slot, Slot::Pending) {
-            inner.slot = Slot::Cancelled;
-            true
-        } else {
-            false
+        if inner.shot.is_set() {
+            return false;
         }
+        inner.cancelled = true;
+        // The waker, if any, is this future's own task: nothing to wake.
+        drop(inner.shot.set(Err(PromiseError::Cancelled)));
+        true
     }
 
     /// Whether a result (or an error) is ready.
@@ -216,7 +211,7 @@ impl<T> PromiseFuture<T> {
     /// assert!(f.is_done());
     /// ```
     pub fn is_done(&self) -> bool {
-        !matches!(self.inner.lock().slot, Slot::Pending)
+        self.inner.lock().shot.is_set()
     }
 }
 
@@ -231,26 +226,13 @@ impl<T> Future for PromiseFuture<T> {
 impl<T> PromiseFuture<T> {
     fn poll_slot(&self, cx: &mut Context<'_>) -> Poll<Result<T, PromiseError>> {
         let mut inner = self.inner.lock();
-        match std::mem::replace(&mut inner.slot, Slot::Taken) {
-            Slot::Set(v) => Poll::Ready(Ok(v)),
-            Slot::Cancelled => {
-                inner.slot = Slot::Cancelled;
-                Poll::Ready(Err(PromiseError::Cancelled))
-            }
-            Slot::Dropped => {
-                inner.slot = Slot::Dropped;
-                Poll::Ready(Err(PromiseError::Dropped))
-            }
-            Slot::Taken => panic!("PromiseFuture polled after it returned its value"),
-            Slot::Pending => {
-                inner.slot = Slot::Pending;
-                match &inner.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => inner.waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
+        // An error stays: polled again, the future gives it again.
+        if let Some(Err(e)) = inner.shot.get() {
+            return Poll::Ready(Err(*e));
         }
+        inner.shot.poll_take(cx).map(|r| {
+            r.unwrap_or_else(|| panic!("PromiseFuture polled after it returned its value"))
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// A Unix-domain stream listener. Accepted streams are spread over the
-/// loops like [`TcpListener`]'s.
+/// loops like [`TcpListener`](super::TcpListener)'s.
 #[derive(Debug)]
 pub struct UnixListener(Async<unix::UnixListener>, AtomicUsize);
 
