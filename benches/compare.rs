@@ -19,7 +19,7 @@
 //!   `Executor` run by `n` threads with `async_io::block_on(ex.run(..))`; timers
 //!   are `async_io::Timer`).
 //! * **One runtime awake at a time**: every sample gets a runtime built for it
-//!   (one empty task run first, so its threads have started) and shut down,
+//!   (the workload run once untimed first, so it is warm) and shut down,
 //!   threads joined, before the next sample; no other runtime's threads can
 //!   spin, search or park-and-wake during it. (async-io's reactor thread, shared
 //!   by every async-executor sample, stays; it sleeps in `epoll_wait` when idle.)
@@ -1615,14 +1615,15 @@ fn stats(samples: &[f64]) -> Stats {
 
 /// One sample of `w` on `peer`, on a runtime built for it alone and shut
 /// down (threads joined) before the next sample starts: no other runtime's
-/// threads are awake to spin, search or steal CPU during the sample. One
-/// empty task is run first so that the threads have started and parked.
+/// threads are awake to spin, search or steal CPU during the sample. The
+/// workload runs once untimed first, so that the runtime is as warm (threads
+/// started, caches and pools filled) as a long-lived one.
 fn fresh_sample<W: Workload>(cfg: &Config, name: &str, peer: Peer, w: &W, last: bool) -> Sample {
     match peer {
         Peer::Loopwork => {
             let rt = loopwork_rt(cfg.threads);
             let h = Lw(rt.handle());
-            h.block_on(h.spawn(async {}));
+            w.sample(&h);
             let s = w.sample(&h);
             if cfg.metrics && last {
                 print_metrics(name, &rt);
@@ -1633,7 +1634,7 @@ fn fresh_sample<W: Workload>(cfg: &Config, name: &str, peer: Peer, w: &W, last: 
         Peer::Tokio => {
             let rt = tokio_rt(cfg.threads);
             let h = Tk(rt.handle().clone());
-            h.block_on(h.spawn(async {}));
+            w.sample(&h);
             let s = w.sample(&h);
             rt.shutdown_timeout(Duration::from_secs(10));
             s
@@ -1641,7 +1642,7 @@ fn fresh_sample<W: Workload>(cfg: &Config, name: &str, peer: Peer, w: &W, last: 
         Peer::AsyncExecutor => {
             let rt = AeRuntime::new(cfg.threads);
             let h = Ae(rt.ex.clone());
-            h.block_on(h.spawn(async {}));
+            w.sample(&h);
             let s = w.sample(&h);
             drop(h);
             rt.shutdown();
