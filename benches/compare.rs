@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench compare                      # full run (about 20 repetitions)
-//! cargo bench --bench compare -- --quick           # under a minute
+//! cargo bench --bench compare -- --quick           # about 2 minutes on 2 CPUs
 //! cargo bench --bench compare -- --only ping_pong  # one workload (or a name prefix)
 //! cargo bench --bench compare -- --threads 4 --reps 30
 //! cargo bench --bench compare -- --only yield_many --metrics  # + loopwork's counters
