@@ -2,11 +2,14 @@
 //!
 //! ```text
 //! cargo bench --bench compare                      # full run (about 20 repetitions)
-//! cargo bench --bench compare -- --quick           # under a minute
+//! cargo bench --bench compare -- --quick           # about 2 minutes on 2 CPUs
 //! cargo bench --bench compare -- --only ping_pong  # one workload (or a name prefix)
 //! cargo bench --bench compare -- --threads 4 --reps 30
 //! cargo bench --bench compare -- --only yield_many --metrics  # + loopwork's counters
 //! cargo bench --bench compare -- --only ping_pong --peer loopwork --reps 200  # for perf
+//! cargo bench --bench compare -- --quick --only sporadic  # handoffs with gaps
+//! cargo bench --bench compare -- --quick --scaling        # at 1, 2, ... nproc threads
+//! cargo bench --bench compare -- --quick --shared-runtimes  # the old method, to compare
 //! ```
 //!
 //! # Method
@@ -15,9 +18,25 @@
 //!   (multi-thread runtime, `worker_threads(n)`) and async-executor (one
 //!   `Executor` run by `n` threads with `async_io::block_on(ex.run(..))`; timers
 //!   are `async_io::Timer`).
-//! * The three runtimes live in the same process and are measured **interleaved**:
-//!   repetition `r` runs loopwork, tokio, async-executor in an order rotated by
-//!   `r`, so drift (frequency, other load on the machine) hits all three alike.
+//! * **One runtime awake at a time**: every sample gets a runtime built for it
+//!   (the workload run once untimed first, so it is warm) and shut down,
+//!   threads joined, before the next sample; no other runtime's threads can
+//!   spin, search or park-and-wake during it. (async-io's reactor thread, shared
+//!   by every async-executor sample, stays; it sleeps in `epoll_wait` when idle.)
+//!   `--shared-runtimes` keeps the three runtimes alive for a whole workload,
+//!   the method before, to show what the difference moves.
+//! * The three runtimes are measured **interleaved**: repetition `r` runs
+//!   loopwork, tokio, async-executor in an order rotated by `r`, so drift
+//!   (frequency, other load on the machine) hits all three alike.
+//! * **CPU time**: next to each wall time, the process's CPU time (user +
+//!   system, `getrusage(RUSAGE_SELF)` deltas around the sample): every thread
+//!   of the runtime, so a latency bought with spinning shows up. It is per round
+//!   trip for `run_coroutine_threadsafe_*` and per item for `sporadic_*`.
+//! * `sporadic_*`: workloads 8 and 9 with a gap (50 µs, 200 µs, 1 ms) between
+//!   items, busy-waited on the producer so it is exact; the producer's
+//!   busy-wait CPU (its thread CPU clock) is subtracted from the process's.
+//! * `--scaling` runs everything at 1, 2, ... `nproc` threads, one table per
+//!   thread count (`compare-Nt.json`).
 //!   A few warm-up repetitions are discarded; the table gives the median and,
 //!   in parentheses, the interquartile range; `compare.json` also has min, max
 //!   and every sample.
@@ -44,6 +63,7 @@ use std::time::{Duration, Instant};
 
 // ===== configuration =====
 
+#[derive(Clone)]
 struct Config {
     threads: usize,
     reps: usize,
@@ -54,6 +74,11 @@ struct Config {
     metrics: bool,
     /// Measure only this runtime (for profiling one of them).
     peer: Option<Peer>,
+    /// `--shared-runtimes`: the three runtimes live for a whole workload
+    /// (the method before fresh runtimes per sample), to compare the two.
+    shared: bool,
+    /// `--scaling`: the whole run at 1, 2, ... nproc threads.
+    scaling: bool,
 }
 
 impl Config {
@@ -68,6 +93,8 @@ impl Config {
             only: None,
             metrics: false,
             peer: None,
+            shared: false,
+            scaling: false,
         };
         let mut reps = None;
         let args: Vec<String> = std::env::args().skip(1).collect();
@@ -89,6 +116,8 @@ impl Config {
             match flag.as_str() {
                 "--quick" => cfg.quick = true,
                 "--metrics" => cfg.metrics = true,
+                "--shared-runtimes" => cfg.shared = true,
+                "--scaling" => cfg.scaling = true,
                 "--threads" => {
                     cfg.threads = value("--threads").parse().expect("--threads N: a number");
                     assert!(cfg.threads > 0, "--threads must be at least 1");
@@ -796,11 +825,11 @@ impl Peers {
         }
     }
 
-    fn run<W: Workload>(&self, peer: Peer, w: &W) -> f64 {
+    fn run<W: Workload>(&self, peer: Peer, w: &W) -> Sample {
         match peer {
-            Peer::Loopwork => w.run(&Lw(self.lw.handle())),
-            Peer::Tokio => w.run(&Tk(self.tk.handle().clone())),
-            Peer::AsyncExecutor => w.run(&Ae(self.ae.ex.clone())),
+            Peer::Loopwork => w.sample(&Lw(self.lw.handle())),
+            Peer::Tokio => w.sample(&Tk(self.tk.handle().clone())),
+            Peer::AsyncExecutor => w.sample(&Ae(self.ae.ex.clone())),
         }
     }
 
@@ -840,12 +869,57 @@ fn watch<T>(what: String, f: impl FnOnce() -> T) -> T {
     out
 }
 
+// ===== CPU time =====
+
+/// What one sample measured: its value (seconds, or bytes for memory) and
+/// the CPU seconds the whole process spent on it.
+#[derive(Clone, Copy)]
+struct Sample {
+    value: f64,
+    cpu: f64,
+}
+
+/// CPU seconds (user + system) the whole process has used so far: every
+/// thread of every runtime, so a latency bought by spinning shows up.
+fn process_cpu() -> f64 {
+    // SAFETY: `rusage` is plain integers, for which all-zero is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable `rusage` that outlives the call.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_SELF) failed");
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
+}
+
+/// CPU seconds the calling thread has used so far (to subtract a
+/// producer's busy-wait from the process's CPU time).
+fn thread_cpu() -> f64 {
+    // SAFETY: `timespec` is plain integers, for which all-zero is valid.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid, writable `timespec` that outlives the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 // ===== workloads =====
 
 /// One measured run on one runtime. Returns seconds (or, for the memory
 /// workload, bytes per task). Panics if the result is wrong.
 trait Workload {
     fn run<R: Rt>(&self, rt: &R) -> f64;
+
+    /// One sample: `run`'s value and the process CPU time (user + system)
+    /// spent during it. Workloads that report per item override this and
+    /// divide the CPU time the same way.
+    fn sample<R: Rt>(&self, rt: &R) -> Sample {
+        let cpu0 = process_cpu();
+        let value = self.run(rt);
+        Sample {
+            value,
+            cpu: process_cpu() - cpu0,
+        }
+    }
 
     /// Whether the workload has a meaning on `peer`.
     fn supports(&self, _peer: Peer) -> bool {
@@ -1200,14 +1274,26 @@ impl Workload for CallThreadsafe {
 /// Workload 9: a foreign thread runs a future on the runtime and blocks for
 /// its result, 1,000 times in a row (loopwork: `run_coroutine_threadsafe(..)
 /// .result()` on loop 0; the peers: spawn + `futures::executor::block_on` of
-/// the join handle). Returns the `quantile` of the round-trip latencies.
+/// the join handle). Returns the `quantile` of the round-trip latencies;
+/// its CPU time is per round trip.
 struct RoundTrip {
     quantile: f64,
 }
 
+/// Workload 9: round trips per sample.
+const TRIPS: usize = 1_000;
+
 impl Workload for RoundTrip {
+    fn sample<R: Rt>(&self, rt: &R) -> Sample {
+        let cpu0 = process_cpu();
+        let value = self.run(rt);
+        Sample {
+            value,
+            cpu: (process_cpu() - cpu0) / TRIPS as f64,
+        }
+    }
+
     fn run<R: Rt>(&self, rt: &R) -> f64 {
-        const TRIPS: usize = 1_000;
         let mut lat = Vec::with_capacity(TRIPS);
         for i in 0..TRIPS {
             let t0 = Instant::now();
@@ -1217,6 +1303,87 @@ impl Workload for RoundTrip {
         }
         lat.sort_by(f64::total_cmp);
         quantile(&lat, self.quantile)
+    }
+}
+
+/// Workloads 8 and 9, sporadic: one foreign thread hands `items` items to
+/// the runtime with `gap` between them, busy-waiting the gap so that it is
+/// exact and no sleep granularity enters. `Call`: `call_threadsafe` (lane 0),
+/// the value is the median latency from submission to the closure running;
+/// `RoundTrip`: the value is the median round trip. CPU is per item: the
+/// process's CPU time less the producer's busy-wait (its own thread CPU time
+/// across the gaps), divided by `items`. The producer's submitting and
+/// waiting stay in, since that is a cost of the handoff.
+struct Sporadic {
+    round_trip: bool,
+    gap: Duration,
+}
+
+impl Sporadic {
+    /// Enough items for a stable median, about 0.2 s of gaps per sample.
+    fn items(&self) -> usize {
+        ((0.2 / self.gap.as_secs_f64()) as usize).clamp(100, 1_000)
+    }
+}
+
+/// Spins until `gap` has passed; returns the CPU time it took on this thread.
+fn busy_wait(gap: Duration) -> f64 {
+    let cpu0 = thread_cpu();
+    let end = Instant::now() + gap;
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+    thread_cpu() - cpu0
+}
+
+impl Workload for Sporadic {
+    fn run<R: Rt>(&self, rt: &R) -> f64 {
+        self.sample(rt).value
+    }
+
+    fn sample<R: Rt>(&self, rt: &R) -> Sample {
+        let items = self.items();
+        let mut gaps_cpu = 0.0;
+        let cpu0 = process_cpu();
+        let mut lat: Vec<f64> = if self.round_trip {
+            let mut lat = Vec::with_capacity(items);
+            for i in 0..items {
+                gaps_cpu += busy_wait(self.gap);
+                let t0 = Instant::now();
+                let v = rt.round_trip(async move { i + 1 });
+                lat.push(t0.elapsed().as_secs_f64());
+                assert_eq!(v, i + 1, "sporadic round_trip: wrong result");
+            }
+            lat
+        } else {
+            let done = Countdown::new(items);
+            let nanos: Arc<Vec<std::sync::atomic::AtomicU64>> =
+                Arc::new((0..items).map(|_| Default::default()).collect());
+            for i in 0..items {
+                gaps_cpu += busy_wait(self.gap);
+                let (done, nanos) = (done.clone(), nanos.clone());
+                let t0 = Instant::now();
+                rt.call_threadsafe(0, move || {
+                    // At least 1 ns, so that 0 still means "never ran".
+                    nanos[i].store((t0.elapsed().as_nanos() as u64).max(1), Relaxed);
+                    done.done_one();
+                });
+            }
+            rt.block_on(done.wait());
+            nanos
+                .iter()
+                .map(|n| match n.load(Relaxed) {
+                    0 => panic!("sporadic call_threadsafe: a callback never ran"),
+                    n => n as f64 * 1e-9,
+                })
+                .collect()
+        };
+        let cpu = process_cpu() - cpu0 - gaps_cpu;
+        lat.sort_by(f64::total_cmp);
+        Sample {
+            value: quantile(&lat, 0.5),
+            cpu: cpu / items as f64,
+        }
     }
 }
 
@@ -1402,6 +1569,8 @@ enum Unit {
 struct Series {
     label: &'static str,
     samples: Vec<f64>,
+    /// Process CPU seconds of each sample (empty where not measured).
+    cpu: Vec<f64>,
 }
 
 struct Row {
@@ -1446,30 +1615,77 @@ fn stats(samples: &[f64]) -> Stats {
     }
 }
 
+/// One sample of `w` on `peer`, on a runtime built for it alone and shut
+/// down (threads joined) before the next sample starts: no other runtime's
+/// threads are awake to spin, search or steal CPU during the sample. The
+/// workload runs once untimed first, so that the runtime is as warm (threads
+/// started, caches and pools filled) as a long-lived one.
+fn fresh_sample<W: Workload>(cfg: &Config, name: &str, peer: Peer, w: &W, last: bool) -> Sample {
+    match peer {
+        Peer::Loopwork => {
+            let rt = loopwork_rt(cfg.threads);
+            let h = Lw(rt.handle());
+            w.sample(&h);
+            let s = w.sample(&h);
+            if cfg.metrics && last {
+                print_metrics(name, &rt);
+            }
+            rt.close();
+            s
+        }
+        Peer::Tokio => {
+            let rt = tokio_rt(cfg.threads);
+            let h = Tk(rt.handle().clone());
+            w.sample(&h);
+            let s = w.sample(&h);
+            rt.shutdown_timeout(Duration::from_secs(10));
+            s
+        }
+        Peer::AsyncExecutor => {
+            let rt = AeRuntime::new(cfg.threads);
+            let h = Ae(rt.ex.clone());
+            w.sample(&h);
+            let s = w.sample(&h);
+            drop(h);
+            rt.shutdown();
+            s
+        }
+    }
+}
+
 /// Interleaves the three runtimes: repetition `r` starts with peer `r % 3`.
+/// Each sample gets a fresh runtime (`fresh_sample`), unless
+/// `--shared-runtimes`, where the three live for the whole workload.
 fn measure<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
     eprint!("{name} ...");
-    let peers = Peers::new(cfg.threads);
-    let mut samples: [Vec<f64>; 3] = Default::default();
-    for rep in 0..cfg.warmup + cfg.reps {
+    let peers = cfg.shared.then(|| Peers::new(cfg.threads));
+    let mut samples: [Vec<Sample>; 3] = Default::default();
+    let total = cfg.warmup + cfg.reps;
+    for rep in 0..total {
         for k in 0..3 {
             let p = (rep + k) % 3;
             let peer = PEERS[p];
             if !cfg.runs(peer) || !w.supports(peer) {
                 continue;
             }
-            let v = watch(format!("workload {name} on {}", peer.name()), || {
-                peers.run(peer, w)
-            });
+            let v = watch(
+                format!("workload {name} on {}", peer.name()),
+                || match &peers {
+                    Some(peers) => peers.run(peer, w),
+                    None => fresh_sample(cfg, name, peer, w, rep + 1 == total),
+                },
+            );
             if rep >= cfg.warmup {
                 samples[p].push(v);
             }
         }
     }
-    if cfg.metrics {
-        print_metrics(name, &peers.lw);
+    if let Some(peers) = peers {
+        if cfg.metrics {
+            print_metrics(name, &peers.lw);
+        }
+        peers.shutdown();
     }
-    peers.shutdown();
     eprintln!(" done");
     Row {
         name: name.to_string(),
@@ -1479,7 +1695,8 @@ fn measure<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
             .zip(samples)
             .map(|(p, samples)| Series {
                 label: p.name(),
-                samples,
+                samples: samples.iter().map(|s| s.value).collect(),
+                cpu: samples.iter().map(|s| s.cpu).collect(),
             })
             .collect(),
     }
@@ -1543,6 +1760,7 @@ fn measure_memory(cfg: &Config, name: &str) -> Row {
             .map(|(p, samples)| Series {
                 label: p.name(),
                 samples,
+                cpu: Vec::new(),
             })
             .collect(),
     }
@@ -1553,12 +1771,12 @@ fn measure_debug<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
     eprint!("{name} ...");
     let rt = loopwork_rt(cfg.threads);
     let h = Lw(rt.handle());
-    let mut samples: [Vec<f64>; 2] = Default::default();
+    let mut samples: [Vec<Sample>; 2] = Default::default();
     for rep in 0..cfg.warmup + cfg.reps {
         for k in 0..2 {
             let debug = (rep + k) % 2 == 1;
             rt.set_debug(debug);
-            let v = watch(format!("workload {name} (debug={debug})"), || w.run(&h));
+            let v = watch(format!("workload {name} (debug={debug})"), || w.sample(&h));
             if rep >= cfg.warmup {
                 samples[usize::from(debug)].push(v);
             }
@@ -1574,11 +1792,13 @@ fn measure_debug<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
         series: vec![
             Series {
                 label: "debug off",
-                samples: off,
+                samples: off.iter().map(|s| s.value).collect(),
+                cpu: off.iter().map(|s| s.cpu).collect(),
             },
             Series {
                 label: "debug on",
-                samples: on,
+                samples: on.iter().map(|s| s.value).collect(),
+                cpu: on.iter().map(|s| s.cpu).collect(),
             },
         ],
     }
@@ -1628,19 +1848,37 @@ fn ratio(a: &Stats, b: &Stats) -> String {
     }
 }
 
+/// The median CPU time of a series, `—` where none was measured.
+fn fmt_cpu(cpu: &Stats) -> String {
+    if cpu.median.is_nan() {
+        "—".into()
+    } else {
+        fmt_value(Unit::Seconds, cpu.median)
+    }
+}
+
 fn print_main_table(rows: &[Row]) {
-    println!("| workload | loopwork | tokio | async-executor | loopwork/tokio | loopwork/async-executor |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| workload | loopwork | CPU | tokio | CPU | async-executor | CPU \
+         | loopwork/tokio | CPU | loopwork/async-executor | CPU |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let st: Vec<Stats> = row.series.iter().map(|s| stats(&s.samples)).collect();
+        let cpu: Vec<Stats> = row.series.iter().map(|s| stats(&s.cpu)).collect();
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.name,
             fmt_cell(row.unit, &st[0]),
+            fmt_cpu(&cpu[0]),
             fmt_cell(row.unit, &st[1]),
+            fmt_cpu(&cpu[1]),
             fmt_cell(row.unit, &st[2]),
+            fmt_cpu(&cpu[2]),
             ratio(&st[0], &st[1]),
+            ratio(&cpu[0], &cpu[1]),
             ratio(&st[0], &st[2]),
+            ratio(&cpu[0], &cpu[2]),
         );
     }
 }
@@ -1677,10 +1915,24 @@ fn json_row(out: &mut String, row: &Row) {
         .enumerate()
     {
         let st = stats(&s.samples);
-        let samples: Vec<String> = s.samples.iter().map(|v| format!("{v:e}")).collect();
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|v| format!("{v:e}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let cpu = if s.cpu.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", \"cpu_median\": {:e}, \"cpu_samples\": [{}]",
+                stats(&s.cpu).median,
+                list(&s.cpu)
+            )
+        };
         let _ = write!(
             out,
-            "{}\"{}\": {{\"median\": {:e}, \"q1\": {:e}, \"q3\": {:e}, \"min\": {:e}, \"max\": {:e}, \"samples\": [{}]}}",
+            "{}\"{}\": {{\"median\": {:e}, \"q1\": {:e}, \"q3\": {:e}, \"min\": {:e}, \"max\": {:e}, \"samples\": [{}]{cpu}}}",
             if i == 0 { "" } else { ", " },
             s.label,
             st.median,
@@ -1688,7 +1940,7 @@ fn json_row(out: &mut String, row: &Row) {
             st.q3,
             st.min,
             st.max,
-            samples.join(", ")
+            list(&s.samples)
         );
     }
     out.push_str("}}");
@@ -1718,7 +1970,12 @@ fn write_json(cfg: &Config, main: &[Row], debug: &[Row], missing: &[(&str, &str)
     let _ = writeln!(out, "{{");
     let _ = writeln!(
         out,
-        "  \"unix_time\": {unix},\n  \"threads\": {},\n  \"reps\": {},\n  \"warmup\": {},\n  \"quick\": {},\n  \"nproc\": {},\n  \"cpu\": \"{}\",",
+        "  \"unix_time\": {unix},\n  \"runtimes\": \"{}\",\n  \"threads\": {},\n  \"reps\": {},\n  \"warmup\": {},\n  \"quick\": {},\n  \"nproc\": {},\n  \"cpu\": \"{}\",",
+        if cfg.shared {
+            "shared per workload"
+        } else {
+            "fresh per sample"
+        },
         cfg.threads,
         cfg.reps,
         cfg.warmup,
@@ -1744,7 +2001,12 @@ fn write_json(cfg: &Config, main: &[Row], debug: &[Row], missing: &[(&str, &str)
     }
     out.push_str("]\n}\n");
     let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join("compare.json");
+    // One file per thread count under --scaling, so none overwrites another.
+    let path = if cfg.scaling {
+        dir.join(format!("compare-{}t.json", cfg.threads))
+    } else {
+        dir.join("compare.json")
+    };
     match std::fs::write(&path, out) {
         Ok(()) => eprintln!("wrote {}", path.display()),
         Err(e) => eprintln!("could not write {}: {e}", path.display()),
@@ -1754,12 +2016,32 @@ fn write_json(cfg: &Config, main: &[Row], debug: &[Row], missing: &[(&str, &str)
 fn main() {
     let cfg = Config::from_args();
     start_watchdog();
+    if !cfg.scaling {
+        run_suite(&cfg);
+        return;
+    }
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for threads in 1..=nproc {
+        println!();
+        println!("## {threads} of {nproc} worker threads");
+        run_suite(&Config {
+            threads,
+            ..cfg.clone()
+        });
+    }
+}
+
+/// Every selected workload at `cfg.threads` threads: the tables on stdout,
+/// the samples in `compare.json`.
+fn run_suite(cfg: &Config) {
+    let cfg = cfg.clone();
     let n = cfg.threads;
     eprintln!(
-        "compare: {n} worker threads per runtime, {} repetitions after {} warm-up{}; cpu: {} ({} cpus)",
+        "compare: {n} worker threads per runtime, {} repetitions after {} warm-up{}, runtimes {}; cpu: {} ({} cpus)",
         cfg.reps,
         cfg.warmup,
         if cfg.quick { " (--quick)" } else { "" },
+        if cfg.shared { "shared per workload" } else { "fresh per sample" },
         cpu_model(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     );
@@ -1795,6 +2077,17 @@ fn main() {
     run("run_coroutine_threadsafe_p99", &|name| {
         measure(&cfg, name, &RoundTrip { quantile: 0.99 })
     });
+    for (gap, label) in [(50, "50us"), (200, "200us"), (1_000, "1ms")] {
+        let gap = Duration::from_micros(gap);
+        for (round_trip, what) in [
+            (false, "call_soon_threadsafe"),
+            (true, "run_coroutine_threadsafe"),
+        ] {
+            run(&format!("sporadic_{what}_{label}"), &|name| {
+                measure(&cfg, name, &Sporadic { round_trip, gap })
+            });
+        }
+    }
     run("spawn_blocking", &|name| {
         measure(&cfg, name, &SpawnBlocking)
     });
@@ -1843,9 +2136,16 @@ fn main() {
     println!();
     println!(
         "{n} worker threads per runtime; median (interquartile range) of {} repetitions, \
-         interleaved; work spawned from inside a runtime task (foreign threads for *_remote_*). \
-         Ratios < 1 mean loopwork is faster (or smaller).",
-        cfg.reps
+         interleaved, {}; work spawned from inside a runtime task (foreign threads for \
+         *_remote_*). CPU: median process CPU time (user + system) of a sample, per round trip \
+         for run_coroutine_threadsafe_*, per item for sporadic_*. \
+         Ratios < 1 mean loopwork is faster (or smaller, or uses less CPU).",
+        cfg.reps,
+        if cfg.shared {
+            "the three runtimes alive for the whole workload"
+        } else {
+            "a fresh runtime per sample, no other runtime alive"
+        }
     );
     println!();
     if !main_rows.is_empty() {
