@@ -6,7 +6,9 @@
 //! curl http://127.0.0.1:PORT/                                                  # Hello, world!
 //! ```
 //!
-//! Prints `listening on http://ADDR` once bound, then serves until killed.
+//! Prints `listening on http://ADDR` once bound, then serves until Ctrl-C
+//! (SIGINT) or SIGTERM: it stops accepting, closes the runtime (open
+//! connections are cancelled) and prints the requests each loop served.
 //! `benches/http.sh` runs it under `wrk` next to the same server on tokio
 //! (`benches/http_tokio_server.rs`).
 //!
@@ -15,6 +17,7 @@
 //! goes to hyper as it is; `HyperTimer` gives hyper its header-read timeout.
 
 use bytes::Bytes;
+use crossbeam_utils::CachePadded;
 use futures_lite::future;
 use http_body_util::Full;
 use hyper::server::conn::http1;
@@ -22,17 +25,39 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use loopwork::hyper::HyperTimer;
 use loopwork::net::TcpListener;
+use loopwork::signal::{signal, SignalKind};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// Requests served, per loop (each on its own cache line: the loops count
+/// without sharing one).
+static SERVED: OnceLock<Vec<CachePadded<AtomicU64>>> = OnceLock::new();
 
 /// The fixed handler: "Hello, world!" (hyper sets `content-length` from the
 /// `Full` body's exact size).
 async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Some(served) = SERVED.get() {
+        served[loopwork::current_loop().id()].fetch_add(1, Relaxed);
+    }
     Ok(Response::new(Full::new(Bytes::from_static(
         b"Hello, world!",
     ))))
+}
+
+/// Completes at the first Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = signal(SignalKind::terminate()).expect("listen for SIGTERM");
+    let ctrl_c = async {
+        let _ = loopwork::signal::ctrl_c().await;
+    };
+    future::or(ctrl_c, async {
+        term.recv().await;
+    })
+    .await;
 }
 
 /// Accepts connections until `shutdown` completes, serving each in its own
@@ -97,6 +122,7 @@ fn main() {
         .loops(loops)
         .build()
         .expect("build the loopwork runtime");
+    let _ = SERVED.set((0..loops).map(|_| Default::default()).collect());
     // The accept loop is a task like the connections it spawns; the main
     // thread only waits on it.
     let server = rt.handle().spawn(async move {
@@ -105,8 +131,18 @@ fn main() {
             "listening on http://{}",
             listener.local_addr().expect("local_addr")
         );
-        // Serves until killed: a shutdown signal (Ctrl-C) goes here.
-        serve(listener, std::future::pending()).await
+        serve(listener, shutdown_signal()).await
     });
     let _: Result<(), _> = rt.block_on(server);
+    // Connections still open are cancelled (closed); a loop stuck for more
+    // than a second would be left detached and reported.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let served: Vec<u64> = SERVED
+        .get()
+        .map(|s| s.iter().map(|c| c.load(Relaxed)).collect())
+        .unwrap_or_default();
+    println!(
+        "shut down; requests served per loop: {served:?} (total {})",
+        served.iter().sum::<u64>()
+    );
 }
