@@ -181,3 +181,39 @@ fn local_callback_cancel() {
     assert_eq!(ran_ran, 1);
     rt.close();
 }
+
+/// `call_later`: a cancelled callback is skipped when its time comes, a live
+/// one runs. The cancelled one is due first, so by the time the live one
+/// has run, the loop has already passed the cancelled one.
+#[test]
+fn call_later_runs_a_live_callback_and_skips_a_cancelled_one() {
+    common::within(30, "call-later-cancel", || {
+        let rt = common::runtime(1);
+        let (live, cancelled) = rt.block_on(async {
+            loopwork::spawn(async {
+                let lp = loopwork::current_loop();
+                let (live, cancelled) =
+                    (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+                let c = cancelled.clone();
+                let cancelled_now = lp
+                    .call_later(Duration::from_millis(1), move || {
+                        c.fetch_add(1, SeqCst);
+                    })
+                    .cancel();
+                let l = live.clone();
+                lp.call_later(Duration::from_millis(2), move || {
+                    l.fetch_add(1, SeqCst);
+                });
+                assert!(cancelled_now);
+                while live.load(SeqCst) == 0 {
+                    loopwork::yield_now().await;
+                }
+                (live.load(SeqCst), cancelled.load(SeqCst))
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!((live, cancelled), (1, 0));
+        rt.close();
+    });
+}
