@@ -20,31 +20,34 @@ build_timeout="${BUILD_TIMEOUT:-900}"
 
 # file -> the integration test binaries that cover it.
 declare -A TESTS=(
-  [src/shield.rs]="promise"
-  [src/promise.rs]="promise"
-  [src/concurrent.rs]="handoff"
+  [src/handoff/shield.rs]="promise"
+  [src/handoff/promise.rs]="promise"
+  [src/handoff/concurrent.rs]="handoff"
   [src/runtime/callbacks.rs]="handoff cancel"
   [src/scheduler/gate.rs]="shutdown handoff"
   [src/scheduler/idle.rs]="stealing spawn idle"
-  [src/scheduler/queue.rs]="stealing spawn fairness"
+  [src/scheduler/queue/mod.rs]="stealing spawn fairness"
   [src/scheduler/schedulers.rs]="spawn spawn_local stealing"
+  [src/scheduler/worker.rs]="spawn spawn_local stealing fairness idle"
+  [src/scheduler/shared.rs]="spawn stealing shutdown"
+  [src/handoff/oneshot.rs]="promise handoff"
   [src/task/state.rs]="spawn cancel panic"
   [src/task/raw.rs]="spawn cancel panic"
   [src/task/join.rs]="spawn cancel promise"
   [src/task/mod.rs]="spawn cancel"
   [src/task/builder.rs]="spawn api"
-  [src/blocking/pool.rs]="blocking"
+  [src/runtime/blocking/pool.rs]="blocking"
   [src/blocking/spawn.rs]="blocking"
-  [src/blocking/task.rs]="blocking"
+  [src/runtime/blocking/task.rs]="blocking"
   [src/blocking/executor.rs]="blocking"
   [src/reactor/readiness.rs]="net"
-  [src/time/mod.rs]="timers"
+  [src/runtime/timers.rs]="timers"
 )
-ORDER=(src/shield.rs src/promise.rs src/scheduler/gate.rs src/blocking/task.rs
+ORDER=(src/handoff/shield.rs src/handoff/oneshot.rs src/scheduler/shared.rs src/scheduler/worker.rs src/handoff/promise.rs src/scheduler/gate.rs src/runtime/blocking/task.rs
   src/blocking/executor.rs src/blocking/spawn.rs src/runtime/callbacks.rs
-  src/concurrent.rs src/task/builder.rs src/task/raw.rs src/task/join.rs
-  src/task/mod.rs src/blocking/pool.rs src/time/mod.rs src/reactor/readiness.rs
-  src/scheduler/schedulers.rs src/scheduler/queue.rs src/scheduler/idle.rs
+  src/handoff/concurrent.rs src/task/builder.rs src/task/raw.rs src/task/join.rs
+  src/task/mod.rs src/runtime/blocking/pool.rs src/runtime/timers.rs src/reactor/readiness.rs
+  src/scheduler/schedulers.rs src/scheduler/queue/mod.rs src/scheduler/idle.rs
   src/task/state.rs)
 
 files=("$@")

@@ -147,7 +147,7 @@ fn local_callback_cancel() {
             loopwork::spawn_local(async {
                 let ran = Arc::new(AtomicUsize::new(0));
                 let r = ran.clone();
-                let h = loopwork::call_soon(move || {
+                let h = loopwork::runtime::call_soon_local(move || {
                     r.fetch_add(1, SeqCst);
                 });
                 assert!(!h.cancelled());
@@ -159,7 +159,7 @@ fn local_callback_cancel() {
 
                 let ran2 = Arc::new(AtomicUsize::new(0));
                 let r2 = ran2.clone();
-                let h2 = loopwork::call_soon(move || {
+                let h2 = loopwork::runtime::call_soon_local(move || {
                     r2.fetch_add(1, SeqCst);
                 });
                 // The loop runs ready callbacks between task polls.
