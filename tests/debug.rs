@@ -2,47 +2,11 @@
 //! `slow_callback_duration` is logged (target `loopwork`, level warn), and
 //! only the poll itself is charged, not a slow callback run before it.
 
-use std::sync::{Mutex, OnceLock};
+mod common;
+
 use std::time::Duration;
 
-/// Every `loopwork` record logged by this test binary.
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
-        meta.target() == "loopwork"
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            RECORDS
-                .lock()
-                .unwrap()
-                .push(format!("{} {}", record.level(), record.args()));
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn capture() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        log::set_boxed_logger(Box::new(Capture)).expect("no other logger in this binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-/// The captured records that mention `needle`.
-fn records_with(needle: &str) -> Vec<String> {
-    RECORDS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.contains(needle))
-        .cloned()
-        .collect()
-}
+use common::logs::{all_records, capture, records_with};
 
 fn debug_runtime() -> loopwork::Runtime {
     loopwork::Runtime::builder()
@@ -112,7 +76,7 @@ fn a_slow_callback_is_not_charged_to_the_task_polled_after_it() {
         records_with("<Callback scheduled at").len(),
         1,
         "the slow callback is reported: {:?}",
-        RECORDS.lock().unwrap()
+        all_records()
     );
     assert!(
         records_with("'fast-after-callback'").is_empty(),

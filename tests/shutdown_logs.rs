@@ -4,59 +4,9 @@
 
 mod common;
 
-use std::sync::{mpsc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
 
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-/// Notified on every record, so a test can wait for one without spinning.
-static LOGGED: Condvar = Condvar::new();
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
-        meta.target() == "loopwork"
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            RECORDS
-                .lock()
-                .unwrap()
-                .push(format!("{} {}", record.level(), record.args()));
-            LOGGED.notify_all();
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn capture() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        log::set_boxed_logger(Box::new(Capture)).expect("no other logger in this binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-fn records_with(needle: &str) -> Vec<String> {
-    RECORDS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.contains(needle))
-        .cloned()
-        .collect()
-}
-
-/// Blocks until a record containing `needle` is logged (at most `secs`).
-fn wait_for_record(needle: &str, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut records = RECORDS.lock().unwrap();
-    while !records.iter().any(|r| r.contains(needle)) {
-        let now = Instant::now();
-        assert!(now < deadline, "no record with {needle:?} within {secs} s");
-        records = LOGGED.wait_timeout(records, deadline - now).unwrap().0;
-    }
-}
+use common::logs::{all_records, capture, records_with, wait_for_record};
 
 /// Holds the loop in a callback until the returned sender is used.
 fn hold_loop(lp: &loopwork::runtime::LoopHandle) -> mpsc::Sender<()> {
@@ -92,7 +42,7 @@ fn callbacks_dropped_at_shutdown_are_counted_at_warn_in_debug_mode() {
         go.send(()).unwrap();
         closer.join().unwrap();
         let lines = records_with("3 callback(s) accepted before close() never ran");
-        assert_eq!(lines.len(), 1, "{:?}", RECORDS.lock().unwrap());
+        assert_eq!(lines.len(), 1, "{:?}", all_records());
         assert!(lines[0].starts_with("WARN"), "{lines:?}");
     });
 }
@@ -133,7 +83,7 @@ fn dropping_a_runtime_with_a_blocked_loop_returns_and_reports_it_detached() {
         // Returns (after its 10 s bound) while loop 1 is still held.
         std::thread::spawn(move || drop(rt)).join().unwrap();
         let lines = records_with("loops [1] were still busy");
-        assert_eq!(lines.len(), 1, "{:?}", RECORDS.lock().unwrap());
+        assert_eq!(lines.len(), 1, "{:?}", all_records());
         assert!(
             lines[0].starts_with("WARN") && lines[0].contains("detached"),
             "{lines:?}"

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod logs;
 pub mod soak;
 
 use std::sync::mpsc;
