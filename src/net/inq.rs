@@ -24,6 +24,26 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::TcpStream;
 
+/// `buf` as a slice of possibly uninitialised bytes, for the reads below.
+pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`. The slice is only
+    // handed to reads, which write initialised bytes (the kernel's) and never
+    // de-initialise any, so `buf` stays initialised.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// `read(2)` into possibly uninitialised memory: on `Ok(n)` the first `n`
+/// bytes of `buf` are initialised.
+pub(crate) fn read_uninit(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which
+    // is exclusively borrowed for the call; `fd` is open (borrowed).
+    let n = unsafe { libc::read(std::os::fd::AsRawFd::as_raw_fd(&fd), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Asks the kernel to report, with each read, how much is left to read.
 /// Best effort: without it, reads simply carry no hint.
 #[cfg(target_os = "linux")]
@@ -96,7 +116,7 @@ pub(crate) fn recv(stream: &TcpStream, buf: &mut [MaybeUninit<u8>]) -> io::Resul
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn recv(stream: &TcpStream, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
     use std::os::fd::AsFd;
-    super::read_uninit(stream.as_fd(), buf).map(|n| (n, false))
+    read_uninit(stream.as_fd(), buf).map(|n| (n, false))
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -106,7 +126,7 @@ mod tests {
 
     /// `recv` into an initialised buffer (the tests compare its bytes).
     fn recv_into(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-        recv(stream, crate::net::stream::as_uninit(buf))
+        recv(stream, super::as_uninit(buf))
     }
     use std::net::{Shutdown, TcpListener};
 

@@ -4,12 +4,13 @@
 //! stream API of `TcpStream` and `UnixStream`.
 
 use super::inq;
+pub(crate) use super::inq::{as_uninit, read_uninit};
 use super::Async;
 use crate::reactor::io::{READ, WRITE};
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, IoSlice, Read, Write};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::os::unix::net as unix;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -69,26 +70,6 @@ where
         let mut s = s;
         s.read(buf)
     })
-}
-
-/// `buf` as a slice of possibly uninitialised bytes, for the reads below.
-pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
-    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`. The slice is only
-    // handed to reads, which write initialised bytes (the kernel's) and never
-    // de-initialise any, so `buf` stays initialised.
-    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
-}
-
-/// `read(2)` into possibly uninitialised memory: on `Ok(n)` the first `n`
-/// bytes of `buf` are initialised.
-pub(crate) fn read_uninit(fd: BorrowedFd<'_>, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which
-    // is exclusively borrowed for the call; `fd` is open (borrowed).
-    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
 }
 
 /// A TCP read through the reactor: a read that the kernel says drained the
