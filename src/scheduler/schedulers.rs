@@ -32,10 +32,10 @@ impl<I: InboxItem> Schedule for StealableScheduler<I> {
         });
     }
 
-    fn before_poll(&self, _task: RawTask) {
+    fn before_poll(&self, task: RawTask) {
         with_current::<I, _>(|sched| {
             if let Some(sched) = sched {
-                sched.before_poll(false);
+                sched.before_poll(task, false);
             }
         });
     }
@@ -82,7 +82,7 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
 
     fn before_poll(&self, task: RawTask) {
         self.on_owner(|owner| match owner {
-            Some(owner) => owner.before_poll(true),
+            Some(owner) => owner.before_poll(task, true),
             // Always checked: polling a !Send future off its owner is unsound.
             None => panic!(
                 "loopwork bug: pinned {} polled off its owner loop {}",

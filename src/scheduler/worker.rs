@@ -389,8 +389,9 @@ impl<I: InboxItem> LoopScheduler<I> {
     /// Task hook, right before a poll on this loop. `pinned`: the task is
     /// pinned to this loop (its scheduler knows).
     #[inline]
-    pub(crate) fn before_poll(&self, pinned: bool) {
+    pub(crate) fn before_poll(&self, task: RawTask, pinned: bool) {
         crate::task::coop::start_poll();
+        task.header().meta.stats.poll_started(self.index);
         self.polling_pinned.set(pinned);
         if self.shared.is_debug() {
             let start = self.last_poll_end.take().unwrap_or_else(Instant::now);
@@ -415,6 +416,7 @@ impl<I: InboxItem> LoopScheduler<I> {
             // SAFETY: called by the task's poller while it is RUNNING.
             unsafe { self.register(task) };
         }
+        let mut timed = None;
         if let Some(start) = self.poll_started.take() {
             let now = Instant::now();
             self.last_poll_end.set(Some(now));
@@ -422,7 +424,9 @@ impl<I: InboxItem> LoopScheduler<I> {
             if took >= self.shared.tuning.slow_poll {
                 crate::debug::report_slow(&task.header().meta, took);
             }
+            timed = Some(took);
         }
+        task.header().meta.stats.poll_finished(timed);
     }
 
     /// Registers a task with this loop so shutdown can reach it.

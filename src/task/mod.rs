@@ -21,6 +21,7 @@ mod error;
 mod join;
 mod raw;
 pub(crate) mod state;
+mod stats;
 mod yield_now;
 
 pub use builder::Builder;
@@ -195,6 +196,8 @@ pub(crate) struct TaskMeta {
     /// Whether a loop's registry holds the task. Touched only while the
     /// task is `RUNNING` (see `RawTask::mark_registered`).
     pub(crate) registered: crate::sync::UnsafeCell<bool>,
+    /// Where and how much the task has run (see `stats.rs`).
+    pub(crate) stats: stats::TaskStats,
 }
 
 impl TaskMeta {
@@ -215,6 +218,7 @@ impl TaskMeta {
             owner,
             kind,
             registered: crate::sync::UnsafeCell::new(false),
+            stats: stats::TaskStats::new(),
         }
     }
 
