@@ -111,7 +111,9 @@ sync::cfg_not_loom! {
 
     pub use blocking::spawn_blocking;
     pub use handoff::shield;
-    pub use runtime::{current_loop, run, spawn, spawn_local, try_current_loop, Runtime};
+    pub use runtime::{
+        current_loop, run, run_with, spawn, spawn_local, try_current_loop, Runtime,
+    };
     pub use time::{sleep, sleep_until, wait_for};
 }
 pub use task::{yield_now, Task, TaskError};

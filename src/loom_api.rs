@@ -448,11 +448,12 @@ pub use crate::task::TaskError;
 pub struct Producer<T>(crate::sync::Arc<crate::handoff::concurrent::Shared<T>>);
 
 /// A pending `ConcurrentFuture` and its producing side (`Shared::new`).
+#[track_caller]
 pub fn concurrent_future<T>() -> (Producer<T>, ConcurrentFuture<T>) {
     let shared = crate::handoff::concurrent::Shared::new();
     (
         Producer(shared.clone()),
-        ConcurrentFuture::from_shared(shared),
+        ConcurrentFuture::from_shared(shared, std::panic::Location::caller()),
     )
 }
 

@@ -40,6 +40,7 @@
 //! [`LoopHandle::spawn_local_threadsafe`]: crate::runtime::LoopHandle::spawn_local_threadsafe
 
 use super::oneshot::OneShot;
+use crate::debug::unawaited::SharedOrigin;
 use crate::runtime::check_blocking_wait;
 use crate::sync::thread::{self, ThreadId};
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -347,14 +348,46 @@ impl<T> Drop for CancelOnDrop<T> {
 /// assert_eq!(fut.result().unwrap(), 42);
 /// rt.close();
 /// ```
-#[must_use = "dropping a ConcurrentFuture does not cancel the work; call cancel() for that"]
+#[must_use = "dropping a ConcurrentFuture does not cancel the work; call cancel() for that, or detach() for fire-and-forget"]
 pub struct ConcurrentFuture<T> {
     shared: Arc<Shared<T>>,
+    /// Where it was made; reported if dropped without being consumed.
+    origin: SharedOrigin,
 }
 
+/// The hint of the never-awaited report.
+const DETACH_HINT: &str =
+    "its work keeps running and its result is lost; await it, call result(), \
+     or call detach() if fire-and-forget is meant";
+
 impl<T> ConcurrentFuture<T> {
-    pub(crate) fn from_shared(shared: Arc<Shared<T>>) -> ConcurrentFuture<T> {
-        ConcurrentFuture { shared }
+    pub(crate) fn from_shared(
+        shared: Arc<Shared<T>>,
+        site: &'static Location<'static>,
+    ) -> ConcurrentFuture<T> {
+        ConcurrentFuture {
+            shared,
+            origin: SharedOrigin::new(site),
+        }
+    }
+
+    /// Lets the work run on with nobody waiting for its result
+    /// (fire-and-forget), without the "dropped without being awaited"
+    /// report that a plain drop gets. The work is not cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// rt.loop_handle(0)
+    ///     .run_coroutine_threadsafe(async move { tx.send("ran").unwrap() })
+    ///     .detach();
+    /// assert_eq!(rx.recv().unwrap(), "ran");
+    /// rt.close();
+    /// ```
+    pub fn detach(self) {
+        self.origin.consume();
     }
 
     /// Blocks the calling thread until the work is done.
@@ -368,6 +401,7 @@ impl<T> ConcurrentFuture<T> {
     /// could never complete: a certain deadlock).
     #[track_caller]
     pub fn result(self) -> Result<T, TaskError> {
+        self.origin.consume();
         check_blocking_wait("ConcurrentFuture::result", Location::caller());
         self.shared.check_not_own_loop("ConcurrentFuture::result");
         self.shared.spin_until_done();
@@ -400,6 +434,7 @@ impl<T> ConcurrentFuture<T> {
     /// ```
     #[track_caller]
     pub fn result_timeout(&mut self, timeout: Duration) -> Result<Result<T, TaskError>, Elapsed> {
+        self.origin.consume();
         check_blocking_wait("ConcurrentFuture::result_timeout", Location::caller());
         self.shared
             .check_not_own_loop("ConcurrentFuture::result_timeout");
@@ -447,6 +482,7 @@ impl<T> ConcurrentFuture<T> {
     /// rt.close();
     /// ```
     pub fn cancel(&self) -> bool {
+        self.origin.consume();
         let me = thread::current().id();
         let mut st = self.shared.state.lock();
         loop {
@@ -475,11 +511,13 @@ impl<T> ConcurrentFuture<T> {
 
     /// Whether the work is done (completed, panicked or cancelled).
     pub fn done(&self) -> bool {
+        self.origin.consume();
         self.shared.is_done()
     }
 
     /// Whether the future was cancelled.
     pub fn cancelled(&self) -> bool {
+        self.origin.consume();
         self.shared.state.lock().cancelled
     }
 
@@ -502,6 +540,7 @@ impl<T> ConcurrentFuture<T> {
     /// rt.close();
     /// ```
     pub fn add_done_callback(&self, f: impl FnOnce(&Result<T, TaskError>) + Send + 'static) {
+        self.origin.consume();
         let mut st = self.shared.state.lock();
         if st.shot.is_set() {
             let result = st
@@ -525,6 +564,7 @@ impl<T> Future for ConcurrentFuture<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.origin.consume();
         crate::task::coop::poll(cx, |cx| self.poll_result(cx))
     }
 }
@@ -548,6 +588,16 @@ impl<T> fmt::Debug for ConcurrentFuture<T> {
             (true, true) => "cancelled",
             (true, false) => "done",
         };
-        write!(f, "<ConcurrentFuture {state}>")
+        write!(
+            f,
+            "<ConcurrentFuture {state} created at {}>",
+            self.origin.site()
+        )
+    }
+}
+
+impl<T> Drop for ConcurrentFuture<T> {
+    fn drop(&mut self) {
+        self.origin.check_dropped("ConcurrentFuture", DETACH_HINT);
     }
 }

@@ -2,9 +2,11 @@
 //! (asyncio's `Future` used as a completion handle).
 
 use super::oneshot::OneShot;
+use crate::debug::unawaited::SharedOrigin;
 use crate::sync::{Arc, Mutex};
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -83,6 +85,7 @@ struct Inner<T> {
 ///     assert_eq!(fut.await, Ok(7));
 /// });
 /// ```
+#[track_caller]
 pub fn promise<T>() -> (Promise<T>, PromiseFuture<T>) {
     let inner = Arc::new(Mutex::new(Inner {
         shot: OneShot::new(),
@@ -92,7 +95,10 @@ pub fn promise<T>() -> (Promise<T>, PromiseFuture<T>) {
         Promise {
             inner: inner.clone(),
         },
-        PromiseFuture { inner },
+        PromiseFuture {
+            inner,
+            origin: SharedOrigin::new(Location::caller()),
+        },
     )
 }
 
@@ -165,6 +171,7 @@ impl<T> Drop for Promise<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct PromiseFuture<T> {
     inner: Arc<Mutex<Inner<T>>>,
+    origin: SharedOrigin,
 }
 
 /// Dropping the future cancels it: a later `set_result` then returns
@@ -172,7 +179,11 @@ pub struct PromiseFuture<T> {
 /// receive.
 impl<T> Drop for PromiseFuture<T> {
     fn drop(&mut self) {
-        self.cancel();
+        self.cancel_inner();
+        self.origin.check_dropped(
+            "PromiseFuture",
+            "its promise is cancelled (call cancel() to do that on purpose)",
+        );
     }
 }
 
@@ -190,6 +201,11 @@ impl<T> PromiseFuture<T> {
     /// assert_eq!(futures::executor::block_on(f), Err(loopwork::handoff::PromiseError::Cancelled));
     /// ```
     pub fn cancel(&self) -> bool {
+        self.origin.consume();
+        self.cancel_inner()
+    }
+
+    fn cancel_inner(&self) -> bool {
         let mut inner = self.inner.lock();
         if inner.shot.is_set() {
             return false;
@@ -211,6 +227,7 @@ impl<T> PromiseFuture<T> {
     /// assert!(f.is_done());
     /// ```
     pub fn is_done(&self) -> bool {
+        self.origin.consume();
         self.inner.lock().shot.is_set()
     }
 }
@@ -219,6 +236,7 @@ impl<T> Future for PromiseFuture<T> {
     type Output = Result<T, PromiseError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.origin.consume();
         crate::task::coop::poll(cx, |cx| self.poll_slot(cx))
     }
 }
@@ -244,6 +262,6 @@ impl<T> fmt::Debug for Promise<T> {
 
 impl<T> fmt::Debug for PromiseFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PromiseFuture")
+        write!(f, "<PromiseFuture created at {}>", self.origin.site())
     }
 }

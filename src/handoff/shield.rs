@@ -1,7 +1,9 @@
 //! `shield(task)`: await a task without letting outer cancellation reach it.
 
+use crate::debug::unawaited::Origin;
 use crate::task::{Task, TaskError};
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -25,8 +27,12 @@ use std::task::{Context, Poll};
 ///     # let _ = id;
 /// });
 /// ```
+#[track_caller]
 pub fn shield<T>(task: Task<T>) -> Shield<T> {
-    Shield { task: Some(task) }
+    Shield {
+        task: Some(task),
+        origin: Origin::new(Location::caller()),
+    }
 }
 
 /// The future of [`shield`].
@@ -34,12 +40,14 @@ pub fn shield<T>(task: Task<T>) -> Shield<T> {
 #[derive(Debug)]
 pub struct Shield<T> {
     task: Option<Task<T>>,
+    origin: Origin,
 }
 
 impl<T> Future for Shield<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.origin.consume();
         let task = self.task.as_mut().expect("Shield polled after completion");
         let out = Pin::new(task).poll(cx);
         if out.is_ready() {
@@ -55,5 +63,7 @@ impl<T> Drop for Shield<T> {
             // Detach, never cancel, even inside a timeout's cancel scope.
             task.forget_awaited();
         }
+        self.origin
+            .check_dropped("Shield", "the shielded task keeps running, detached");
     }
 }

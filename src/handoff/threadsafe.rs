@@ -48,7 +48,7 @@ impl LoopHandle {
         // On a closed runtime the future is dropped here: it resolves to
         // Cancelled. (A loop closes only after the gate has.)
         self.shared.sched.submit_to(self.index, notified);
-        ConcurrentFuture::from_shared(shared_cf)
+        ConcurrentFuture::from_shared(shared_cf, Location::caller())
     }
 
     /// Builds a future *on this loop* with `factory` and runs it there as a
@@ -90,8 +90,11 @@ impl LoopHandle {
             }
             match catch_unwind(AssertUnwindSafe(factory)) {
                 Ok(fut) => {
-                    let task =
-                        spawn_local_inner(Deliver::new(fut, shared_cf.clone()), None, location);
+                    let task = spawn_local_inner(
+                        Deliver::new(fut, shared_cf.clone()),
+                        crate::task::Builder::new(),
+                        location,
+                    );
                     shared_cf.set_task(task);
                 }
                 Err(p) => {
@@ -105,6 +108,6 @@ impl LoopHandle {
         } else {
             drop(build); // its guard resolves the future to Cancelled
         }
-        ConcurrentFuture::from_shared(shared_cf)
+        ConcurrentFuture::from_shared(shared_cf, location)
     }
 }

@@ -51,18 +51,19 @@ impl HyperTimer {
 
 impl ::hyper::rt::Timer for HyperTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn ::hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(crate::time::sleep(duration)))
+        Box::pin(HyperSleep(Sleep::untracked_until(crate::runtime::timers::deadline_after(duration))))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn ::hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(crate::time::sleep_until(deadline)))
+        // hyper drops its timers unpolled at will: not reported.
+        Box::pin(HyperSleep(Sleep::untracked_until(deadline)))
     }
 
     /// Re-arms one of our sleeps in place (dropping the old `Sleep` cancels
     /// its timer); any other sleep is replaced, as hyper's default does.
     fn reset(&self, sleep: &mut Pin<Box<dyn ::hyper::rt::Sleep>>, new_deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<HyperSleep>() {
-            Some(mut ours) => ours.set(HyperSleep(crate::time::sleep_until(new_deadline))),
+            Some(mut ours) => ours.set(HyperSleep(Sleep::untracked_until(new_deadline))),
             None => *sleep = self.sleep_until(new_deadline),
         }
     }

@@ -367,7 +367,8 @@ impl Drop for Child {
         drop(crate::runtime::spawn_stealable(
             &self.shared,
             reap,
-            Some(name.into()),
+            // A reaper still waiting at shutdown is expected: quiet.
+            crate::task::Builder::new().name(name).background(true),
             Location::caller(),
         ));
     }

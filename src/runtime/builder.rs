@@ -162,6 +162,10 @@ impl Builder {
     /// # Errors
     /// If a poller cannot be created or a thread cannot be spawned.
     pub fn build(self) -> io::Result<Runtime> {
+        crate::debug::backtrace::set_probe(super::context::current_is_debug);
+        if self.debug {
+            crate::debug::backtrace::note_debug_on();
+        }
         let n = self.loops;
         let workers: Vec<Worker<_>> = (0..n).map(|_| Worker::new_fifo()).collect();
         let mut loops = Vec::with_capacity(n);

@@ -69,6 +69,17 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     })
 }
 
+/// Whether the runtime this thread is in (its loop's, or the one entered by
+/// `block_on`) is in debug mode. Handed to the debug layer, which asks it
+/// before capturing a creation backtrace.
+pub(crate) fn current_is_debug() -> bool {
+    with_core(|core| core.map(|c| c.shared.is_debug())).unwrap_or_else(|| {
+        ENTERED
+            .try_with(|e| e.borrow().last().is_some_and(|s| s.is_debug()))
+            .unwrap_or(false)
+    })
+}
+
 /// Whether this thread is a loop thread (of any loopwork runtime).
 pub(crate) fn on_loop_thread() -> bool {
     with_core(|core| core.is_some())

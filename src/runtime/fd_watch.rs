@@ -330,7 +330,9 @@ impl LoopHandle {
         let name = format!("{}(fd {fd})", API[dir]);
         let task = super::spawn_local_inner(
             run_watch(this, dir, fd, generation, source),
-            Some(name.into()),
+            // A watch still registered at shutdown is ended by it, as
+            // asyncio's loop.close() drops its readers: expected, quiet.
+            crate::task::Builder::new().name(name).background(true),
             location,
         );
         WATCHES.with_borrow_mut(|w| {

@@ -5,7 +5,7 @@ use super::shared::Shared;
 use super::{spawn_stealable, Closed, LoopHandle};
 use crate::sync::atomic::{AtomicBool, Ordering::*};
 use crate::sync::{Arc, Mutex};
-use crate::task::Task;
+use crate::task::{Builder, Task};
 use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
@@ -53,7 +53,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_stealable(&self.shared, fut, None, Location::caller())
+        spawn_stealable(&self.shared, fut, Builder::new(), Location::caller())
     }
 
     /// As [`spawn`](Handle::spawn), but `Err(Closed)` if the runtime is shut down.
@@ -76,7 +76,7 @@ impl Handle {
         if self.shared.is_closed() {
             return Err(Closed(()));
         }
-        Ok(spawn_stealable(&self.shared, fut, None, Location::caller()))
+        Ok(spawn_stealable(&self.shared, fut, Builder::new(), Location::caller()))
     }
 
     /// Runs `fut` to completion on the calling thread (see [`Runtime::block_on`](crate::Runtime::block_on)).
@@ -107,6 +107,23 @@ impl Handle {
     /// Whether the runtime has been shut down.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+
+    /// Whether the runtime is in debug mode now (see
+    /// [`Runtime::set_debug`](crate::Runtime::set_debug)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(1).debug(false).build().unwrap();
+    /// let handle = rt.handle();
+    /// assert!(!handle.is_debug());
+    /// rt.set_debug(true);
+    /// assert!(handle.is_debug());
+    /// rt.close();
+    /// ```
+    pub fn is_debug(&self) -> bool {
+        self.shared.is_debug()
     }
 }
 

@@ -101,7 +101,27 @@ impl Runtime {
         self.shared.num_loops()
     }
 
-    /// Turns debug mode on or off while running.
+    /// Turns debug mode on or off while running (asyncio's
+    /// `loop.set_debug`). Every loop reads the flag before each task poll and
+    /// each callback, so the change reaches all loops at their next poll; the
+    /// per-object parts follow the mode at creation (a task spawned while
+    /// debug mode was off has no spawn backtrace).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder().loops(2).debug(false).build().unwrap();
+    /// rt.set_debug(true);
+    /// assert!(rt.debug());
+    /// // Every loop sees it from its next poll on.
+    /// for i in 0..2 {
+    ///     let on = rt.loop_handle(i).run_coroutine_threadsafe(async {
+    ///         loopwork::runtime::Handle::try_current().unwrap().is_debug()
+    ///     });
+    ///     assert!(on.result().unwrap());
+    /// }
+    /// rt.close();
+    /// ```
     pub fn set_debug(&self, on: bool) {
         self.shared.set_debug(on);
     }
@@ -213,6 +233,7 @@ impl Runtime {
             }
         }
         callbacks::report_dropped(shared.is_debug(), dropped_callbacks, "shutdown");
+        shared.sched.destroyed.finish();
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {
@@ -243,12 +264,9 @@ fn busy_loops(shared: &Shared) -> Vec<usize> {
 impl Drop for Runtime {
     fn drop(&mut self) {
         if !self.shut_down {
-            if self.shared.is_debug() {
-                log::warn!(
-                    target: "loopwork",
-                    "unclosed runtime {self:?} dropped: call close() or shutdown_timeout() to shut it down explicitly"
-                );
-            }
+            // asyncio's ResourceWarning: loud in debug mode only, since the
+            // drop still shuts down (bounded), which is correct if implicit.
+            crate::debug::report_unclosed_runtime(&format_args!("{self:?}"), self.shared.is_debug());
             self.shutdown(Some(DROP_SHUTDOWN_TIMEOUT));
         }
     }
@@ -258,9 +276,9 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "<Runtime '{}' loops={} debug={}>",
-            self.shared.config.thread_name,
+            "<Runtime loops={} name='{}' debug={}>",
             self.shared.num_loops(),
+            self.shared.config.thread_name,
             self.shared.is_debug()
         )
     }
@@ -287,8 +305,31 @@ impl fmt::Debug for Runtime {
 /// ```
 #[track_caller]
 pub fn run<F: Future>(fut: F) -> F::Output {
-    let rt =
-        Runtime::new().unwrap_or_else(|e| panic!("loopwork::run: cannot start the runtime: {e}"));
+    run_with(Builder::new(), fut)
+}
+
+/// As [`run`], on a runtime configured by `builder`: the counterpart of
+/// asyncio's `asyncio.run(main(), debug=True)`.
+///
+/// # Panics
+/// If the runtime cannot be started.
+///
+/// # Examples
+///
+/// ```
+/// use loopwork::Runtime;
+///
+/// let answer = loopwork::run_with(Runtime::builder().debug(true).loops(2), async {
+///     assert!(loopwork::runtime::Handle::try_current().unwrap().is_debug());
+///     loopwork::spawn(async { 6 * 7 }).await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+#[track_caller]
+pub fn run_with<F: Future>(builder: Builder, fut: F) -> F::Output {
+    let rt = builder
+        .build()
+        .unwrap_or_else(|e| panic!("loopwork::run: cannot start the runtime: {e}"));
     let out = rt.block_on(fut);
     rt.close();
     out

@@ -38,7 +38,7 @@ crate::sync::cfg_not_loom! {
     pub use callbacks::{CallbackHandle, LocalCallbackHandle};
     pub(crate) use handle::check_blocking_wait;
     pub use handle::Handle;
-    pub use lifecycle::{run, Closed, Runtime};
+    pub use lifecycle::{run, run_with, Closed, Runtime};
     pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
     pub use metrics::{LoopMetrics, RuntimeMetrics};
     pub use spawn::{spawn, spawn_local};

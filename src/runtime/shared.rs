@@ -87,6 +87,9 @@ impl Shared {
     }
 
     pub(crate) fn set_debug(&self, on: bool) {
+        if on {
+            crate::debug::backtrace::note_debug_on();
+        }
         self.sched.debug.store(on, Relaxed);
     }
 

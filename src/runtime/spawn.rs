@@ -7,6 +7,7 @@ use crate::task::Builder;
 use crate::scheduler::{PinnedScheduler, StealableScheduler};
 use crate::sync::Arc;
 use crate::task::{new_task, Task, TaskKind, TaskMeta};
+use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
@@ -19,14 +20,14 @@ use std::task::{Context, Poll};
 pub(crate) fn spawn_stealable<F>(
     shared: &Arc<Shared>,
     fut: F,
-    name: Option<Box<str>>,
+    options: Builder,
     location: &'static Location<'static>,
 ) -> Task<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let meta = TaskMeta::new(name, location, TaskKind::Stealable);
+    let meta = TaskMeta::with_options(options, location, TaskKind::Stealable, shared.is_debug());
     let scheduler = StealableScheduler {
         shared: shared.sched.clone(),
     };
@@ -41,7 +42,7 @@ where
 /// Off a loop thread.
 pub(crate) fn spawn_local_inner<F>(
     fut: F,
-    name: Option<Box<str>>,
+    options: Builder,
     location: &'static Location<'static>,
 ) -> Task<F::Output>
 where
@@ -57,7 +58,12 @@ where
                  task, or use LoopHandle::spawn_local_threadsafe from other threads",
             )
         };
-        let meta = TaskMeta::new(name, location, TaskKind::Pinned(core.index));
+        let meta = TaskMeta::with_options(
+            options,
+            location,
+            TaskKind::Pinned(core.index),
+            core.shared.is_debug(),
+        );
         let scheduler = PinnedScheduler {
             shared: core.shared.sched.clone(),
             owner: core.index,
@@ -118,7 +124,7 @@ impl Builder {
     {
         let location = Location::caller();
         let shared = context::current_shared().unwrap_or_else(|| not_in_runtime("spawn", location));
-        spawn_stealable(&shared, fut, self.name, location)
+        spawn_stealable(&shared, fut, self, location)
     }
 
     /// As [`Handle::spawn`].
@@ -128,7 +134,7 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_stealable(&handle.shared, fut, self.name, Location::caller())
+        spawn_stealable(&handle.shared, fut, self, Location::caller())
     }
 
     /// As [`crate::spawn_local`].
@@ -138,8 +144,78 @@ impl Builder {
         F: Future + 'static,
         F::Output: 'static,
     {
-        spawn_local_inner(fut, self.name, Location::caller())
+        spawn_local_inner(fut, self, Location::caller())
     }
+
+    /// As [`spawn`](Builder::spawn), for a task whose output is a `Result`:
+    /// if it returns `Err` and nobody retrieves it (its [`Task`] was dropped
+    /// or detached, not awaited), the error is logged as a panic would be:
+    /// `Task exception was never retrieved: <Task …> returned Err(…)`, at
+    /// error level (debug mode adds the spawn backtrace). A plain `spawn`
+    /// cannot tell an `Err` from any other value, so its errors vanish
+    /// with the detached handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// loopwork::run(async {
+    ///     let task = loopwork::task::Builder::new()
+    ///         .name("upload")
+    ///         .spawn_fallible(async { Err::<(), _>("disk full") });
+    ///     // Awaited: the error is retrieved here, nothing is logged.
+    ///     assert_eq!(task.await.unwrap(), Err("disk full"));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_fallible<F, T, E>(self, fut: F) -> Task<Result<T, E>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: fmt::Debug + Send + 'static,
+    {
+        self.reporting_err::<T, E>().spawn(fut)
+    }
+
+    /// As [`spawn_local`](Builder::spawn_local), with the error report of
+    /// [`spawn_fallible`](Builder::spawn_fallible).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// loopwork::run(async {
+    ///     loopwork::spawn(async {
+    ///         let task = loopwork::task::Builder::new()
+    ///             .spawn_local_fallible(async { "42".parse::<u8>() });
+    ///         assert_eq!(task.await.unwrap(), Ok(42));
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_local_fallible<F, T, E>(self, fut: F) -> Task<Result<T, E>>
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+        T: 'static,
+        E: fmt::Debug + 'static,
+    {
+        self.reporting_err::<T, E>().spawn_local(fut)
+    }
+
+    fn reporting_err<T, E: fmt::Debug>(mut self) -> Builder {
+        self.describe_err = Some(describe_err::<T, E>);
+        self
+    }
+}
+
+/// The `DescribeErr` of a task whose output is `Result<T, E>`.
+///
+/// # Safety
+/// `out` must point to a live `Result<T, E>`.
+unsafe fn describe_err<T, E: fmt::Debug>(out: *const ()) -> Option<String> {
+    // SAFETY: the caller's contract.
+    let out = unsafe { &*(out as *const Result<T, E>) };
+    out.as_ref().err().map(|e| format!("{e:?}"))
 }
 
 pub(crate) fn not_in_runtime(api: &str, location: &Location<'_>) -> ! {

@@ -47,6 +47,10 @@ impl<I: InboxItem> Schedule for StealableScheduler<I> {
             }
         });
     }
+
+    fn destroyed_pending(&self, task: RawTask) {
+        self.shared.report_destroyed(task);
+    }
 }
 
 /// For tasks bound to one loop (`spawn_local`): only that loop polls them.
@@ -99,9 +103,22 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
             }
         });
     }
+
+    fn destroyed_pending(&self, task: RawTask) {
+        self.shared.report_destroyed(task);
+    }
 }
 
 impl<I: InboxItem> Scheduler<I> {
+    /// Reports a pending task this runtime's shutdown destroys (at most ten
+    /// lines per shutdown, see `debug::DestroyedPending`).
+    pub(crate) fn report_destroyed(&self, task: RawTask) {
+        let header = task.header();
+        // Its state word already says "cancelled": the shutdown is on it.
+        self.destroyed
+            .report(&header.repr_as("pending"), header.meta.trace());
+    }
+
     /// Spawns a new stealable task: onto the current loop's deque when called
     /// on one of this runtime's loops, otherwise through the gate onto the
     /// injector (see [`submit`](Self::submit)). Whether it was accepted.

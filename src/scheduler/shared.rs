@@ -92,6 +92,8 @@ pub(crate) struct Scheduler<I> {
     /// Debug mode (`Runtime::set_debug`); read once per iteration and poll.
     pub(crate) debug: AtomicBool,
     pub(crate) tuning: Tuning,
+    /// The pending tasks the shutdown destroyed (reported, and counted).
+    pub(crate) destroyed: crate::debug::DestroyedPending,
 }
 
 /// The part of one loop that other threads may touch.
@@ -174,6 +176,7 @@ impl<I: InboxItem> Scheduler<I> {
             loops,
             debug: AtomicBool::new(debug),
             tuning,
+            destroyed: Default::default(),
         }
     }
 

@@ -422,7 +422,7 @@ impl<I: InboxItem> LoopScheduler<I> {
             self.last_poll_end.set(Some(now));
             let took = now.saturating_duration_since(start);
             if took >= self.shared.tuning.slow_poll {
-                crate::debug::report_slow(&task.header().meta, took);
+                crate::debug::report_slow(task.header(), took);
             }
             timed = Some(took);
         }
@@ -718,9 +718,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         let tasks = std::mem::take(&mut self.registry.borrow_mut().tasks);
         for raw in tasks {
             did = true;
-            if !raw.header().state.load().is_complete() {
-                crate::debug::report_destroyed_pending(&raw.header().meta);
-            }
+            // A pending one is reported by its shutdown (`Schedule::destroyed_pending`).
             raw.shutdown();
             raw.drop_reference();
         }

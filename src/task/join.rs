@@ -142,7 +142,7 @@ impl<T> Drop for Task<T> {
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.raw {
-            Some(raw) => write!(f, "{}", raw.header().meta),
+            Some(raw) => write!(f, "{}", raw.header()),
             None => f.write_str("<Task detached>"),
         }
     }

@@ -55,6 +55,11 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// panicked), still while the task is `RUNNING`; `pending` says the
     /// future returned `Poll::Pending`.
     fn after_poll(&self, _task: RawTask, _pending: bool) {}
+
+    /// The runtime's shutdown is destroying this task, which is pending:
+    /// nobody cancelled it and it is not a background task. The runtime's
+    /// schedulers report it (see `debug::DestroyedPending`).
+    fn destroyed_pending(&self, _task: RawTask) {}
 }
 
 /// A task that should be polled; owns one reference.
@@ -96,7 +101,7 @@ impl Drop for Notified {
 
 impl fmt::Debug for Notified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.header().meta, f)
+        fmt::Display::fmt(self.header(), f)
     }
 }
 
@@ -182,22 +187,46 @@ const KIND_STEALABLE: u8 = 0;
 const KIND_PINNED: u8 = 1;
 const KIND_BLOCKING: u8 = 2;
 
-/// What diagnostics say about a task: id, name, spawn site, kind.
+/// What diagnostics say about a task: id, name, spawn site, kind, flags.
 ///
-/// Packed, since every task carries it: the name is a thin pointer (only
-/// named tasks pay for it), the kind is a tag and a loop index, and the
-/// registry flag (see `raw.rs`) sits in what would be padding. 32 bytes.
+/// Packed, since every task carries it: the name, the debug-mode spawn
+/// backtrace and the error reporter of `spawn_fallible` share one thin
+/// pointer (only tasks that have one of them pay for it), the kind is a tag
+/// and a loop index, and the flags and the registry flag (see `raw.rs`) sit
+/// in what would be padding. 32 bytes.
 pub(crate) struct TaskMeta {
     pub(crate) id: TaskId,
-    name: Option<Box<Box<str>>>,
+    extra: Option<Box<Extra>>,
     pub(crate) location: &'static Location<'static>,
     owner: u32,
     kind: u8,
+    /// `FLAG_*` bits, set before the task is first scheduled, then read-only.
+    flags: u8,
     /// Whether a loop's registry holds the task. Touched only while the
     /// task is `RUNNING` (see `RawTask::mark_registered`).
     pub(crate) registered: crate::sync::UnsafeCell<bool>,
     /// Where and how much the task has run (see `stats.rs`).
     pub(crate) stats: stats::TaskStats,
+}
+
+/// The task's destruction at shutdown is expected (`Builder::background`).
+const FLAG_BACKGROUND: u8 = 1;
+
+/// Renders the `Err` of a finished task's output, or `None` for `Ok`.
+///
+/// # Safety
+/// The pointer must point to the output type the function was made for
+/// (`spawn_fallible` makes it for the task's own output type).
+pub(crate) type DescribeErr = unsafe fn(*const ()) -> Option<String>;
+
+/// The optional, rarer parts of a task's metadata.
+#[derive(Default)]
+struct Extra {
+    name: Option<Box<str>>,
+    /// Debug mode: where the task was spawned from.
+    trace: Option<crate::debug::Trace>,
+    /// `spawn_fallible`: reports an `Err` output nobody retrieved.
+    describe_err: Option<DescribeErr>,
 }
 
 impl TaskMeta {
@@ -213,13 +242,41 @@ impl TaskMeta {
         };
         TaskMeta {
             id: TaskId::next(),
-            name: name.map(Box::new),
+            extra: name.map(|name| {
+                Box::new(Extra {
+                    name: Some(name),
+                    ..Extra::default()
+                })
+            }),
             location,
             owner,
             kind,
+            flags: 0,
             registered: crate::sync::UnsafeCell::new(false),
             stats: stats::TaskStats::new(),
         }
+    }
+
+    /// The metadata of a task spawned through `builder` (consumed: its
+    /// name moves in); `debug`: the spawning runtime is in debug mode, so
+    /// the spawn backtrace is captured.
+    pub(crate) fn with_options(
+        builder: Builder,
+        location: &'static Location<'static>,
+        kind: TaskKind,
+        debug: bool,
+    ) -> TaskMeta {
+        let mut meta = TaskMeta::new(builder.name, location, kind);
+        if builder.background {
+            meta.flags |= FLAG_BACKGROUND;
+        }
+        let trace = debug.then(crate::debug::Trace::capture);
+        if trace.is_some() || builder.describe_err.is_some() {
+            let extra = meta.extra.get_or_insert_with(Box::default);
+            extra.trace = trace;
+            extra.describe_err = builder.describe_err;
+        }
+        meta
     }
 
     pub(crate) fn kind(&self) -> TaskKind {
@@ -231,30 +288,80 @@ impl TaskMeta {
     }
 
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref().map(|n| &**n)
+        self.extra.as_deref()?.name.as_deref()
+    }
+
+    /// Debug mode: the spawn backtrace.
+    pub(crate) fn trace(&self) -> Option<&crate::debug::Trace> {
+        self.extra.as_deref()?.trace.as_ref()
+    }
+
+    /// Whether the task was spawned as a background task.
+    pub(crate) fn is_background(&self) -> bool {
+        self.flags & FLAG_BACKGROUND != 0
+    }
+
+    /// The `Err` reporter of `spawn_fallible`.
+    pub(crate) fn describe_err(&self) -> Option<DescribeErr> {
+        self.extra.as_deref()?.describe_err
     }
 }
 
+/// `name='fetch' id=7 spawned at src/main.rs:10:5 on loop 1`: the repr of
+/// a task without its state (see `Header`'s `Display` for the full one).
 impl fmt::Display for TaskMeta {
-    /// `<Task 'name' #12 spawned at src/main.rs:10:5 on loop 1>`, asyncio-style.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<Task ")?;
         if let Some(name) = self.name() {
-            write!(f, "'{name}' ")?;
+            write!(f, "name='{name}' ")?;
         }
-        write!(
-            f,
-            "#{} spawned at {}:{}:{}",
-            self.id,
-            self.location.file(),
-            self.location.line(),
-            self.location.column()
-        )?;
+        write!(f, "id={} spawned at {}", self.id, self.location)?;
         match self.kind() {
-            TaskKind::Stealable => {}
-            TaskKind::Pinned(i) => write!(f, " pinned to loop {i}")?,
-            TaskKind::Blocking => f.write_str(" on the blocking pool")?,
+            TaskKind::Stealable => match self.stats.last_loop() {
+                Some(i) => write!(f, " on loop {i}"),
+                None => Ok(()),
+            },
+            TaskKind::Pinned(i) => write!(f, " pinned to loop {i}"),
+            TaskKind::Blocking => f.write_str(" on the blocking pool"),
         }
-        f.write_str(">")
+    }
+}
+
+/// `<Task pending name='fetch' id=7 spawned at src/main.rs:10:5 on loop 1>`,
+/// asyncio-style. The state comes from the state word: `pending` (waiting
+/// for a wake-up), `scheduled` (woken, in a queue), `running` (being
+/// polled), `finished`, or `cancelled` (cancellation requested, or finished
+/// by it).
+impl fmt::Display for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Task {} {}>", self.state_name(), self.meta)
+    }
+}
+
+impl Header {
+    /// The repr with `state` in place of the state word's (a report made
+    /// while the runtime is already changing the state, e.g. at shutdown).
+    pub(crate) fn repr_as(&self, state: &'static str) -> impl fmt::Display + '_ {
+        struct Repr<'a>(&'a TaskMeta, &'static str);
+        impl fmt::Display for Repr<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "<Task {} {}>", self.1, self.0)
+            }
+        }
+        Repr(&self.meta, state)
+    }
+
+    fn state_name(&self) -> &'static str {
+        let s = self.state.load();
+        if s.is_cancelled() {
+            "cancelled"
+        } else if s.is_complete() {
+            "finished"
+        } else if s.is_running() {
+            "running"
+        } else if s.is_notified() {
+            "scheduled"
+        } else {
+            "pending"
+        }
     }
 }

@@ -318,6 +318,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
     /// Drops the future and stores `Cancelled`. Caller holds RUNNING.
     fn cancel_stage(&self) {
+        // Futures the task created but had not awaited yet go with it: a
+        // cancellation, not a forgotten `.await`.
+        let _cancelling = crate::debug::unawaited::Cancelling::enter();
         self.set_stage(Stage::Finished(Err(TaskError::Cancelled)));
     }
 
@@ -350,9 +353,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
             self.cell().stage.with(|stage| {
                 // SAFETY: the join handle is gone and the task is complete;
                 // this thread is the only one left that may touch the stage.
-                if let Stage::Finished(Err(TaskError::Panicked(p))) = unsafe { &*stage } {
-                    crate::debug::report_unretrieved_panic(&self.header().meta, p.message());
-                }
+                report_unretrieved(self.header(), unsafe { &*stage });
             });
             self.set_stage(Stage::Consumed);
         } else if snapshot.is_join_waker_set() {
@@ -399,15 +400,42 @@ unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: as in `poll`; the caller holds a reference for the duration.
     let harness = unsafe { Harness::<F, S>::from_raw(ptr) };
+    let cancelled_before = harness.header().state.load().is_cancelled();
     if !harness.header().state.transition_to_shutdown() {
         // Running elsewhere (its poller cancels it) or already complete.
         return;
+    }
+    if !cancelled_before && !harness.header().meta.is_background() {
+        // Pending, and nobody asked for its end: the runtime is closing
+        // over it (asyncio's "Task was destroyed but it is pending!").
+        harness.cell().scheduler.destroyed_pending(harness.raw());
     }
     harness.cancel_stage();
     // `complete` releases a reference: take one for it, since the caller's
     // reference is not ours to consume.
     harness.header().state.ref_inc();
     harness.complete();
+}
+
+/// Reports an output nobody will read: a panic, or (tasks spawned with
+/// `spawn_fallible`) an `Err`.
+fn report_unretrieved<F: Future>(header: &Header, stage: &Stage<F>) {
+    match stage {
+        Stage::Finished(Err(TaskError::Panicked(p))) => {
+            crate::debug::report_unretrieved_panic(header, p.message(), header.meta.trace());
+        }
+        Stage::Finished(Ok(out)) => {
+            if let Some(describe) = header.meta.describe_err() {
+                // SAFETY: `spawn_fallible` made `describe` for this task's
+                // output type, `F::Output`.
+                let err = unsafe { describe(out as *const F::Output as *const ()) };
+                if let Some(err) = err {
+                    crate::debug::report_unretrieved_error(header, &err, header.meta.trace());
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
@@ -477,9 +505,7 @@ unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>) {
             // SAFETY: COMPLETE and we still had join interest: exclusive.
             unsafe { std::mem::replace(&mut *stage, Stage::Consumed) }
         });
-        if let Stage::Finished(Err(TaskError::Panicked(p))) = &stage {
-            crate::debug::report_unretrieved_panic(&harness.header().meta, p.message());
-        }
+        report_unretrieved(harness.header(), &stage);
         let _ = catch_unwind(AssertUnwindSafe(move || drop(stage)));
     }
     if harness.header().state.ref_dec() {

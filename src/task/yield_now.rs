@@ -1,6 +1,8 @@
 //! `yield_now`: let other tasks run.
 
+use crate::debug::unawaited::Origin;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -16,8 +18,14 @@ use std::task::{Context, Poll};
 ///     }
 /// });
 /// ```
+#[track_caller]
 pub fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
+    YieldNow {
+        yielded: false,
+        // Made once per iteration of busy loops: its call site says all, a
+        // debug-mode backtrace would cost a stack walk per yield.
+        origin: Origin::site_only(Location::caller()),
+    }
 }
 
 /// The future of [`yield_now`].
@@ -25,6 +33,13 @@ pub fn yield_now() -> YieldNow {
 #[derive(Debug)]
 pub struct YieldNow {
     yielded: bool,
+    origin: Origin,
+}
+
+impl Drop for YieldNow {
+    fn drop(&mut self) {
+        self.origin.check_dropped("YieldNow", "");
+    }
 }
 
 impl Future for YieldNow {
@@ -34,6 +49,7 @@ impl Future for YieldNow {
         if self.yielded {
             return Poll::Ready(());
         }
+        self.origin.consume();
         self.yielded = true;
         cx.waker().wake_by_ref();
         Poll::Pending

@@ -5,9 +5,11 @@ use crate::runtime::shared::{InboxItem, Shared};
 use crate::runtime::timers::{deadline_after, TimerEntry};
 use crate::sync::Arc;
 use super::Elapsed;
+use crate::debug::unawaited::{Cancelling, Origin};
 use crate::task::CancelScope;
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -45,6 +47,8 @@ pub struct Sleep {
     deadline: Instant,
     entry: Option<Arc<TimerEntry>>,
     runtime: Option<Arc<Shared>>,
+    /// Where it was made; reported if it is dropped never polled.
+    origin: Origin,
 }
 
 /// Waits until `delay` has passed.
@@ -61,6 +65,7 @@ pub struct Sleep {
 ///     assert!(start.elapsed() >= Duration::from_millis(10));
 /// });
 /// ```
+#[track_caller]
 pub fn sleep(delay: Duration) -> Sleep {
     sleep_until(deadline_after(delay))
 }
@@ -77,20 +82,33 @@ pub fn sleep(delay: Duration) -> Sleep {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let runtime = if context::on_loop_thread() {
-        None
-    } else {
-        context::current_shared()
-    };
-    Sleep {
-        deadline,
-        entry: None,
-        runtime,
-    }
+    Sleep::new(deadline, Origin::new(Location::caller()))
 }
 
 impl Sleep {
+    fn new(deadline: Instant, origin: Origin) -> Sleep {
+        let runtime = if context::on_loop_thread() {
+            None
+        } else {
+            context::current_shared()
+        };
+        Sleep {
+            deadline,
+            entry: None,
+            runtime,
+            origin,
+        }
+    }
+
+    /// A sleep loopwork makes for itself (the timeout of `wait_for`, hyper's
+    /// timers), which may be dropped unpolled without a report.
+    #[track_caller]
+    pub(crate) fn untracked_until(deadline: Instant) -> Sleep {
+        Sleep::new(deadline, Origin::untracked(Location::caller()))
+    }
+
     /// The instant this sleep completes at.
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -117,6 +135,7 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.origin.consume();
         crate::task::coop::poll(cx, |cx| self.poll_deadline(cx))
     }
 }
@@ -153,6 +172,7 @@ impl Drop for Sleep {
         if let Some(e) = self.entry.take() {
             e.cancel();
         }
+        self.origin.check_dropped("Sleep", "");
     }
 }
 
@@ -160,6 +180,7 @@ impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
             .field("deadline", &self.deadline)
+            .field("created_at", &self.origin)
             .finish()
     }
 }
@@ -183,10 +204,13 @@ impl fmt::Debug for Sleep {
 ///     assert_eq!(fast, Ok(7));
 /// });
 /// ```
+#[track_caller]
 pub fn wait_for<F: IntoFuture>(timeout: Duration, fut: F) -> WaitFor<F::IntoFuture> {
     WaitFor {
         inner: Some(fut.into_future()),
-        sleep: sleep(timeout),
+        // Reported (if never polled) as the WaitFor, not as its timer.
+        sleep: Sleep::untracked_until(deadline_after(timeout)),
+        origin: Origin::new(Location::caller()),
     }
 }
 
@@ -195,6 +219,22 @@ pub fn wait_for<F: IntoFuture>(timeout: Duration, fut: F) -> WaitFor<F::IntoFutu
 pub struct WaitFor<F> {
     inner: Option<F>,
     sleep: Sleep,
+    origin: Origin,
+}
+
+impl<F> Drop for WaitFor<F> {
+    fn drop(&mut self) {
+        self.origin.check_dropped("WaitFor", "");
+    }
+}
+
+impl<F> fmt::Debug for WaitFor<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitFor")
+            .field("deadline", &self.sleep.deadline)
+            .field("created_at", &self.origin)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<F: Future> Future for WaitFor<F> {
@@ -202,8 +242,10 @@ impl<F: Future> Future for WaitFor<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `inner` is structurally pinned: it is never moved, only
-        // dropped in place (through `Pin::set`); `sleep` is `Unpin`.
+        // dropped in place (through `Pin::set`, or by `Drop`, which leaves it
+        // in place); `sleep` and `origin` are `Unpin`.
         let this = unsafe { self.get_unchecked_mut() };
+        this.origin.consume();
         // SAFETY: as above.
         let mut inner = unsafe { Pin::new_unchecked(&mut this.inner) };
         let Some(fut) = inner.as_mut().as_pin_mut() else {
@@ -215,6 +257,9 @@ impl<F: Future> Future for WaitFor<F> {
         }
         if Pin::new(&mut this.sleep).poll(cx).is_ready() {
             let _scope = CancelScope::enter();
+            // The inner future's own unawaited futures go with it: a
+            // cancellation, not a forgotten `.await`.
+            let _cancelling = Cancelling::enter();
             inner.set(None);
             return Poll::Ready(Err(Elapsed::new()));
         }
