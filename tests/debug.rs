@@ -34,7 +34,7 @@ fn a_slow_task_poll_is_logged_with_the_task_name() {
     let logged = records_with("'slow-poller'");
     assert_eq!(logged.len(), 1, "one slow poll, one report: {logged:?}");
     assert!(
-        logged[0].starts_with("WARN Executing <Task 'slow-poller'"),
+        logged[0].starts_with("WARN Executing <Task running name='slow-poller'"),
         "unexpected report: {}",
         logged[0]
     );
