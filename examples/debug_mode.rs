@@ -1,7 +1,8 @@
 //! Each trap of "Developing with asyncio", written in Rust on loopwork, and
 //! the diagnostic debug mode prints for it.
 //!
-//! Run it with `cargo run --example debug_mode`. The log lines (target
+//! Run it with `cargo run --example debug_mode` (add `-- --production` to
+//! see what production mode says about the same traps). The log lines (target
 //! `loopwork`) are printed as `LEVEL message` on stdout, between the
 //! program's own lines, so the output reads in order. The guide
 //! (`loopwork::guide`) quotes this output.
@@ -33,11 +34,12 @@ fn trap(title: &str, f: fn()) {
     f();
 }
 
-/// One loop, debug mode, a 100 ms slow threshold.
+/// One loop, debug mode (unless `--production`), a 100 ms slow threshold.
 fn debug_runtime() -> loopwork::runtime::Builder {
+    let production = std::env::args().any(|a| a == "--production");
     Runtime::builder()
         .loops(1)
-        .debug(true)
+        .debug(!production)
         .slow_callback_duration(Duration::from_millis(100))
 }
 
@@ -125,15 +127,25 @@ fn wrong_thread() {
         lp.call_soon(|| {});
     }));
     std::panic::set_hook(hook);
-    let payload = caught.expect_err("debug mode panics");
-    let message = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .unwrap_or("<non-string panic>");
-    println!("panicked: {message}");
+    match caught {
+        Err(payload) => println!(
+            "panicked: {}",
+            payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .unwrap_or("<non-string panic>")
+        ),
+        Ok(()) => println!(
+            "production mode: the call took the thread-safe path ({} wrong-thread call counted)",
+            rt.metrics().wrong_thread_calls
+        ),
+    }
     // The fix: the thread-safe variant.
-    lp.call_soon_threadsafe(|| println!("ran on the loop"))
+    let (tx, rx) = std::sync::mpsc::channel();
+    lp.call_soon_threadsafe(move || tx.send(()).unwrap())
         .unwrap();
+    rx.recv().unwrap();
+    println!("call_soon_threadsafe: ran on the loop");
     rt.close();
 }
 

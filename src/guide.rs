@@ -7,6 +7,16 @@
 //!
 //! Sections:
 //! - [Signals and subprocesses](#signals-and-subprocesses)
+//! - [Debug mode](#debug-mode)
+//! - [Cancellation](#cancellation)
+//! - [Concurrency and multithreading](#concurrency-and-multithreading)
+//! - [Running blocking code](#running-blocking-code)
+//! - [Logging](#logging)
+//! - [Detect never-awaited futures](#detect-never-awaited-futures)
+//! - [Detect never-retrieved errors](#detect-never-retrieved-errors)
+//! - [Chain futures correctly](#chain-futures-correctly)
+//! - [Pending task destroyed](#pending-task-destroyed)
+//! - [Close the runtime](#close-the-runtime)
 //!
 //! # Signals and subprocesses
 //!
@@ -170,3 +180,13 @@
 //! which turns readiness into futures.
 //!
 //! [`Signal::recv`]: crate::signal::Signal::recv
+#![doc = include_str!("guide/debug-mode.md")]
+#![doc = include_str!("guide/cancellation.md")]
+#![doc = include_str!("guide/concurrency.md")]
+#![doc = include_str!("guide/blocking.md")]
+#![doc = include_str!("guide/logging.md")]
+#![doc = include_str!("guide/never-awaited.md")]
+#![doc = include_str!("guide/never-retrieved.md")]
+#![doc = include_str!("guide/chain.md")]
+#![doc = include_str!("guide/pending-destroyed.md")]
+#![doc = include_str!("guide/close-runtime.md")]
