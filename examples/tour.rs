@@ -37,6 +37,7 @@ fn main() {
     timers(&rt);
     cancellation(&rt);
     panics(&rt);
+    debug_section(&rt);
     blocking_section(&rt);
     concurrency(&rt);
 
@@ -201,6 +202,33 @@ fn panics(rt: &Runtime) {
         println!("afterwards: {still}");
     });
     std::panic::set_hook(default_hook);
+}
+
+fn debug_section(rt: &Runtime) {
+    section("Debug mode");
+    // `LOOPWORK_DEBUG=1`, `Builder::debug(true)`, `loopwork::run_with`, or
+    // at run time:
+    rt.set_debug(true);
+    rt.block_on(async {
+        let task = loopwork::task::Builder::new()
+            .name("fetch")
+            .spawn(async { 1 });
+        println!("a task's repr, used by every report: {task:?}");
+        task.await.unwrap();
+        // A forgotten `.await`: logged at warn, with where the future was
+        // made and (debug mode) the backtrace of its creation.
+        drop(loopwork::sleep(Duration::from_millis(1)));
+        // An `Err` nobody retrieves: logged at error, like a lost panic.
+        let lost = loopwork::task::Builder::new()
+            .name("upload")
+            .spawn_fallible(async { Err::<(), _>("disk full") });
+        while !lost.is_finished() {
+            loopwork::yield_now().await;
+        }
+        drop(lost);
+    });
+    rt.set_debug(false);
+    println!("every trap and its report: cargo run --example debug_mode");
 }
 
 fn concurrency(rt: &Runtime) {

@@ -77,7 +77,7 @@ fn debug_mode_adds_the_creation_backtrace_of_an_unawaited_future() {
     let record = one_record(&site(line));
     assert!(record.starts_with("WARN <Sleep created at"), "{record}");
     let (_, trace) = record
-        .split_once("Sleep created at (most recent call last):")
+        .split_once("Sleep created at (most recent call last")
         .unwrap_or_else(|| panic!("no backtrace in debug mode: {record}"));
     assert!(
         trace.contains("make_sleep_in_a_helper"),
@@ -220,7 +220,7 @@ fn an_unretrieved_panic_names_the_task_and_debug_mode_adds_the_spawn_backtrace()
         );
         assert!(record.contains("panicked: boom"), "{record}");
         assert_eq!(
-            record.contains("Task spawned at (most recent call last):"),
+            record.contains("Task spawned at (most recent call last"),
             debug,
             "backtrace only in debug mode: {record}"
         );
@@ -352,7 +352,7 @@ fn a_shutdown_destroying_many_pending_tasks_logs_ten_lines_and_a_summary() {
     assert!(
         lines
             .iter()
-            .all(|l| l.contains("Task spawned at (most recent call last):")),
+            .all(|l| l.contains("Task spawned at (most recent call last")),
         "debug mode: the spawn backtrace: {lines:#?}"
     );
     let summary = one_record("and 15 more pending task(s) (25 in all)");

@@ -3,7 +3,9 @@
 //! Invariants: a backtrace is captured only when the runtime the creating
 //! thread belongs to is in debug mode ([`wanted`]); production never calls
 //! `Backtrace::force_capture`. Capturing is the expensive part (a stack walk,
-//! microseconds); symbol resolution is deferred to the report, which is rare.
+//! microseconds), so it happens once per call site and thread, and the
+//! objects created there later share it ([`Trace::at_site`]); symbol
+//! resolution is deferred to the first report that shows it.
 //!
 //! Trimming follows asyncio's `extract_stack` habit: the frames of loopwork
 //! itself, of the standard library and of the thread start-up are dropped,
@@ -14,9 +16,12 @@
 //! [`set_probe`].
 
 use std::backtrace::Backtrace;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Frames kept in a report (asyncio keeps 10 as well).
 pub(crate) const MAX_FRAMES: usize = 10;
@@ -46,30 +51,83 @@ pub(crate) fn wanted() -> bool {
     ANY_DEBUG.load(Relaxed) && PROBE.get().is_some_and(|probe| probe())
 }
 
-/// A creation backtrace, captured in debug mode.
-pub(crate) struct Trace(Backtrace);
+/// How many call sites one thread remembers a backtrace for; past that the
+/// cache starts over (a program with more spawn sites than this pays a
+/// capture per creation again, which is still correct).
+const SITES_PER_THREAD: usize = 4096;
+
+thread_local! {
+    /// The backtrace of the first creation at each call site on this thread.
+    static BY_SITE: RefCell<HashMap<usize, Arc<Trace>>> = RefCell::new(HashMap::new());
+}
+
+/// A creation backtrace, captured in debug mode, shared by the objects
+/// created at one call site on one thread (see [`Trace::at_site`]).
+pub(crate) struct Trace {
+    site: &'static Location<'static>,
+    backtrace: Backtrace,
+    /// The rendered frames, resolved on the first report.
+    rendered: OnceLock<Vec<String>>,
+}
 
 impl Trace {
-    /// Captures the current stack (resolution is deferred to `Display`).
+    /// The backtrace of the first creation at `site` on this thread,
+    /// captured now if this is the first.
+    ///
+    /// A capture is a stack walk of some microseconds, too slow to pay per
+    /// spawn (a debug-mode spawn would cost 50 times a production one): so
+    /// it is paid once per call site and thread, and later objects made
+    /// there share it. Their own call paths above the site may differ; the
+    /// reports say "first run of this site" for that reason.
     #[inline(never)]
-    pub(crate) fn capture() -> Trace {
-        Trace(Backtrace::force_capture())
+    pub(crate) fn at_site(site: &'static Location<'static>) -> Arc<Trace> {
+        let key = site as *const Location<'static> as usize;
+        let cached = BY_SITE
+            .try_with(|m| m.borrow().get(&key).cloned())
+            .ok()
+            .flatten();
+        if let Some(trace) = cached {
+            return trace;
+        }
+        let trace = Arc::new(Trace {
+            site,
+            backtrace: Backtrace::force_capture(),
+            rendered: OnceLock::new(),
+        });
+        let _ = BY_SITE.try_with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= SITES_PER_THREAD {
+                m.clear();
+            }
+            m.insert(key, trace.clone());
+        });
+        trace
     }
 
-    /// Captures the stack if [`wanted`].
+    /// [`at_site`](Trace::at_site) if [`wanted`].
     #[inline]
-    pub(crate) fn if_wanted() -> Option<Trace> {
-        wanted().then(Trace::capture)
+    pub(crate) fn if_wanted(site: &'static Location<'static>) -> Option<Arc<Trace>> {
+        if wanted() {
+            Some(Trace::at_site(site))
+        } else {
+            None
+        }
+    }
+
+    /// The call site this backtrace was captured at.
+    pub(crate) fn site(&self) -> &'static Location<'static> {
+        self.site
     }
 
     /// The frames outside loopwork and std, most recent first, at most `MAX_FRAMES`.
-    pub(crate) fn user_frames(&self) -> Vec<String> {
-        user_frames(&self.0.to_string())
+    pub(crate) fn user_frames(&self) -> &[String] {
+        self.rendered
+            .get_or_init(|| user_frames(&self.backtrace.to_string()))
     }
 }
 
-/// `created at (most recent call last):` followed by one indented frame per
-/// line (`function` then `at file:line:col`).
+/// One indented frame per line (`function at file:line:col`), most recent
+/// call last, each on a new line.
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let frames = self.user_frames();
@@ -177,6 +235,20 @@ mod tests {
                 "app::main::{{closure}} at ./src/main.rs:12:5".to_owned(),
             ]
         );
+    }
+
+    #[test]
+    fn one_call_site_captures_once_per_thread() {
+        let site = Location::caller();
+        let a = Trace::at_site(site);
+        let b = Trace::at_site(site);
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the second creation reuses the first capture"
+        );
+        let other = Trace::at_site(Location::caller());
+        assert!(!Arc::ptr_eq(&a, &other), "another site has its own");
+        assert_eq!(a.site(), site);
     }
 
     #[test]

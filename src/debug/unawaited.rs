@@ -4,8 +4,9 @@
 //! Invariants:
 //! * [`Origin`] is one enum of a pointer and a tag, 16 bytes, the size of a
 //!   `&'static Location` plus a flag: production pays that and nothing else
-//!   (no clock, no allocation, no backtrace). In debug mode the creation
-//!   backtrace rides in a box that the first poll frees.
+//!   (no clock, no allocation, no backtrace). In debug mode the pointer is
+//!   the shared creation backtrace of the call site (see `backtrace.rs`),
+//!   which knows the site too; the first poll drops it.
 //! * [`SharedOrigin`] is the same for futures consumed through `&self`
 //!   (`ConcurrentFuture::done`, `PromiseFuture::cancel`): the flag is an
 //!   atomic, written only from `false` to `true`, read at drop (which has
@@ -20,6 +21,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 
 type Site = &'static Location<'static>;
 
@@ -30,7 +32,7 @@ enum State {
     /// Not yet consumed.
     Fresh(Site),
     /// Not yet consumed; debug mode: with its creation backtrace.
-    Traced(Box<(Site, Trace)>),
+    Traced(Arc<Trace>),
     /// Consumed (or not tracked): its drop says nothing.
     Done(Site),
 }
@@ -40,8 +42,8 @@ impl Origin {
     /// is in debug mode.
     #[inline]
     pub(crate) fn new(site: Site) -> Origin {
-        match Trace::if_wanted() {
-            Some(trace) => Origin(State::Traced(Box::new((site, trace)))),
+        match Trace::if_wanted(site) {
+            Some(trace) => Origin(State::Traced(trace)),
             None => Origin(State::Fresh(site)),
         }
     }
@@ -63,7 +65,7 @@ impl Origin {
     pub(crate) fn site(&self) -> Site {
         match &self.0 {
             State::Fresh(s) | State::Done(s) => s,
-            State::Traced(b) => b.0,
+            State::Traced(t) => t.site(),
         }
     }
 
@@ -85,10 +87,10 @@ impl Origin {
             let state = std::mem::replace(&mut self.0, State::Done(site));
             let (site, trace) = match state {
                 State::Fresh(site) => (site, None),
-                State::Traced(b) => (b.0, Some(b.1)),
+                State::Traced(t) => (t.site(), Some(t)),
                 State::Done(_) => unreachable!(),
             };
-            report(what, site, trace.as_ref(), hint);
+            report(what, site, trace.as_deref(), hint);
         }
     }
 }
@@ -102,7 +104,7 @@ impl fmt::Debug for Origin {
 /// [`Origin`] for futures consumed through `&self` (see the module docs).
 pub(crate) struct SharedOrigin {
     site: Site,
-    trace: Option<Box<Trace>>,
+    trace: Option<Arc<Trace>>,
     consumed: AtomicBool,
 }
 
@@ -111,7 +113,7 @@ impl SharedOrigin {
     pub(crate) fn new(site: Site) -> SharedOrigin {
         SharedOrigin {
             site,
-            trace: Trace::if_wanted().map(Box::new),
+            trace: Trace::if_wanted(site),
             consumed: AtomicBool::new(false),
         }
     }
@@ -185,7 +187,8 @@ fn report(what: &str, site: Site, trace: Option<&Trace>, hint: &str) {
         Some(trace) => log::warn!(
             target: "loopwork",
             "<{what} created at {site}> was dropped without being awaited{sep}{hint}\n\
-             {what} created at (most recent call last):{trace}"
+             {what} created at (most recent call last; the first {what} made at this site \
+             on this thread):{trace}"
         ),
     }
 }

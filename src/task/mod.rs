@@ -224,7 +224,7 @@ pub(crate) type DescribeErr = unsafe fn(*const ()) -> Option<String>;
 struct Extra {
     name: Option<Box<str>>,
     /// Debug mode: where the task was spawned from.
-    trace: Option<crate::debug::Trace>,
+    trace: Option<std::sync::Arc<crate::debug::Trace>>,
     /// `spawn_fallible`: reports an `Err` output nobody retrieved.
     describe_err: Option<DescribeErr>,
 }
@@ -270,7 +270,7 @@ impl TaskMeta {
         if builder.background {
             meta.flags |= FLAG_BACKGROUND;
         }
-        let trace = debug.then(crate::debug::Trace::capture);
+        let trace = debug.then(|| crate::debug::Trace::at_site(location));
         if trace.is_some() || builder.describe_err.is_some() {
             let extra = meta.extra.get_or_insert_with(Box::default);
             extra.trace = trace;
@@ -293,7 +293,7 @@ impl TaskMeta {
 
     /// Debug mode: the spawn backtrace.
     pub(crate) fn trace(&self) -> Option<&crate::debug::Trace> {
-        self.extra.as_deref()?.trace.as_ref()
+        self.extra.as_deref()?.trace.as_deref()
     }
 
     /// Whether the task was spawned as a background task.
