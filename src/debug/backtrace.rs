@@ -3,9 +3,10 @@
 //! Invariants: a backtrace is captured only when the runtime the creating
 //! thread belongs to is in debug mode ([`wanted`]); production never calls
 //! `Backtrace::force_capture`. Capturing is the expensive part (a stack walk,
-//! microseconds), so it happens once per call site and thread, and the
-//! objects created there later share it ([`Trace::at_site`]); symbol
-//! resolution is deferred to the first report that shows it.
+//! microseconds), so it happens once per call site, and the objects created
+//! there later share it ([`note_site`]); symbol resolution is deferred to
+//! the first report that shows it. (A std `Mutex`: a diagnostic table
+//! written once per site, outside every protocol the loom models check.)
 //!
 //! Trimming follows asyncio's `extract_stack` habit: the frames of loopwork
 //! itself, of the standard library and of the thread start-up are dropped,
@@ -17,11 +18,12 @@
 
 use std::backtrace::Backtrace;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Frames kept in a report (asyncio keeps 10 as well).
 pub(crate) const MAX_FRAMES: usize = 10;
@@ -51,74 +53,109 @@ pub(crate) fn wanted() -> bool {
     ANY_DEBUG.load(Relaxed) && PROBE.get().is_some_and(|probe| probe())
 }
 
-/// How many call sites one thread remembers a backtrace for; past that the
-/// cache starts over (a program with more spawn sites than this pays a
-/// capture per creation again, which is still correct).
-const SITES_PER_THREAD: usize = 4096;
+/// Call sites with a backtrace, process-wide (written once per site).
+static SITES: Mutex<Option<HashMap<usize, Arc<Trace>, SiteHash>>> = Mutex::new(None);
 
 thread_local! {
-    /// The backtrace of the first creation at each call site on this thread.
-    static BY_SITE: RefCell<HashMap<usize, Arc<Trace>>> = RefCell::new(HashMap::new());
+    /// The sites this thread knows `SITES` has: the fast path of [`note_site`].
+    static SEEN: RefCell<HashSet<usize, SiteHash>> = RefCell::new(HashSet::default());
+}
+
+/// Makes sure `site` has a creation backtrace, capturing it now if this is
+/// the first creation there. Debug mode calls it for every spawn and
+/// tracked future; the report looks the backtrace up by site ([`trace_of`]).
+///
+/// A capture is a stack walk of some microseconds, too slow to pay per
+/// spawn (a debug-mode spawn would cost 50 times a production one): so it
+/// is paid once per call site, and later objects made there share it.
+/// Their own call paths above the site may differ; the reports say "the
+/// first made at this site" for that reason. After the first creation, the
+/// cost is one lookup in a thread-local set.
+#[inline]
+pub(crate) fn note_site(site: &'static Location<'static>) {
+    let key = site_key(site);
+    if SEEN.try_with(|s| s.borrow().contains(&key)).unwrap_or(true) {
+        return;
+    }
+    capture_site(key);
+}
+
+#[cold]
+#[inline(never)]
+fn capture_site(key: usize) {
+    let mut sites = SITES.lock().unwrap_or_else(|e| e.into_inner());
+    sites
+        .get_or_insert_with(HashMap::default)
+        .entry(key)
+        .or_insert_with(|| {
+            Arc::new(Trace {
+                backtrace: Backtrace::force_capture(),
+                rendered: OnceLock::new(),
+            })
+        });
+    drop(sites);
+    let _ = SEEN.try_with(|s| s.borrow_mut().insert(key));
+}
+
+/// [`note_site`] if [`wanted`]; whether the site has a backtrace now.
+#[inline]
+pub(crate) fn note_site_if_wanted(site: &'static Location<'static>) -> bool {
+    let wanted = wanted();
+    if wanted {
+        note_site(site);
+    }
+    wanted
+}
+
+/// The creation backtrace of `site`, if one was captured.
+pub(crate) fn trace_of(site: &'static Location<'static>) -> Option<Arc<Trace>> {
+    let sites = SITES.lock().unwrap_or_else(|e| e.into_inner());
+    sites.as_ref()?.get(&site_key(site)).cloned()
+}
+
+fn site_key(site: &'static Location<'static>) -> usize {
+    site as *const Location<'static> as usize
+}
+
+/// Hashes a site's address (unique, so a multiply spreads it well enough);
+/// the default SipHash would cost more than the rest of a spawn.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct SiteHash;
+
+impl BuildHasher for SiteHash {
+    type Hasher = SiteHasher;
+    fn build_hasher(&self) -> SiteHasher {
+        SiteHasher(0)
+    }
+}
+
+pub(crate) struct SiteHasher(u64);
+
+impl Hasher for SiteHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_right(29);
+    }
 }
 
 /// A creation backtrace, captured in debug mode, shared by the objects
-/// created at one call site on one thread (see [`Trace::at_site`]).
+/// created at one call site (see [`note_site`]).
 pub(crate) struct Trace {
-    site: &'static Location<'static>,
     backtrace: Backtrace,
     /// The rendered frames, resolved on the first report.
     rendered: OnceLock<Vec<String>>,
 }
 
 impl Trace {
-    /// The backtrace of the first creation at `site` on this thread,
-    /// captured now if this is the first.
-    ///
-    /// A capture is a stack walk of some microseconds, too slow to pay per
-    /// spawn (a debug-mode spawn would cost 50 times a production one): so
-    /// it is paid once per call site and thread, and later objects made
-    /// there share it. Their own call paths above the site may differ; the
-    /// reports say "first run of this site" for that reason.
-    #[inline(never)]
-    pub(crate) fn at_site(site: &'static Location<'static>) -> Arc<Trace> {
-        let key = site as *const Location<'static> as usize;
-        let cached = BY_SITE
-            .try_with(|m| m.borrow().get(&key).cloned())
-            .ok()
-            .flatten();
-        if let Some(trace) = cached {
-            return trace;
-        }
-        let trace = Arc::new(Trace {
-            site,
-            backtrace: Backtrace::force_capture(),
-            rendered: OnceLock::new(),
-        });
-        let _ = BY_SITE.try_with(|m| {
-            let mut m = m.borrow_mut();
-            if m.len() >= SITES_PER_THREAD {
-                m.clear();
-            }
-            m.insert(key, trace.clone());
-        });
-        trace
-    }
-
-    /// [`at_site`](Trace::at_site) if [`wanted`].
-    #[inline]
-    pub(crate) fn if_wanted(site: &'static Location<'static>) -> Option<Arc<Trace>> {
-        if wanted() {
-            Some(Trace::at_site(site))
-        } else {
-            None
-        }
-    }
-
-    /// The call site this backtrace was captured at.
-    pub(crate) fn site(&self) -> &'static Location<'static> {
-        self.site
-    }
-
     /// The frames outside loopwork and std, most recent first, at most `MAX_FRAMES`.
     pub(crate) fn user_frames(&self) -> &[String] {
         self.rendered
@@ -238,17 +275,24 @@ mod tests {
     }
 
     #[test]
-    fn one_call_site_captures_once_per_thread() {
+    fn one_call_site_captures_once() {
         let site = Location::caller();
-        let a = Trace::at_site(site);
-        let b = Trace::at_site(site);
+        assert!(
+            trace_of(site).is_none(),
+            "nothing captured before the first creation"
+        );
+        note_site(site);
+        let a = trace_of(site).expect("captured at the first creation");
+        note_site(site);
+        let b = trace_of(site).unwrap();
         assert!(
             Arc::ptr_eq(&a, &b),
             "the second creation reuses the first capture"
         );
-        let other = Trace::at_site(Location::caller());
-        assert!(!Arc::ptr_eq(&a, &other), "another site has its own");
-        assert_eq!(a.site(), site);
+        assert!(
+            trace_of(Location::caller()).is_none(),
+            "another site has its own"
+        );
     }
 
     #[test]

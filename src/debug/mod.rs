@@ -41,10 +41,9 @@ const RETRIEVE_HINT: &str = "(await the Task, or handle the error inside it)";
 /// Renders `trace` (if any) as the lines after a message.
 fn traced(label: &str, trace: Option<&Trace>) -> String {
     match trace {
-        Some(t) => format!(
-            "\n{label} (most recent call last; the first task spawned at this site on this \
-             thread):{t}"
-        ),
+        Some(t) => {
+            format!("\n{label} (most recent call last; the first task spawned at this site):{t}")
+        }
         None => String::new(),
     }
 }

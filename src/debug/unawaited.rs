@@ -4,9 +4,9 @@
 //! Invariants:
 //! * [`Origin`] is one enum of a pointer and a tag, 16 bytes, the size of a
 //!   `&'static Location` plus a flag: production pays that and nothing else
-//!   (no clock, no allocation, no backtrace). In debug mode the pointer is
-//!   the shared creation backtrace of the call site (see `backtrace.rs`),
-//!   which knows the site too; the first poll drops it.
+//!   (no clock, no allocation, no backtrace). In debug mode the tag says
+//!   the call site's shared creation backtrace exists (see `backtrace.rs`);
+//!   the report looks it up by site.
 //! * [`SharedOrigin`] is the same for futures consumed through `&self`
 //!   (`ConcurrentFuture::done`, `PromiseFuture::cancel`): the flag is an
 //!   atomic, written only from `false` to `true`, read at drop (which has
@@ -16,12 +16,11 @@
 //!   a task cancelled at an `.await` drops the futures it created ahead of
 //!   time, and that is not a bug.
 
-use super::backtrace::Trace;
+use super::backtrace::{self, Trace};
 use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
 
 type Site = &'static Location<'static>;
 
@@ -32,7 +31,7 @@ enum State {
     /// Not yet consumed.
     Fresh(Site),
     /// Not yet consumed; debug mode: with its creation backtrace.
-    Traced(Arc<Trace>),
+    Traced(Site),
     /// Consumed (or not tracked): its drop says nothing.
     Done(Site),
 }
@@ -42,9 +41,10 @@ impl Origin {
     /// is in debug mode.
     #[inline]
     pub(crate) fn new(site: Site) -> Origin {
-        match Trace::if_wanted(site) {
-            Some(trace) => Origin(State::Traced(trace)),
-            None => Origin(State::Fresh(site)),
+        if backtrace::note_site_if_wanted(site) {
+            Origin(State::Traced(site))
+        } else {
+            Origin(State::Fresh(site))
         }
     }
 
@@ -64,8 +64,7 @@ impl Origin {
     /// Where the future was created.
     pub(crate) fn site(&self) -> Site {
         match &self.0 {
-            State::Fresh(s) | State::Done(s) => s,
-            State::Traced(t) => t.site(),
+            State::Fresh(s) | State::Traced(s) | State::Done(s) => s,
         }
     }
 
@@ -87,7 +86,7 @@ impl Origin {
             let state = std::mem::replace(&mut self.0, State::Done(site));
             let (site, trace) = match state {
                 State::Fresh(site) => (site, None),
-                State::Traced(t) => (t.site(), Some(t)),
+                State::Traced(site) => (site, backtrace::trace_of(site)),
                 State::Done(_) => unreachable!(),
             };
             report(what, site, trace.as_deref(), hint);
@@ -104,7 +103,7 @@ impl fmt::Debug for Origin {
 /// [`Origin`] for futures consumed through `&self` (see the module docs).
 pub(crate) struct SharedOrigin {
     site: Site,
-    trace: Option<Arc<Trace>>,
+    traced: bool,
     consumed: AtomicBool,
 }
 
@@ -113,7 +112,7 @@ impl SharedOrigin {
     pub(crate) fn new(site: Site) -> SharedOrigin {
         SharedOrigin {
             site,
-            trace: Trace::if_wanted(site),
+            traced: backtrace::note_site_if_wanted(site),
             consumed: AtomicBool::new(false),
         }
     }
@@ -135,7 +134,11 @@ impl SharedOrigin {
     pub(crate) fn check_dropped(&mut self, what: &str, hint: &str) {
         if !*self.consumed.get_mut() {
             *self.consumed.get_mut() = true;
-            report(what, self.site, self.trace.as_deref(), hint);
+            let trace = self
+                .traced
+                .then(|| backtrace::trace_of(self.site))
+                .flatten();
+            report(what, self.site, trace.as_deref(), hint);
         }
     }
 }
@@ -187,8 +190,8 @@ fn report(what: &str, site: Site, trace: Option<&Trace>, hint: &str) {
         Some(trace) => log::warn!(
             target: "loopwork",
             "<{what} created at {site}> was dropped without being awaited{sep}{hint}\n\
-             {what} created at (most recent call last; the first {what} made at this site \
-             on this thread):{trace}"
+             {what} created at (most recent call last; the first {what} made at this \
+             site):{trace}"
         ),
     }
 }

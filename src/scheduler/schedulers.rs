@@ -116,7 +116,7 @@ impl<I: InboxItem> Scheduler<I> {
         let header = task.header();
         // Its state word already says "cancelled": the shutdown is on it.
         self.destroyed
-            .report(&header.repr_as("pending"), header.meta.trace());
+            .report(&header.repr_as("pending"), header.meta.trace().as_deref());
     }
 
     /// Spawns a new stealable task: onto the current loop's deque when called

@@ -189,9 +189,8 @@ const KIND_BLOCKING: u8 = 2;
 
 /// What diagnostics say about a task: id, name, spawn site, kind, flags.
 ///
-/// Packed, since every task carries it: the name, the debug-mode spawn
-/// backtrace and the error reporter of `spawn_fallible` share one thin
-/// pointer (only tasks that have one of them pay for it), the kind is a tag
+/// Packed, since every task carries it: the name and the error reporter of
+/// `spawn_fallible` share one thin pointer (only tasks that have one of them pay for it), the kind is a tag
 /// and a loop index, and the flags and the registry flag (see `raw.rs`) sit
 /// in what would be padding. 32 bytes.
 pub(crate) struct TaskMeta {
@@ -211,6 +210,9 @@ pub(crate) struct TaskMeta {
 
 /// The task's destruction at shutdown is expected (`Builder::background`).
 const FLAG_BACKGROUND: u8 = 1;
+/// Spawned in debug mode: its site's spawn backtrace exists (see
+/// `debug::backtrace::note_site`).
+const FLAG_TRACED: u8 = 2;
 
 /// Renders the `Err` of a finished task's output, or `None` for `Ok`.
 ///
@@ -223,8 +225,6 @@ pub(crate) type DescribeErr = unsafe fn(*const ()) -> Option<String>;
 #[derive(Default)]
 struct Extra {
     name: Option<Box<str>>,
-    /// Debug mode: where the task was spawned from.
-    trace: Option<std::sync::Arc<crate::debug::Trace>>,
     /// `spawn_fallible`: reports an `Err` output nobody retrieved.
     describe_err: Option<DescribeErr>,
 }
@@ -270,11 +270,12 @@ impl TaskMeta {
         if builder.background {
             meta.flags |= FLAG_BACKGROUND;
         }
-        let trace = debug.then(|| crate::debug::Trace::at_site(location));
-        if trace.is_some() || builder.describe_err.is_some() {
-            let extra = meta.extra.get_or_insert_with(Box::default);
-            extra.trace = trace;
-            extra.describe_err = builder.describe_err;
+        if debug {
+            crate::debug::backtrace::note_site(location);
+            meta.flags |= FLAG_TRACED;
+        }
+        if builder.describe_err.is_some() {
+            meta.extra.get_or_insert_with(Box::default).describe_err = builder.describe_err;
         }
         meta
     }
@@ -292,8 +293,11 @@ impl TaskMeta {
     }
 
     /// Debug mode: the spawn backtrace.
-    pub(crate) fn trace(&self) -> Option<&crate::debug::Trace> {
-        self.extra.as_deref()?.trace.as_deref()
+    pub(crate) fn trace(&self) -> Option<std::sync::Arc<crate::debug::Trace>> {
+        if self.flags & FLAG_TRACED == 0 {
+            return None;
+        }
+        crate::debug::backtrace::trace_of(self.location)
     }
 
     /// Whether the task was spawned as a background task.

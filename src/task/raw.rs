@@ -422,7 +422,11 @@ unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 fn report_unretrieved<F: Future>(header: &Header, stage: &Stage<F>) {
     match stage {
         Stage::Finished(Err(TaskError::Panicked(p))) => {
-            crate::debug::report_unretrieved_panic(header, p.message(), header.meta.trace());
+            crate::debug::report_unretrieved_panic(
+                header,
+                p.message(),
+                header.meta.trace().as_deref(),
+            );
         }
         Stage::Finished(Ok(out)) => {
             if let Some(describe) = header.meta.describe_err() {
@@ -430,7 +434,11 @@ fn report_unretrieved<F: Future>(header: &Header, stage: &Stage<F>) {
                 // output type, `F::Output`.
                 let err = unsafe { describe(out as *const F::Output as *const ()) };
                 if let Some(err) = err {
-                    crate::debug::report_unretrieved_error(header, &err, header.meta.trace());
+                    crate::debug::report_unretrieved_error(
+                        header,
+                        &err,
+                        header.meta.trace().as_deref(),
+                    );
                 }
             }
         }
