@@ -30,7 +30,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`runtime`] | [`Runtime`] and its [`Builder`](runtime::Builder), [`Handle`](runtime::Handle) (any thread), [`LoopHandle`](runtime::LoopHandle) (one loop: `call_soon*`, `call_later`, `add_reader`, …), [`run`], [`spawn`], [`spawn_local`], metrics |
-//! | [`task`] | [`Task`] (the join handle), [`TaskError`], [`task::Builder`] (a name), [`yield_now`] |
+//! | [`task`] | [`Task`] (the join handle), [`TaskError`], [`task::Builder`] (a name, background tasks, `spawn_fallible`), [`yield_now`] |
 //! | [`time`] | [`sleep`], [`sleep_until`], [`wait_for`], [`time::Elapsed`] |
 //! | [`blocking`] | [`spawn_blocking`], `run_in_executor`, [`blocking::BlockingExecutor`] |
 //! | [`handoff`] | crossing threads: [`handoff::ConcurrentFuture`], [`handoff::promise`], [`handoff::Local`], [`shield`] |
@@ -46,9 +46,12 @@
 //!
 //! # Debug mode
 //!
-//! `LOOPWORK_DEBUG=1` (or [`Builder::debug`](runtime::Builder::debug))
+//! `LOOPWORK_DEBUG=1` (or [`Builder::debug`](runtime::Builder::debug),
+//! [`run_with`], [`Runtime::set_debug`](runtime::Runtime::set_debug))
 //! turns on asyncio-style diagnostics, logged through the `log` crate with
-//! target `"loopwork"` (`RUST_LOG=loopwork=debug` with `env_logger`).
+//! target `"loopwork"` (`RUST_LOG=loopwork=debug` with `env_logger`). See
+//! the guide's [Debug mode](guide#debug-mode) and [Logging](guide#logging)
+//! sections for what each check reports, and at which level.
 //!
 //! # Features
 //!
