@@ -126,7 +126,10 @@ fn futures_that_were_awaited_or_consumed_are_not_reported() {
     while !c.done() {
         std::thread::yield_now();
     }
-    lp.run_coroutine_threadsafe(async { 4 }).detach();
+    let (ran, has_run) = std::sync::mpsc::channel();
+    lp.run_coroutine_threadsafe(async move { ran.send(()).unwrap() })
+        .detach();
+    has_run.recv().unwrap(); // ran: not pending at the close
     let d = lp.run_coroutine_threadsafe(std::future::pending::<()>());
     d.cancel();
     let end = line!();
@@ -405,8 +408,14 @@ fn the_task_repr_says_state_name_id_spawn_site_and_loop() {
         let task = Builder::new().name("fetch").spawn(async move {
             let _ = rx.await;
         });
-        loopwork::sleep(Duration::from_millis(10)).await; // it runs and waits
-        let pending = format!("{task:?}");
+        // The event waited for: the task has run and waits on `rx`.
+        let pending = loop {
+            let repr = format!("{task:?}");
+            if repr.starts_with("<Task pending") {
+                break repr;
+            }
+            loopwork::yield_now().await;
+        };
         tx.set_result(()).unwrap();
         while !task.is_finished() {
             loopwork::yield_now().await;
@@ -454,4 +463,41 @@ fn run_with_runs_on_the_configured_runtime_and_closes_it() {
         (h.is_debug(), h.loops())
     });
     assert_eq!((debug, loops), (true, 2));
+}
+
+#[test]
+fn set_debug_reaches_every_loop_at_its_next_poll() {
+    capture();
+    let rt = Runtime::builder()
+        .loops(2)
+        .debug(false)
+        .slow_callback_duration(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    rt.set_debug(true);
+    let slow: Vec<_> = (0..2)
+        .map(|i| {
+            rt.loop_handle(i).run_coroutine_threadsafe(async {
+                std::thread::sleep(Duration::from_millis(60));
+            })
+        })
+        .collect();
+    for fut in slow {
+        fut.result().unwrap();
+    }
+    rt.close();
+    // No other test of this binary blocks a poll past a slow threshold.
+    for i in 0..2 {
+        let slow_here: Vec<_> = records_with("WARN Executing <Task running id=")
+            .into_iter()
+            .filter(|r| r.contains("tests/debug_reports.rs:"))
+            .filter(|r| r.contains(&format!(" pinned to loop {i}> took ")))
+            .collect();
+        assert_eq!(
+            slow_here.len(),
+            1,
+            "loop {i} timed its poll: {:#?}",
+            all_records()
+        );
+    }
 }

@@ -151,6 +151,12 @@ impl Runtime {
     /// `close` waits for it, logging at warn every 10 s which loops are
     /// still busy. [`shutdown_timeout`](Runtime::shutdown_timeout) bounds
     /// the wait instead.
+    ///
+    /// Each task it cancels that was still pending, not cancelled before and
+    /// not spawned as a [background](crate::task::Builder::background) task
+    /// is logged at error, `Task was destroyed but it is pending!` (at most
+    /// ten lines, then a count): work cut off by the close is never lost
+    /// silently (see the guide's "Pending task destroyed").
     pub fn close(mut self) {
         self.shutdown(None);
     }
