@@ -50,7 +50,7 @@
 //! [`run_with`], [`Runtime::set_debug`](runtime::Runtime::set_debug))
 //! turns on asyncio-style diagnostics, logged through the `log` crate with
 //! target `"loopwork"` (`RUST_LOG=loopwork=debug` with `env_logger`). See
-//! the guide's [Debug mode](guide#debug-mode) and [Logging](guide#logging)
+//! the guide's [Debug mode](crate::guide#debug-mode) and [Logging](crate::guide#logging)
 //! sections for what each check reports, and at which level.
 //!
 //! # Features
