@@ -111,6 +111,7 @@ sync::cfg_not_loom! {
 
     pub use blocking::spawn_blocking;
     pub use handoff::shield;
+    pub use runtime::{all_tasks, print_call_graph};
     pub use runtime::{current_loop, run, spawn, spawn_local, try_current_loop, Runtime};
     pub use time::{sleep, sleep_until, wait_for};
 }

@@ -8,6 +8,8 @@
 //! This module sits at the bottom of the layering (beside `sync`): it knows
 //! tasks and callbacks only by their `Display` repr.
 
+pub(crate) mod graph;
+
 use std::fmt::Display;
 use std::time::Duration;
 

@@ -5,6 +5,8 @@ use super::oneshot::OneShot;
 use crate::sync::{Arc, Mutex};
 use std::fmt;
 use std::future::Future;
+use crate::task::trace::{self, LeafKind};
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -83,6 +85,7 @@ struct Inner<T> {
 ///     assert_eq!(fut.await, Ok(7));
 /// });
 /// ```
+#[track_caller]
 pub fn promise<T>() -> (Promise<T>, PromiseFuture<T>) {
     let inner = Arc::new(Mutex::new(Inner {
         shot: OneShot::new(),
@@ -92,7 +95,10 @@ pub fn promise<T>() -> (Promise<T>, PromiseFuture<T>) {
         Promise {
             inner: inner.clone(),
         },
-        PromiseFuture { inner },
+        PromiseFuture {
+            inner,
+            location: Location::caller(),
+        },
     )
 }
 
@@ -165,6 +171,8 @@ impl<T> Drop for Promise<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct PromiseFuture<T> {
     inner: Arc<Mutex<Inner<T>>>,
+    /// Where `promise()` was called, for the await graph's leaf.
+    location: &'static Location<'static>,
 }
 
 /// Dropping the future cancels it: a later `set_result` then returns
@@ -219,7 +227,11 @@ impl<T> Future for PromiseFuture<T> {
     type Output = Result<T, PromiseError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        crate::task::coop::poll(cx, |cx| self.poll_slot(cx))
+        let res = crate::task::coop::poll(cx, |cx| self.poll_slot(cx));
+        if res.is_pending() {
+            trace::set_leaf(LeafKind::Promise, 0, Some(self.location));
+        }
+        res
     }
 }
 

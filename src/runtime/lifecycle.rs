@@ -60,6 +60,10 @@ impl Runtime {
         Builder::new().build()
     }
 
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     pub(crate) fn from_parts(shared: Arc<Shared>, threads: Vec<JoinHandle<()>>) -> Runtime {
         Runtime {
             shared,

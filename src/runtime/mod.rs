@@ -27,6 +27,7 @@ crate::sync::cfg_not_loom! {
     pub(crate) mod event_loop;
     mod fd_watch;
     mod handle;
+    mod introspect;
     mod lifecycle;
     mod loop_handle;
     mod metrics;
@@ -38,6 +39,9 @@ crate::sync::cfg_not_loom! {
     pub use callbacks::{CallbackHandle, LocalCallbackHandle};
     pub(crate) use handle::check_blocking_wait;
     pub use handle::Handle;
+    pub use introspect::{all_tasks, print_call_graph, Awaiter, TaskTree};
+    #[allow(unused_imports)] // the debug-mode watchdog's entry point
+    pub(crate) use introspect::check_cycles;
     pub use lifecycle::{run, Closed, Runtime};
     pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
     pub use metrics::{LoopMetrics, RuntimeMetrics};

@@ -47,6 +47,10 @@ impl<I: InboxItem> Schedule for StealableScheduler<I> {
             }
         });
     }
+
+    fn owner(&self) -> crate::task::directory::Owner {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
 }
 
 /// For tasks bound to one loop (`spawn_local`): only that loop polls them.
@@ -99,9 +103,18 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
             }
         });
     }
+
+    fn owner(&self) -> crate::task::directory::Owner {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
 }
 
 impl<I: InboxItem> Scheduler<I> {
+    /// The key under which the task directory lists this runtime's tasks.
+    pub(crate) fn directory_owner(&self) -> crate::task::directory::Owner {
+        self as *const Self as *const () as usize
+    }
+
     /// Spawns a new stealable task: onto the current loop's deque when called
     /// on one of this runtime's loops, otherwise through the gate onto the
     /// injector (see [`submit`](Self::submit)). Whether it was accepted.

@@ -12,21 +12,30 @@
 //! * the owning loop's registry: one reference, released once the task is
 //!   complete, so shutdown can reach every pending task.
 //!
+//! Every task of a runtime is also listed, without a reference, in the task
+//! directory (`directory.rs`) from its spawn until it is freed, so
+//! diagnostics on any thread can enumerate them; `trace.rs` holds what they
+//! read beyond the statistics: age, the leaf a task waits on, its awaiter.
+//!
 //! Nothing on the spawn → wake → poll path takes a lock: spawning is one
 //! allocation plus a queue push, waking one CAS on the state word plus a push.
 
 mod builder;
 pub(crate) mod coop;
+pub(crate) mod directory;
 mod error;
+mod info;
 mod join;
 mod raw;
 pub(crate) mod state;
 mod stats;
+pub(crate) mod trace;
 mod yield_now;
 
 pub use builder::Builder;
 pub(crate) use error::panic_message;
 pub use error::{Panic, TaskError};
+pub use info::{TaskInfo, TaskState};
 pub(crate) use join::CancelScope;
 pub use join::Task;
 pub(crate) use raw::{Header, RawTask};
@@ -55,6 +64,12 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// panicked), still while the task is `RUNNING`; `pending` says the
     /// future returned `Poll::Pending`.
     fn after_poll(&self, _task: RawTask, _pending: bool) {}
+
+    /// The runtime whose task directory lists tasks of this scheduler
+    /// (`directory::Owner`); 0: not listed.
+    fn owner(&self) -> directory::Owner {
+        0
+    }
 }
 
 /// A task that should be polled; owns one reference.
@@ -106,7 +121,11 @@ where
     F: std::future::Future + 'static,
     S: Schedule,
 {
+    let owner = scheduler.owner();
     let raw = RawTask::new(future, scheduler, meta);
+    if owner != 0 {
+        directory::insert(raw, owner);
+    }
     (Notified(raw), Task::from_raw(raw))
 }
 
@@ -158,6 +177,10 @@ impl TaskId {
     /// The id as a number.
     pub fn as_u64(self) -> u64 {
         self.0
+    }
+
+    pub(crate) fn from_u64(id: u64) -> TaskId {
+        TaskId(id)
     }
 }
 

@@ -5,9 +5,11 @@ use crate::runtime::shared::{InboxItem, Shared};
 use crate::runtime::timers::{deadline_after, TimerEntry};
 use crate::sync::Arc;
 use super::Elapsed;
+use crate::task::trace::{self, LeafKind};
 use crate::task::CancelScope;
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -43,6 +45,8 @@ use std::time::{Duration, Instant};
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
+    /// Where it was made, for the await graph's leaf.
+    location: &'static Location<'static>,
     entry: Option<Arc<TimerEntry>>,
     runtime: Option<Arc<Shared>>,
 }
@@ -61,6 +65,7 @@ pub struct Sleep {
 ///     assert!(start.elapsed() >= Duration::from_millis(10));
 /// });
 /// ```
+#[track_caller]
 pub fn sleep(delay: Duration) -> Sleep {
     sleep_until(deadline_after(delay))
 }
@@ -77,6 +82,7 @@ pub fn sleep(delay: Duration) -> Sleep {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
     let runtime = if context::on_loop_thread() {
         None
@@ -85,6 +91,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     };
     Sleep {
         deadline,
+        location: Location::caller(),
         entry: None,
         runtime,
     }
@@ -117,7 +124,15 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        crate::task::coop::poll(cx, |cx| self.poll_deadline(cx))
+        let res = crate::task::coop::poll(cx, |cx| self.poll_deadline(cx));
+        if res.is_pending() {
+            trace::set_leaf(
+                LeafKind::Sleep,
+                trace::deadline_payload(self.deadline),
+                Some(self.location),
+            );
+        }
+        res
     }
 }
 
@@ -183,6 +198,7 @@ impl fmt::Debug for Sleep {
 ///     assert_eq!(fast, Ok(7));
 /// });
 /// ```
+#[track_caller]
 pub fn wait_for<F: IntoFuture>(timeout: Duration, fut: F) -> WaitFor<F::IntoFuture> {
     WaitFor {
         inner: Some(fut.into_future()),
@@ -213,10 +229,20 @@ impl<F: Future> Future for WaitFor<F> {
             inner.set(None);
             return Poll::Ready(Ok(v));
         }
+        // The inner future's leaf says more than the timer's: keep it.
+        let inner_leaf = trace::take_leaf();
         if Pin::new(&mut this.sleep).poll(cx).is_ready() {
             let _scope = CancelScope::enter();
             inner.set(None);
             return Poll::Ready(Err(Elapsed::new()));
+        }
+        match inner_leaf {
+            Some(leaf) => trace::restore_leaf(leaf),
+            None => trace::set_leaf(
+                LeafKind::WaitFor,
+                trace::deadline_payload(this.sleep.deadline),
+                Some(this.sleep.location),
+            ),
         }
         Poll::Pending
     }
