@@ -420,8 +420,9 @@ impl<T> ConcurrentFuture<T> {
         self.shared.spin_until_done();
         // Not done after the spin: this thread blocks, and the await graph
         // shows it ("awaited by thread 'name' (blocking)").
-        let _blocked =
-            (!self.shared.is_done()).then(|| self.shared.block("ConcurrentFuture::result", Location::caller()));
+        let location = Location::caller();
+        let _blocked = (!self.shared.is_done())
+            .then(|| self.shared.block("ConcurrentFuture::result", location));
         let mut st = self.shared.state.lock();
         while !st.shot.is_set() {
             st = self.shared.cv.wait(st);
@@ -455,10 +456,9 @@ impl<T> ConcurrentFuture<T> {
         self.shared
             .check_not_own_loop("ConcurrentFuture::result_timeout");
         let deadline = Instant::now().checked_add(timeout);
-        let _blocked = (!self.shared.is_done()).then(|| {
-            self.shared
-                .block("ConcurrentFuture::result_timeout", Location::caller())
-        });
+        let location = Location::caller();
+        let _blocked = (!self.shared.is_done())
+            .then(|| self.shared.block("ConcurrentFuture::result_timeout", location));
         let mut st = self.shared.state.lock();
         while !st.shot.is_set() {
             match deadline {

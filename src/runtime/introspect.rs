@@ -459,7 +459,8 @@ fn socket_addrs(fd: i32) -> Option<(SocketAddr, Option<SocketAddr>)> {
 /// Task #2 'a'`. Returns how many new cycles it logged.
 ///
 /// The debug-mode watchdog (loop diagnostics) calls this periodically;
-/// tests call it directly.
+/// until it lands, only the tests call it.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn check_cycles(shared: &Shared) -> usize {
     /// Cycles already reported, as sorted task ids (ids are unique in the
     /// process, so a reported cycle never comes back under other tasks).
@@ -613,4 +614,35 @@ pub fn print_call_graph() {
         super::not_in_runtime("print_call_graph", std::panic::Location::caller())
     });
     print!("{}", build_tree(&shared));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::handoff::promise;
+    use crate::task::{Builder, Task};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn check_cycles_reports_a_new_cycle_once() {
+        let rt = crate::Runtime::builder().loops(1).build().unwrap();
+        let h = rt.handle();
+        let (pa, fa) = promise::<Task<()>>();
+        let (pb, fb) = promise::<Task<()>>();
+        let a = Builder::new().name("a").spawn_on(&h, async move {
+            let _ = fa.await.unwrap().await;
+        });
+        let b = Builder::new().name("b").spawn_on(&h, async move {
+            let _ = fb.await.unwrap().await;
+        });
+        pa.set_result(b).unwrap();
+        pb.set_result(a).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while rt.task_tree().cycles().is_empty() {
+            assert!(Instant::now() < deadline, "no cycle:\n{}", rt.task_tree());
+            std::thread::yield_now();
+        }
+        assert_eq!(super::check_cycles(rt.shared()), 1, "a new cycle is logged");
+        assert_eq!(super::check_cycles(rt.shared()), 0, "and only once");
+        rt.close();
+    }
 }

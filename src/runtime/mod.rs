@@ -24,6 +24,7 @@ crate::sync::cfg_not_loom! {
     mod affinity;
     mod builder;
     pub(crate) mod context;
+    mod dump_signal;
     pub(crate) mod event_loop;
     mod fd_watch;
     mod handle;
@@ -40,8 +41,6 @@ crate::sync::cfg_not_loom! {
     pub(crate) use handle::check_blocking_wait;
     pub use handle::Handle;
     pub use introspect::{all_tasks, print_call_graph, Awaiter, TaskTree};
-    #[allow(unused_imports)] // the debug-mode watchdog's entry point
-    pub(crate) use introspect::check_cycles;
     pub use lifecycle::{run, Closed, Runtime};
     pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
     pub use metrics::{LoopMetrics, RuntimeMetrics};
