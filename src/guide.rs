@@ -7,6 +7,7 @@
 //!
 //! Sections:
 //! - [Signals and subprocesses](#signals-and-subprocesses)
+//! - [Find out why it hangs](#find-out-why-it-hangs)
 //!
 //! # Signals and subprocesses
 //!
@@ -170,3 +171,4 @@
 //! which turns readiness into futures.
 //!
 //! [`Signal::recv`]: crate::signal::Signal::recv
+#![doc = include_str!("guide/why_it_hangs.md")]

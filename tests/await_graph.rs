@@ -26,7 +26,10 @@ fn wait_tree(rt: &Runtime, what: &str, cond: impl Fn(&TaskTree) -> bool) -> Task
         if cond(&tree) {
             return tree;
         }
-        assert!(Instant::now() < deadline, "never saw {what}; last tree:\n{tree}");
+        assert!(
+            Instant::now() < deadline,
+            "never saw {what}; last tree:\n{tree}"
+        );
         std::thread::yield_now();
     }
 }
@@ -75,13 +78,16 @@ fn a_join_records_the_edge_while_pending_and_removes_it_on_completion() {
         "{text}"
     );
     assert!(
-        tree.leaf(inner_id).unwrap().starts_with("PromiseFuture created at tests/await_graph.rs:"),
+        tree.leaf(inner_id)
+            .unwrap()
+            .starts_with("PromiseFuture created at tests/await_graph.rs:"),
         "{text}"
     );
     release_inner.set_result(()).unwrap();
     let tree = wait_tree(&rt, "inner gone, outer on its own promise", |t| {
         !listed(t, inner_id)
-            && t.leaf(outer_id).is_some_and(|l| l.starts_with("PromiseFuture"))
+            && t.leaf(outer_id)
+                .is_some_and(|l| l.starts_with("PromiseFuture"))
     });
     assert_eq!(tree.awaiter(inner_id), None);
     release_outer.set_result(()).unwrap();
@@ -106,7 +112,9 @@ fn a_dropped_join_handle_and_a_cancelled_awaiter_remove_the_edge() {
     let outer_id = outer.id();
     wait_tree(&rt, "the edge", |t| awaited_by_task(t, inner_id, outer_id));
     drop_it.set_result(()).unwrap();
-    let tree = wait_tree(&rt, "the edge removed on drop", |t| t.awaiter(inner_id).is_none());
+    let tree = wait_tree(&rt, "the edge removed on drop", |t| {
+        t.awaiter(inner_id).is_none()
+    });
     assert!(listed(&tree, inner_id), "the detached task keeps running");
     outer.cancel();
 
@@ -114,9 +122,11 @@ fn a_dropped_join_handle_and_a_cancelled_awaiter_remove_the_edge() {
     // (a dropped join handle detaches it) and loses the edge.
     let inner2 = h.spawn(std::future::pending::<()>());
     let inner2_id = inner2.id();
-    let outer2 = h.spawn(async move { inner2.await });
+    let outer2 = h.spawn(inner2);
     let outer2_id = outer2.id();
-    wait_tree(&rt, "the second edge", |t| awaited_by_task(t, inner2_id, outer2_id));
+    wait_tree(&rt, "the second edge", |t| {
+        awaited_by_task(t, inner2_id, outer2_id)
+    });
     outer2.cancel();
     let tree = wait_tree(&rt, "the edge removed on cancel", |t| {
         !listed(t, outer2_id) && t.awaiter(inner2_id).is_none()
@@ -130,7 +140,9 @@ fn a_concurrent_future_awaited_from_a_task_on_another_loop_is_an_edge() {
     let rt = runtime(2);
     let (release, gate) = promise::<u32>();
     let producer_line = line!() + 1;
-    let cf = rt.loop_handle(1).run_coroutine_threadsafe(async move { gate.await.unwrap() });
+    let cf = rt
+        .loop_handle(1)
+        .run_coroutine_threadsafe(async move { gate.await.unwrap() });
     let awaiter = rt
         .loop_handle(0)
         .spawn_local_threadsafe(move || async move { cf.await.unwrap() });
@@ -146,9 +158,19 @@ fn a_concurrent_future_awaited_from_a_task_on_another_loop_is_an_edge() {
         .find(|p| p.spawned_at.line() == producer_line)
         .unwrap();
     assert_eq!(producer.pinned_to, Some(1));
-    let Some(Awaiter::Task(by)) = tree.awaiter(producer.id) else { unreachable!() };
-    let by = tree.tasks().iter().find(|t| t.id == by).expect("the awaiter is listed");
-    assert_eq!(by.pinned_to, Some(0), "awaited from the other loop:\n{tree}");
+    let Some(Awaiter::Task(by)) = tree.awaiter(producer.id) else {
+        unreachable!()
+    };
+    let by = tree
+        .tasks()
+        .iter()
+        .find(|t| t.id == by)
+        .expect("the awaiter is listed");
+    assert_eq!(
+        by.pinned_to,
+        Some(0),
+        "awaited from the other loop:\n{tree}"
+    );
     release.set_result(5).unwrap();
     assert_eq!(awaiter.result().unwrap(), 5);
     rt.close();
@@ -159,7 +181,9 @@ fn a_foreign_thread_blocked_in_result_is_a_node_until_it_returns() {
     let rt = runtime(1);
     let (release, gate) = promise::<u32>();
     let producer_line = line!() + 1;
-    let cf = rt.loop_handle(0).run_coroutine_threadsafe(async move { gate.await.unwrap() });
+    let cf = rt
+        .loop_handle(0)
+        .run_coroutine_threadsafe(async move { gate.await.unwrap() });
     let waiter = std::thread::Builder::new()
         .name("gui-thread".into())
         .spawn(move || cf.result().unwrap())
@@ -170,7 +194,11 @@ fn a_foreign_thread_blocked_in_result_is_a_node_until_it_returns() {
                 && matches!(t.awaiter(p.id), Some(Awaiter::Thread { .. }))
         })
     });
-    let producer = tree.tasks().iter().find(|p| p.spawned_at.line() == producer_line).unwrap();
+    let producer = tree
+        .tasks()
+        .iter()
+        .find(|p| p.spawned_at.line() == producer_line)
+        .unwrap();
     assert_eq!(
         tree.awaiter(producer.id),
         Some(Awaiter::Thread {
@@ -180,7 +208,9 @@ fn a_foreign_thread_blocked_in_result_is_a_node_until_it_returns() {
     );
     let text = tree.to_string();
     assert!(
-        text.contains("thread 'gui-thread' (blocking) in ConcurrentFuture::result at tests/await_graph.rs:"),
+        text.contains(
+            "thread 'gui-thread' (blocking) in ConcurrentFuture::result at tests/await_graph.rs:"
+        ),
         "{text}"
     );
     release.set_result(9).unwrap();
@@ -220,7 +250,9 @@ fn shield_records_the_edge_and_dropping_it_removes_the_edge_but_not_the_task() {
     let inner_id = inner.id();
     let outer = h.spawn(async move { loopwork::shield(inner).await });
     let outer_id = outer.id();
-    wait_tree(&rt, "shield's edge", |t| awaited_by_task(t, inner_id, outer_id));
+    wait_tree(&rt, "shield's edge", |t| {
+        awaited_by_task(t, inner_id, outer_id)
+    });
     outer.cancel();
     let tree = wait_tree(&rt, "edge removed", |t| {
         !listed(t, outer_id) && t.awaiter(inner_id).is_none()
@@ -237,13 +269,22 @@ fn wait_for_records_the_edge_to_a_task_and_keeps_the_inner_leaf() {
     let inner_id = inner.id();
     let outer = h.spawn(async move { loopwork::wait_for(Duration::from_secs(600), inner).await });
     let outer_id = outer.id();
-    wait_tree(&rt, "wait_for's edge", |t| awaited_by_task(t, inner_id, outer_id));
-    assert_eq!(rt.task_tree().leaf(outer_id), None, "the awaited task is drawn instead");
+    wait_tree(&rt, "wait_for's edge", |t| {
+        awaited_by_task(t, inner_id, outer_id)
+    });
+    assert_eq!(
+        rt.task_tree().leaf(outer_id),
+        None,
+        "the awaited task is drawn instead"
+    );
     outer.cancel();
-    wait_tree(&rt, "edge removed on cancel", |t| t.awaiter(inner_id).is_none());
+    wait_tree(&rt, "edge removed on cancel", |t| {
+        t.awaiter(inner_id).is_none()
+    });
 
     let (_keep, gate) = promise::<()>();
-    let on_promise = h.spawn(async move { loopwork::wait_for(Duration::from_secs(600), gate).await });
+    let on_promise =
+        h.spawn(async move { loopwork::wait_for(Duration::from_secs(600), gate).await });
     let on_foreign = h.spawn(async move {
         loopwork::wait_for(Duration::from_secs(600), std::future::pending::<()>()).await
     });
@@ -251,7 +292,10 @@ fn wait_for_records_the_edge_to_a_task_and_keeps_the_inner_leaf() {
         t.leaf(on_promise.id()).is_some() && t.leaf(on_foreign.id()).is_some()
     });
     let promise_leaf = tree.leaf(on_promise.id()).unwrap();
-    assert!(promise_leaf.starts_with("PromiseFuture created at tests/await_graph.rs:"), "{promise_leaf}");
+    assert!(
+        promise_leaf.starts_with("PromiseFuture created at tests/await_graph.rs:"),
+        "{promise_leaf}"
+    );
     let foreign_leaf = tree.leaf(on_foreign.id()).unwrap();
     assert!(
         foreign_leaf.starts_with("wait_for created at tests/await_graph.rs:")
@@ -272,10 +316,14 @@ fn leaves_name_the_loopwork_future_or_say_it_is_outside_loopwork() {
     });
     let sleep_leaf = tree.leaf(sleeper.id()).unwrap();
     assert!(
-        sleep_leaf.starts_with("Sleep created at tests/await_graph.rs:") && sleep_leaf.contains("fires in"),
+        sleep_leaf.starts_with("Sleep created at tests/await_graph.rs:")
+            && sleep_leaf.contains("fires in"),
         "{sleep_leaf}"
     );
-    assert_eq!(tree.leaf(foreign.id()).unwrap(), "a future outside loopwork");
+    assert_eq!(
+        tree.leaf(foreign.id()).unwrap(),
+        "a future outside loopwork"
+    );
     rt.close();
 }
 
@@ -285,15 +333,21 @@ fn a_task_waiting_to_accept_shows_the_listening_address() {
     let h = rt.handle();
     let (tx, rx) = std::sync::mpsc::channel();
     let acceptor = h.spawn(async move {
-        let l = loopwork::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let l = loopwork::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
         tx.send(l.local_addr().unwrap()).unwrap();
         let _ = l.accept().await;
     });
     let addr = rx.recv().unwrap();
     let tree = wait_tree(&rt, "the accept leaf", |t| {
-        t.leaf(acceptor.id()).is_some_and(|l| l.starts_with("accept on"))
+        t.leaf(acceptor.id())
+            .is_some_and(|l| l.starts_with("accept on"))
     });
-    assert!(tree.leaf(acceptor.id()).unwrap().starts_with(&format!("accept on {addr} (fd ")));
+    assert!(tree
+        .leaf(acceptor.id())
+        .unwrap()
+        .starts_with(&format!("accept on {addr} (fd ")));
     rt.close();
 }
 
@@ -326,14 +380,17 @@ fn a_two_cycle_is_a_deadlock_and_the_rest_of_the_forest_is_still_drawn() {
         .spawn_on(&rt.handle(), std::future::pending::<()>());
     let ids = cycle_of(&rt, &["a", "b"]);
     let tree = wait_tree(&rt, "the cycle", |t| !t.cycles().is_empty());
-    assert_eq!(tree.cycles(), &[ids.clone()]);
+    assert_eq!(tree.cycles(), std::slice::from_ref(&ids));
     let text = tree.to_string();
     let line = format!(
         "await-graph cycle (deadlock): Task #{} 'a' → Task #{} 'b' → Task #{} 'a'",
         ids[0], ids[1], ids[0]
     );
     assert!(text.contains(&line), "{text}");
-    assert!(text.contains(&format!("Task #{} 'bystander'", bystander.id())), "{text}");
+    assert!(
+        text.contains(&format!("Task #{} 'bystander'", bystander.id())),
+        "{text}"
+    );
     assert!(text.contains("(shown above)"), "{text}");
     rt.close();
 }
@@ -343,7 +400,7 @@ fn a_three_cycle_is_reported_in_await_order() {
     let rt = runtime(2);
     let ids = cycle_of(&rt, &["x", "y", "z"]);
     let tree = wait_tree(&rt, "the cycle", |t| !t.cycles().is_empty());
-    assert_eq!(tree.cycles(), &[ids.clone()]);
+    assert_eq!(tree.cycles(), std::slice::from_ref(&ids));
     assert!(tree.to_string().contains(&format!(
         "Task #{} 'x' → Task #{} 'y' → Task #{} 'z' → Task #{} 'x'",
         ids[0], ids[1], ids[2], ids[0]
@@ -377,10 +434,19 @@ fn the_dump_works_while_a_loop_is_blocked_and_names_its_running_task() {
     let info = tree.tasks().iter().find(|t| t.id == stuck.id()).unwrap();
     assert_eq!((info.state, info.last_loop), (TaskState::Running, Some(0)));
     let all = rt.all_tasks();
-    let q = all.iter().find(|t| t.id == queued.id()).expect("queued task listed");
-    assert_eq!((q.state, q.polls, q.last_loop), (TaskState::Scheduled, 0, None));
+    let q = all
+        .iter()
+        .find(|t| t.id == queued.id())
+        .expect("queued task listed");
+    assert_eq!(
+        (q.state, q.polls, q.last_loop),
+        (TaskState::Scheduled, 0, None)
+    );
     let table = rt.dump_tasks();
-    assert!(table.contains("queued") && table.contains("stuck"), "{table}");
+    assert!(
+        table.contains("queued") && table.contains("stuck"),
+        "{table}"
+    );
     unblock.send(()).unwrap();
     h.block_on(stuck).unwrap();
     h.block_on(queued).unwrap();
@@ -397,7 +463,11 @@ fn signal_child() {
         .name("waiting-for-signal")
         .spawn_on(&rt.handle(), std::future::pending::<()>());
     // Suspended before the parent sends the signal.
-    while rt.all_tasks().iter().all(|t| t.id != task.id() || t.polls == 0) {
+    while rt
+        .all_tasks()
+        .iter()
+        .all(|t| t.id != task.id() || t.polls == 0)
+    {
         std::thread::yield_now();
     }
     println!("CHILD READY");
@@ -433,7 +503,10 @@ fn the_tree_is_printed_to_stderr_on_the_opted_in_signal() {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "the child exited before it was ready");
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the child exited before it was ready"
+        );
         if line.contains("CHILD READY") {
             break;
         }
@@ -444,14 +517,20 @@ fn the_tree_is_printed_to_stderr_on_the_opted_in_signal() {
     let mut dump = String::new();
     loop {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "no dump before the child exited:\n{dump}");
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no dump before the child exited:\n{dump}"
+        );
         dump.push_str(&line);
         if line.contains("'waiting-for-signal'") && line.contains("[waiting") {
             break;
         }
     }
     assert!(dump.contains("loopwork task tree ("), "{dump}");
-    assert!(dump.contains("loop 0 (thread 'loopwork-loop-0'): not running a task"), "{dump}");
+    assert!(
+        dump.contains("loop 0 (thread 'loopwork-loop-0'): not running a task"),
+        "{dump}"
+    );
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
     // The rest of the tree: the leaf under the task.

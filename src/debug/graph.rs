@@ -59,7 +59,10 @@ pub(crate) fn cycles(nodes: &[Node]) -> Vec<Vec<usize>> {
                         stack.push((child, 0));
                     }
                     1 => {
-                        let from = stack.iter().position(|&(n, _)| n == child).expect("on stack");
+                        let from = stack
+                            .iter()
+                            .position(|&(n, _)| n == child)
+                            .expect("on stack");
                         let cycle: Vec<usize> = stack[from..].iter().map(|&(n, _)| n).collect();
                         let mut set = cycle.clone();
                         set.sort_unstable();
@@ -102,7 +105,11 @@ pub(crate) fn render(nodes: &[Node], out: &mut String) {
     }
     let cycles = cycles(nodes);
     for cycle in &cycles {
-        let _ = writeln!(out, "await-graph cycle (deadlock): {}", cycle_line(nodes, cycle));
+        let _ = writeln!(
+            out,
+            "await-graph cycle (deadlock): {}",
+            cycle_line(nodes, cycle)
+        );
     }
     for cycle in &cycles {
         for &i in cycle {
@@ -242,7 +249,12 @@ mod tests {
             out.contains("await-graph cycle (deadlock): Task #2 → Task #3 → Task #2\n"),
             "{out}"
         );
-        assert!(out.contains("Task #2 [waiting]\n└── Task #3 [waiting]\n    └── Task #2 (shown above)\n"), "{out}");
+        assert!(
+            out.contains(
+                "Task #2 [waiting]\n└── Task #3 [waiting]\n    └── Task #2 (shown above)\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

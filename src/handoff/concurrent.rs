@@ -457,8 +457,10 @@ impl<T> ConcurrentFuture<T> {
             .check_not_own_loop("ConcurrentFuture::result_timeout");
         let deadline = Instant::now().checked_add(timeout);
         let location = Location::caller();
-        let _blocked = (!self.shared.is_done())
-            .then(|| self.shared.block("ConcurrentFuture::result_timeout", location));
+        let _blocked = (!self.shared.is_done()).then(|| {
+            self.shared
+                .block("ConcurrentFuture::result_timeout", location)
+        });
         let mut st = self.shared.state.lock();
         while !st.shot.is_set() {
             match deadline {

@@ -3,9 +3,9 @@
 
 use super::oneshot::OneShot;
 use crate::sync::{Arc, Mutex};
+use crate::task::trace::{self, LeafKind};
 use std::fmt;
 use std::future::Future;
-use crate::task::trace::{self, LeafKind};
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -354,7 +354,7 @@ fn leaf_line(
     let Some(leaf) = t.leaf else {
         return Some("a future outside loopwork".to_owned());
     };
-    Some(describe_leaf(&leaf, now, t.id, listed, tasks)?)
+    describe_leaf(&leaf, now, t.id, listed, tasks)
 }
 
 fn describe_leaf(
@@ -391,7 +391,10 @@ fn describe_leaf(
         LeafKind::Yield => "yield_now".to_owned(),
         // The awaited task is drawn under this one: no extra line.
         LeafKind::Join if awaited_here(leaf.payload) => return None,
-        LeafKind::Join => format!("Task #{} (finished, output not yet taken)", leaf.payload),
+        LeafKind::Join => format!(
+            "awaiting Task #{} (not listed: finished, or a job on the blocking pool)",
+            leaf.payload
+        ),
         LeafKind::Concurrent if awaited_here(leaf.payload) => return None,
         LeafKind::Concurrent if leaf.payload == 0 => {
             "ConcurrentFuture (its work has not started yet)".to_owned()

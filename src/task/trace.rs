@@ -134,7 +134,7 @@ impl TaskTrace {
         Some(Leaf {
             kind,
             payload: word & PAYLOAD_MASK,
-            location: location.map(|l| &*l),
+            location,
         })
     }
 
@@ -243,7 +243,9 @@ fn with_current_task(f: impl FnOnce(&Header)) {
 fn current_awaiter() -> u64 {
     #[cfg(not(loopwork_loom))]
     {
-        let (task, waiter) = CURRENT.try_with(|c| c.get()).unwrap_or((std::ptr::null(), 0));
+        let (task, waiter) = CURRENT
+            .try_with(|c| c.get())
+            .unwrap_or((std::ptr::null(), 0));
         // SAFETY: as in `with_current_task`.
         match unsafe { task.as_ref() } {
             Some(h) => h.meta.id.as_u64(),
