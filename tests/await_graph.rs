@@ -139,7 +139,8 @@ fn a_dropped_join_handle_and_a_cancelled_awaiter_remove_the_edge() {
 fn a_concurrent_future_awaited_from_a_task_on_another_loop_is_an_edge() {
     let rt = runtime(2);
     let (release, gate) = promise::<u32>();
-    let producer_line = line!() + 1;
+    // run_coroutine_threadsafe's task: pinned to the loop it was handed to.
+    let producer_loop = Some(1);
     let cf = rt
         .loop_handle(1)
         .run_coroutine_threadsafe(async move { gate.await.unwrap() });
@@ -148,14 +149,13 @@ fn a_concurrent_future_awaited_from_a_task_on_another_loop_is_an_edge() {
         .spawn_local_threadsafe(move || async move { cf.await.unwrap() });
     let tree = wait_tree(&rt, "a task awaiting the producer", |t| {
         t.tasks().iter().any(|p| {
-            p.spawned_at.line() == producer_line
-                && matches!(t.awaiter(p.id), Some(Awaiter::Task(_)))
+            p.pinned_to == producer_loop && matches!(t.awaiter(p.id), Some(Awaiter::Task(_)))
         })
     });
     let producer = tree
         .tasks()
         .iter()
-        .find(|p| p.spawned_at.line() == producer_line)
+        .find(|p| p.pinned_to == producer_loop)
         .unwrap();
     assert_eq!(producer.pinned_to, Some(1));
     let Some(Awaiter::Task(by)) = tree.awaiter(producer.id) else {
@@ -180,7 +180,8 @@ fn a_concurrent_future_awaited_from_a_task_on_another_loop_is_an_edge() {
 fn a_foreign_thread_blocked_in_result_is_a_node_until_it_returns() {
     let rt = runtime(1);
     let (release, gate) = promise::<u32>();
-    let producer_line = line!() + 1;
+    // run_coroutine_threadsafe's task: pinned to the loop it was handed to.
+    let producer_loop = Some(0);
     let cf = rt
         .loop_handle(0)
         .run_coroutine_threadsafe(async move { gate.await.unwrap() });
@@ -190,14 +191,13 @@ fn a_foreign_thread_blocked_in_result_is_a_node_until_it_returns() {
         .unwrap();
     let tree = wait_tree(&rt, "the blocked thread", |t| {
         t.tasks().iter().any(|p| {
-            p.spawned_at.line() == producer_line
-                && matches!(t.awaiter(p.id), Some(Awaiter::Thread { .. }))
+            p.pinned_to == producer_loop && matches!(t.awaiter(p.id), Some(Awaiter::Thread { .. }))
         })
     });
     let producer = tree
         .tasks()
         .iter()
-        .find(|p| p.spawned_at.line() == producer_line)
+        .find(|p| p.pinned_to == producer_loop)
         .unwrap();
     assert_eq!(
         tree.awaiter(producer.id),

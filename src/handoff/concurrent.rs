@@ -421,7 +421,7 @@ impl<T> ConcurrentFuture<T> {
         // Not done after the spin: this thread blocks, and the await graph
         // shows it ("awaited by thread 'name' (blocking)").
         let location = Location::caller();
-        let _blocked = (!self.shared.is_done())
+        let _blocked = (cfg!(not(loopwork_loom)) && !self.shared.is_done())
             .then(|| self.shared.block("ConcurrentFuture::result", location));
         let mut st = self.shared.state.lock();
         while !st.shot.is_set() {
@@ -457,7 +457,7 @@ impl<T> ConcurrentFuture<T> {
             .check_not_own_loop("ConcurrentFuture::result_timeout");
         let deadline = Instant::now().checked_add(timeout);
         let location = Location::caller();
-        let _blocked = (!self.shared.is_done()).then(|| {
+        let _blocked = (cfg!(not(loopwork_loom)) && !self.shared.is_done()).then(|| {
             self.shared
                 .block("ConcurrentFuture::result_timeout", location)
         });
@@ -591,7 +591,8 @@ impl<T> Future for ConcurrentFuture<T> {
 /// producing task goes (the work itself keeps running).
 impl<T> Drop for ConcurrentFuture<T> {
     fn drop(&mut self) {
-        if self.awaited {
+        // (Not under loom: the models check the protocol, not the graph.)
+        if cfg!(not(loopwork_loom)) && self.awaited {
             let st = self.shared.state.lock();
             if let Some(h) = st.task.as_ref().and_then(|t| t.header()) {
                 trace::await_ended(h);

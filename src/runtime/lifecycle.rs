@@ -217,6 +217,8 @@ impl Runtime {
             }
         }
         callbacks::report_dropped(shared.is_debug(), dropped_callbacks, "shutdown");
+        // The task directory lets go of this runtime's finished tasks.
+        crate::task::directory::release(shared.sched.directory_owner());
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {

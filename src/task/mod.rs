@@ -10,12 +10,11 @@
 //! * `Waker`s: a reference each; waking turns the reference into a `Notified`
 //!   when the task is idle, and hands it to the task's `Schedule` hook.
 //! * the owning loop's registry: one reference, released once the task is
-//!   complete, so shutdown can reach every pending task.
-//!
-//! Every task of a runtime is also listed, without a reference, in the task
-//! directory (`directory.rs`) from its spawn until it is freed, so
-//! diagnostics on any thread can enumerate them; `trace.rs` holds what they
-//! read beyond the statistics: age, the leaf a task waits on, its awaiter.
+//!   complete, so shutdown can reach every pending task;
+//! * the task directory: one reference, released in a sweep after the task
+//!   completes (see `directory.rs`), so diagnostics on any thread can
+//!   enumerate every live task (`trace.rs` holds what they read beyond the
+//!   statistics: age, the leaf a task waits on, its awaiter).
 //!
 //! Nothing on the spawn → wake → poll path takes a lock: spawning is one
 //! allocation plus a queue push, waking one CAS on the state word plus a push.

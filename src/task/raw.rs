@@ -42,11 +42,11 @@ pub(crate) struct Header {
     pub(crate) trace: TaskTrace,
 }
 
-// Every task pays for the header: keep it at 112 bytes on 64-bit targets
-// (48 for the state, vtable and metadata, 24 for the statistics, 40 for the
-// await graph and the directory).
+// Every task pays for the header: keep it at 104 bytes on 64-bit targets
+// (48 for the state, vtable and metadata, 24 for the statistics, 32 for the
+// await graph and the age).
 #[cfg(all(not(loopwork_loom), target_pointer_width = "64"))]
-const _: () = assert!(std::mem::size_of::<Header>() == 112);
+const _: () = assert!(std::mem::size_of::<Header>() == 104);
 
 struct Vtable {
     poll: unsafe fn(NonNull<Header>),
@@ -383,9 +383,6 @@ impl<F: Future, S: Schedule> Harness<F, S> {
         // In production they compile to nothing.
         self.cell().stage.with_mut(|_| ());
         self.cell().join_waker.with_mut(|_| ());
-        // Unlisted before the free: a dump reading the header holds the
-        // directory shard's lock that this takes.
-        super::directory::remove(self.header());
         // SAFETY: the last reference is gone; the Box made in `RawTask::new`
         // is reclaimed exactly once.
         drop(unsafe { Box::from_raw(self.cell.as_ptr()) });

@@ -1,7 +1,6 @@
 //! What diagnostics read about a task from any thread while it runs or
 //! waits: when it was made, the loopwork future it is suspended on (its
-//! *leaf*), who awaits it (the await graph's edge into it), and its slot in
-//! the task directory (`directory.rs`).
+//! *leaf*), and who awaits it (the await graph's edge into it).
 //!
 //! # Invariants
 //! * **Leaf**: written only by the thread polling the task, while it holds
@@ -21,8 +20,8 @@
 //!   never a synchronisation point. A torn read (the site of one leaf with
 //!   the payload of the next) gives one wrong line in a dump, never
 //!   unsafety: every word is plain data (`&'static Location`, integers).
-//!   Readers reach a header only through the directory, whose shard lock the
-//!   deallocating thread takes before the task is freed.
+//!   Readers reach a header only through the task directory, which holds a
+//!   reference to every listed task.
 //!
 //! # Cost
 //! Per poll: one thread-local swap and one store clearing the leaf. Per
@@ -35,7 +34,7 @@ use super::Header;
 use crate::sync::Mutex;
 use std::cell::Cell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -83,8 +82,6 @@ impl LeafKind {
 const PAYLOAD_MASK: u64 = (1 << 56) - 1;
 /// `awaited_by` values with this bit are foreign threads (see `BlockingWait`).
 pub(crate) const THREAD_NODE: u64 = 1 << 63;
-/// `dir_slot` of a task the directory does not list.
-pub(crate) const NOT_LISTED: u32 = u32::MAX;
 
 /// A leaf as read by a dump.
 #[derive(Clone, Copy, Debug)]
@@ -103,9 +100,6 @@ pub(crate) struct TaskTrace {
     leaf: AtomicU64,
     /// 0: nobody; a task id; or `THREAD_NODE | waiter`.
     awaited_by: AtomicU64,
-    /// `shard << 24 | index` in the directory, or `NOT_LISTED`; written
-    /// under the shard's lock.
-    pub(crate) dir_slot: AtomicU32,
 }
 
 impl TaskTrace {
@@ -115,7 +109,6 @@ impl TaskTrace {
             leaf_site: AtomicPtr::new(std::ptr::null_mut()),
             leaf: AtomicU64::new(0),
             awaited_by: AtomicU64::new(0),
-            dir_slot: AtomicU32::new(NOT_LISTED),
         }
     }
 
