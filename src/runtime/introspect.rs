@@ -621,24 +621,34 @@ pub fn print_call_graph() {
 
 #[cfg(test)]
 mod tests {
-    use crate::handoff::promise;
     use crate::task::{Builder, Task};
+    use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
+
+    /// Waits (yielding) until the slot holds a task handle.
+    async fn take(slot: Arc<Mutex<Option<Task<()>>>>) -> Task<()> {
+        loop {
+            if let Some(t) = slot.lock().unwrap().take() {
+                return t;
+            }
+            crate::task::yield_now().await;
+        }
+    }
 
     #[test]
     fn check_cycles_reports_a_new_cycle_once() {
         let rt = crate::Runtime::builder().loops(1).build().unwrap();
         let h = rt.handle();
-        let (pa, fa) = promise::<Task<()>>();
-        let (pb, fb) = promise::<Task<()>>();
+        let (for_a, for_b) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
+        let (slot_a, slot_b) = (for_a.clone(), for_b.clone());
         let a = Builder::new().name("a").spawn_on(&h, async move {
-            let _ = fa.await.unwrap().await;
+            let _ = take(slot_a).await.await;
         });
         let b = Builder::new().name("b").spawn_on(&h, async move {
-            let _ = fb.await.unwrap().await;
+            let _ = take(slot_b).await.await;
         });
-        pa.set_result(b).unwrap();
-        pb.set_result(a).unwrap();
+        *for_a.lock().unwrap() = Some(b);
+        *for_b.lock().unwrap() = Some(a);
         let deadline = Instant::now() + Duration::from_secs(20);
         while rt.task_tree().cycles().is_empty() {
             assert!(Instant::now() < deadline, "no cycle:\n{}", rt.task_tree());
