@@ -538,3 +538,44 @@ fn the_tree_is_printed_to_stderr_on_the_opted_in_signal() {
     let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
     assert!(rest.contains("a future outside loopwork"), "{dump}{rest}");
 }
+
+#[test]
+fn a_frame_names_an_await_point_between_the_task_and_its_leaf_until_it_ends() {
+    let rt = runtime(1);
+    let h = rt.handle();
+    let (release, gate) = promise::<()>();
+    let (_keep, never) = promise::<()>();
+    let task = Builder::new().name("user").spawn_on(&h, async move {
+        loopwork::task::frame("load user", async move {
+            loopwork::task::frame("query", gate).await.unwrap();
+        })
+        .await;
+        never.await.unwrap();
+    });
+    let tree = wait_tree(&rt, "the frames", |t| {
+        t.to_string().contains("frame 'query'")
+    });
+    let text = tree.to_string();
+    let at = text.find("'user' [waiting").expect("the task");
+    let below: Vec<&str> = text[at..].lines().skip(1).take(3).collect();
+    assert!(
+        below[0].starts_with("└── frame 'load user' at tests/await_graph.rs:"),
+        "{text}"
+    );
+    assert!(
+        below[1].starts_with("    └── frame 'query' at tests/await_graph.rs:"),
+        "{text}"
+    );
+    assert!(
+        below[2].starts_with("        └── PromiseFuture created at"),
+        "{text}"
+    );
+    release.set_result(()).unwrap();
+    let tree = wait_tree(&rt, "the frames gone", |t| {
+        !t.to_string().contains("frame '")
+            && t.leaf(task.id())
+                .is_some_and(|l| l.starts_with("PromiseFuture"))
+    });
+    assert!(listed(&tree, task.id()));
+    rt.close();
+}

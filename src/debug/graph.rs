@@ -28,6 +28,9 @@ pub(crate) struct Node {
     pub(crate) short: String,
     /// The nodes that await this one.
     pub(crate) awaiters: Vec<u64>,
+    /// Named await points (`frame`), outermost first: drawn as a chain
+    /// under the node, with what it awaits and its leaves under the last.
+    pub(crate) frames: Vec<String>,
     /// Lines drawn under it, after what it awaits (its leaf).
     pub(crate) leaves: Vec<String>,
     /// Drawn before other roots (foreign threads).
@@ -165,6 +168,11 @@ fn draw(
     }
     drawn[node] = true;
     let _ = writeln!(out, "{prefix}{branch}{}", nodes[node].label);
+    let mut child_prefix = child_prefix;
+    for frame in &nodes[node].frames {
+        let _ = writeln!(out, "{child_prefix}└── {frame}");
+        child_prefix.push_str("    ");
+    }
     let kids = &children[node];
     let leaves = &nodes[node].leaves;
     let total = kids.len() + leaves.len();
@@ -199,6 +207,7 @@ mod tests {
             label: format!("Task #{key} [waiting]"),
             short: format!("Task #{key}"),
             awaiters: awaiters.to_vec(),
+            frames: Vec::new(),
             leaves: Vec::new(),
             first: false,
         }
@@ -219,6 +228,24 @@ mod tests {
              └── Sleep created at src/x.rs:1:1\n"
         );
         assert!(cycles(&nodes).is_empty());
+    }
+
+    #[test]
+    fn frames_are_drawn_between_a_node_and_what_it_awaits() {
+        let mut root = node(1, &[]);
+        root.frames = vec!["frame 'outer'".into(), "frame 'inner'".into()];
+        root.leaves.push("yield_now".into());
+        let nodes = vec![root, node(2, &[1])];
+        let mut out = String::new();
+        render(&nodes, &mut out);
+        assert_eq!(
+            out,
+            "Task #1 [waiting]\n\
+             └── frame 'outer'\n\
+             \x20   └── frame 'inner'\n\
+             \x20       ├── Task #2 [waiting]\n\
+             \x20       └── yield_now\n"
+        );
     }
 
     #[test]

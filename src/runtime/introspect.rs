@@ -264,11 +264,16 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
         if let Some(leaf) = leaf_line(t, now, &listed, &tasks) {
             leaves.push(leaf);
         }
+        let frames = crate::task::frame::frames_of(t.id.as_u64())
+            .into_iter()
+            .map(|(name, at)| format!("frame '{name}' at {at}"))
+            .collect();
         nodes.push(Node {
             key: t.id.as_u64(),
             label: task_label(t),
             short: t.short_name(),
             awaiters: if awaiter_known { vec![by] } else { Vec::new() },
+            frames,
             leaves,
             first: false,
         });
@@ -285,6 +290,7 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
             ),
             short: format!("thread '{}'", w.thread),
             awaiters: Vec::new(),
+            frames: Vec::new(),
             leaves: Vec::new(),
             first: true,
         });

@@ -249,6 +249,13 @@ fn current_awaiter() -> u64 {
     0
 }
 
+/// The id of the task being polled on this thread, or 0.
+pub(crate) fn current_task_id() -> u64 {
+    let mut id = 0;
+    with_current_task(|h| id = h.meta.id.as_u64());
+    id
+}
+
 /// A loopwork future returned `Pending`: records it as the current task's
 /// leaf. Two relaxed stores into the task's header.
 #[inline]
