@@ -31,6 +31,13 @@
 //! through the task's own thread-safe path, so the task's future is dropped
 //! at its next scheduling point on its loop.
 //!
+//! The await graph (see `task/trace.rs`) rides on the same lock: an
+//! `.await` that returns `Pending` marks the producing task as awaited by
+//! the polling task, and a thread that blocks in `result*` after the spin
+//! registers as a node and marks it as awaited by that thread, until it
+//! returns. Bookkeeping only, never part of the cancel/complete decision;
+//! off under loom.
+//!
 //! Under `--cfg loopwork_loom` this state machine is built on its own (the
 //! runtime is not; `check_blocking_wait` has a loom stand-in in
 //! `runtime/loom_stand_in.rs`); loom model 5
