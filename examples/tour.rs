@@ -40,6 +40,7 @@ fn main() {
     debug_section(&rt);
     blocking_section(&rt);
     concurrency(&rt);
+    introspection(&rt);
 
     section("Shutdown");
     let pending = rt.handle().spawn(std::future::pending::<()>());
@@ -298,6 +299,29 @@ fn concurrency(rt: &Runtime) {
     let (promise, fut) = loopwork::handoff::promise::<u32>();
     std::thread::spawn(move || promise.set_result(99).unwrap());
     println!("promise set by a foreign thread -> {:?}", rt.block_on(fut));
+}
+
+fn introspection(rt: &Runtime) {
+    section("Why is it waiting? (task_tree)");
+    let h = rt.handle();
+    let (release, gate) = loopwork::handoff::promise::<()>();
+    let worker = loopwork::task::Builder::new()
+        .name("worker")
+        .spawn_on(&h, async move { gate.await.unwrap() });
+    let worker_id = worker.id();
+    let parent = loopwork::task::Builder::new()
+        .name("parent")
+        .spawn_on(&h, async move { worker.await.unwrap() });
+    // The edge appears once the parent has awaited the worker.
+    while rt.task_tree().awaiter(worker_id).is_none() {
+        std::thread::yield_now();
+    }
+    let tree = rt.task_tree().to_string();
+    for line in tree.lines().filter(|l| !l.starts_with("loop ")) {
+        println!("{line}");
+    }
+    release.set_result(()).unwrap();
+    rt.block_on(parent).unwrap();
 }
 
 fn blocking_section(rt: &Runtime) {

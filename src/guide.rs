@@ -17,6 +17,7 @@
 //! - [Chain futures correctly](#chain-futures-correctly)
 //! - [Pending task destroyed](#pending-task-destroyed)
 //! - [Close the runtime](#close-the-runtime)
+//! - [Find out why it hangs](#find-out-why-it-hangs)
 //!
 //! # Signals and subprocesses
 //!
@@ -190,3 +191,4 @@
 #![doc = include_str!("guide/chain.md")]
 #![doc = include_str!("guide/pending-destroyed.md")]
 #![doc = include_str!("guide/close-runtime.md")]
+#![doc = include_str!("guide/why_it_hangs.md")]

@@ -29,8 +29,8 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`runtime`] | [`Runtime`] and its [`Builder`](runtime::Builder), [`Handle`](runtime::Handle) (any thread), [`LoopHandle`](runtime::LoopHandle) (one loop: `call_soon*`, `call_later`, `add_reader`, …), [`run`], [`spawn`], [`spawn_local`], metrics |
-//! | [`task`] | [`Task`] (the join handle), [`TaskError`], [`task::Builder`] (a name, background tasks, `spawn_fallible`), [`yield_now`] |
+//! | [`runtime`] | [`Runtime`] and its [`Builder`](runtime::Builder), [`Handle`](runtime::Handle) (any thread), [`LoopHandle`](runtime::LoopHandle) (one loop: `call_soon*`, `call_later`, `add_reader`, …), [`run`], [`run_with`], [`spawn`], [`spawn_local`], metrics, the await graph ([`TaskTree`](runtime::TaskTree)) |
+//! | [`task`] | [`Task`] (the join handle), [`TaskError`], [`task::Builder`] (a name, background tasks, `spawn_fallible`), [`yield_now`], [`TaskInfo`](task::TaskInfo) (what [`all_tasks`] returns) |
 //! | [`time`] | [`sleep`], [`sleep_until`], [`wait_for`], [`time::Elapsed`] |
 //! | [`blocking`] | [`spawn_blocking`], `run_in_executor`, [`blocking::BlockingExecutor`] |
 //! | [`handoff`] | crossing threads: [`handoff::ConcurrentFuture`], [`handoff::promise`], [`handoff::Local`], [`shield`] |
@@ -42,7 +42,7 @@
 //! The everyday names are also at the root: [`run`], [`spawn`],
 //! [`spawn_local`], [`spawn_blocking`], [`sleep`], [`sleep_until`],
 //! [`wait_for`], [`shield`], [`yield_now`], [`current_loop`], [`Task`],
-//! [`TaskError`], [`Runtime`].
+//! [`TaskError`], [`Runtime`], [`all_tasks`], [`print_call_graph`].
 //!
 //! # Debug mode
 //!
@@ -114,6 +114,7 @@ sync::cfg_not_loom! {
 
     pub use blocking::spawn_blocking;
     pub use handoff::shield;
+    pub use runtime::{all_tasks, print_call_graph};
     pub use runtime::{
         current_loop, run, run_with, spawn, spawn_local, try_current_loop, Runtime,
     };

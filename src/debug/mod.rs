@@ -27,6 +27,8 @@ pub(crate) mod unawaited;
 
 pub(crate) use backtrace::Trace;
 
+pub(crate) mod graph;
+
 use std::fmt::Display;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;

@@ -31,6 +31,13 @@
 //! through the task's own thread-safe path, so the task's future is dropped
 //! at its next scheduling point on its loop.
 //!
+//! The await graph (see `task/trace.rs`) rides on the same lock: an
+//! `.await` that returns `Pending` marks the producing task as awaited by
+//! the polling task, and a thread that blocks in `result*` after the spin
+//! registers as a node and marks it as awaited by that thread, until it
+//! returns. Bookkeeping only, never part of the cancel/complete decision;
+//! off under loom.
+//!
 //! Under `--cfg loopwork_loom` this state machine is built on its own (the
 //! runtime is not; `check_blocking_wait` has a loom stand-in in
 //! `runtime/loom_stand_in.rs`); loom model 5
@@ -44,6 +51,7 @@ use crate::debug::unawaited::SharedOrigin;
 use crate::runtime::check_blocking_wait;
 use crate::sync::thread::{self, ThreadId};
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::task::trace::{self, BlockingWait, LeafKind};
 use crate::task::{Panic, Task, TaskError};
 use crate::time::Elapsed;
 use std::fmt;
@@ -85,6 +93,9 @@ struct State<T> {
     polling: Option<ThreadId>,
     /// A `cancel` waits for that poll to end: notify the condvar after it.
     cancel_waiting: bool,
+    /// The await graph: the foreign thread blocked in `result*`, if any
+    /// (`BlockingWait::node`), applied to a task attached later.
+    blocked_node: u64,
 }
 
 impl<T> Shared<T> {
@@ -97,6 +108,7 @@ impl<T> Shared<T> {
                 task: None,
                 polling: None,
                 cancel_waiting: false,
+                blocked_node: 0,
             }),
             cv: Condvar::new(),
             #[cfg(not(loopwork_loom))]
@@ -246,7 +258,44 @@ impl<T> Shared<T> {
             }
             return;
         }
+        if st.blocked_node != 0 {
+            if let Some(h) = task.header() {
+                trace::awaited_by_node(h, st.blocked_node);
+            }
+        }
         st.task = Some(task);
+    }
+
+    /// A foreign thread is about to block on the result: makes it a node of
+    /// the await graph, awaiting the producing task, until the guard drops.
+    fn block(&self, api: &'static str, location: &'static Location<'static>) -> Blocked<'_, T> {
+        let wait = BlockingWait::enter(api, location);
+        let mut st = self.state.lock();
+        st.blocked_node = wait.node();
+        if let Some(h) = st.task.as_ref().and_then(|t| t.header()) {
+            trace::awaited_by_node(h, wait.node());
+        }
+        Blocked {
+            shared: self,
+            wait: Some(wait),
+        }
+    }
+}
+
+/// A foreign thread blocked on a `ConcurrentFuture` (see `Shared::block`).
+struct Blocked<'a, T> {
+    shared: &'a Shared<T>,
+    wait: Option<BlockingWait>,
+}
+
+impl<T> Drop for Blocked<'_, T> {
+    fn drop(&mut self) {
+        let mut st = self.shared.state.lock();
+        st.blocked_node = 0;
+        let task = st.task.as_ref().and_then(|t| t.header());
+        if let Some(wait) = self.wait.take() {
+            wait.finish(task);
+        }
     }
 }
 
@@ -353,6 +402,8 @@ pub struct ConcurrentFuture<T> {
     shared: Arc<Shared<T>>,
     /// Where it was made; reported if dropped without being consumed.
     origin: SharedOrigin,
+    /// Polled (as a future) at least once: dropping it ends an await.
+    awaited: bool,
 }
 
 /// The hint of the never-awaited report.
@@ -368,6 +419,7 @@ impl<T> ConcurrentFuture<T> {
         ConcurrentFuture {
             shared,
             origin: SharedOrigin::new(site),
+            awaited: false,
         }
     }
 
@@ -405,6 +457,11 @@ impl<T> ConcurrentFuture<T> {
         check_blocking_wait("ConcurrentFuture::result", Location::caller());
         self.shared.check_not_own_loop("ConcurrentFuture::result");
         self.shared.spin_until_done();
+        // Not done after the spin: this thread blocks, and the await graph
+        // shows it ("awaited by thread 'name' (blocking)").
+        let location = Location::caller();
+        let _blocked = (cfg!(not(loopwork_loom)) && !self.shared.is_done())
+            .then(|| self.shared.block("ConcurrentFuture::result", location));
         let mut st = self.shared.state.lock();
         while !st.shot.is_set() {
             st = self.shared.cv.wait(st);
@@ -439,6 +496,11 @@ impl<T> ConcurrentFuture<T> {
         self.shared
             .check_not_own_loop("ConcurrentFuture::result_timeout");
         let deadline = Instant::now().checked_add(timeout);
+        let location = Location::caller();
+        let _blocked = (cfg!(not(loopwork_loom)) && !self.shared.is_done()).then(|| {
+            self.shared
+                .block("ConcurrentFuture::result_timeout", location)
+        });
         let mut st = self.shared.state.lock();
         while !st.shot.is_set() {
             match deadline {
@@ -563,16 +625,41 @@ fn take_result<T>(st: &mut State<T>) -> Result<T, TaskError> {
 impl<T> Future for ConcurrentFuture<T> {
     type Output = Result<T, TaskError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.origin.consume();
+        self.awaited = true;
         crate::task::coop::poll(cx, |cx| self.poll_result(cx))
+    }
+}
+
+/// Dropping an awaited `ConcurrentFuture` ends the await: the edge to the
+/// producing task goes (the work itself keeps running). One never consumed
+/// is reported (see `debug::unawaited`).
+impl<T> Drop for ConcurrentFuture<T> {
+    fn drop(&mut self) {
+        self.origin.check_dropped("ConcurrentFuture", DETACH_HINT);
+        // (Not under loom: the models check the protocol, not the graph.)
+        if cfg!(not(loopwork_loom)) && self.awaited {
+            let st = self.shared.state.lock();
+            if let Some(h) = st.task.as_ref().and_then(|t| t.header()) {
+                trace::await_ended(h);
+            }
+        }
     }
 }
 
 impl<T> ConcurrentFuture<T> {
     fn poll_result(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
         let mut st = self.shared.state.lock();
-        st.shot.poll_take(cx).map(|r| {
+        let res = st.shot.poll_take(cx);
+        if res.is_pending() {
+            // The await graph: this task awaits the producing task.
+            match st.task.as_ref().and_then(|t| t.header()) {
+                Some(h) => trace::awaiting(h, LeafKind::Concurrent),
+                None => trace::set_leaf(LeafKind::Concurrent, 0, None),
+            }
+        }
+        res.map(|r| {
             r.unwrap_or_else(|| {
                 panic!("ConcurrentFuture result already taken (by result_timeout or .await)")
             })
@@ -593,11 +680,5 @@ impl<T> fmt::Debug for ConcurrentFuture<T> {
             "<ConcurrentFuture {state} created at {}>",
             self.origin.site()
         )
-    }
-}
-
-impl<T> Drop for ConcurrentFuture<T> {
-    fn drop(&mut self) {
-        self.origin.check_dropped("ConcurrentFuture", DETACH_HINT);
     }
 }

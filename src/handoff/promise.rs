@@ -4,6 +4,7 @@
 use super::oneshot::OneShot;
 use crate::debug::unawaited::SharedOrigin;
 use crate::sync::{Arc, Mutex};
+use crate::task::trace::{self, LeafKind};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -171,6 +172,8 @@ impl<T> Drop for Promise<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct PromiseFuture<T> {
     inner: Arc<Mutex<Inner<T>>>,
+    /// Where `promise()` was called: reported if it is dropped never
+    /// polled, and the await graph's leaf while it waits.
     origin: SharedOrigin,
 }
 
@@ -237,7 +240,11 @@ impl<T> Future for PromiseFuture<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.origin.consume();
-        crate::task::coop::poll(cx, |cx| self.poll_slot(cx))
+        let res = crate::task::coop::poll(cx, |cx| self.poll_slot(cx));
+        if res.is_pending() {
+            trace::set_leaf(LeafKind::Promise, 0, Some(self.origin.site()));
+        }
+        res
     }
 }
 

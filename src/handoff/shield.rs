@@ -60,7 +60,11 @@ impl<T> Future for Shield<T> {
 impl<T> Drop for Shield<T> {
     fn drop(&mut self) {
         if let Some(mut task) = self.task.take() {
-            // Detach, never cancel, even inside a timeout's cancel scope.
+            // The await ends here (the edge goes), but the task is
+            // detached, never cancelled, even inside a timeout's cancel scope.
+            if let Some(h) = task.header() {
+                crate::task::trace::await_ended(h);
+            }
             task.forget_awaited();
         }
         self.origin

@@ -4,6 +4,7 @@ use crate::reactor::io::{Source, READ, WRITE};
 use crate::runtime::context;
 use crate::runtime::shared::Shared;
 use crate::sync::{Arc, Mutex};
+use crate::task::trace::{self, LeafKind};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -130,7 +131,23 @@ impl<T: AsFd> Async<T> {
             Ok(reg) => reg,
             Err(e) => return Poll::Ready(Err(e)),
         };
-        self.shared.loops[*index].driver.poll_ready(source, dir, cx)
+        let res = self.shared.loops[*index].driver.poll_ready(source, dir, cx);
+        if res.is_pending() {
+            self.leaf(dir);
+        }
+        res
+    }
+
+    /// The await graph's leaf of a task waiting on this fd (two stores).
+    #[inline]
+    fn leaf(&self, dir: usize) {
+        let kind = if dir == READ {
+            LeafKind::Read
+        } else {
+            LeafKind::Write
+        };
+        let fd = self.get_ref().as_fd().as_raw_fd();
+        trace::set_leaf(kind, fd as u64, None);
     }
 
     /// Polls until the fd is (probably) readable.
@@ -187,6 +204,11 @@ impl<T: AsFd> Async<T> {
                 }
                 Poll::Ready(Err(e))
             }
+            Poll::Pending => {
+                let fd = self.get_ref().as_fd().as_raw_fd();
+                trace::set_leaf(LeafKind::Accept, fd as u64, None);
+                Poll::Pending
+            }
             other => other,
         })
         .await
@@ -241,9 +263,13 @@ impl<T: AsFd> Async<T> {
                 }
             }
         };
-        self.shared.loops[*index]
+        let res = self.shared.loops[*index]
             .driver
-            .poll_io(source, dir, cx, || op(io))
+            .poll_io(source, dir, cx, || op(io));
+        if res.is_pending() {
+            self.leaf(dir);
+        }
+        res
     }
 }
 

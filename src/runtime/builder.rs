@@ -38,6 +38,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     idle_spin: Duration,
+    dump_signal: Option<i32>,
 }
 
 /// A busy sibling that has not started a new iteration for this long is
@@ -76,6 +77,7 @@ impl Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
             idle_spin: IDLE_SPIN,
+            dump_signal: None,
         }
     }
 
@@ -151,6 +153,35 @@ impl Builder {
         self
     }
 
+    /// Prints the task tree ([`Runtime::task_tree`]) to stderr whenever the
+    /// process receives signal `signum` (e.g. `libc::SIGUSR1`, or
+    /// `loopwork::signal::SignalKind::user_defined1().as_raw_value()`), from
+    /// a thread of its own, so it works while every loop is blocked. Off by
+    /// default; the environment variable `LOOPWORK_DUMP_SIGNAL=USR1` (or
+    /// `USR2`, `QUIT`, `HUP`, `WINCH`, a number) turns it on as well.
+    ///
+    /// The handler only writes a byte to a pipe (no allocation, no lock); it
+    /// chains with other handlers of the signal, and the default action of
+    /// the signal (for `SIGUSR1`: terminate) no longer applies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = loopwork::Runtime::builder()
+    ///     .loops(1)
+    ///     .dump_on_signal(loopwork::signal::SignalKind::user_defined2().as_raw_value())
+    ///     .build()
+    ///     .unwrap();
+    /// // `kill -USR2 <pid>` now prints the task tree to stderr.
+    /// rt.close();
+    /// ```
+    ///
+    /// [`Runtime::task_tree`]: crate::Runtime::task_tree
+    pub fn dump_on_signal(mut self, signum: i32) -> Builder {
+        self.dump_signal = Some(signum);
+        self
+    }
+
     /// How long an idle blocking thread waits for work before it exits. Default 10 s.
     pub fn blocking_keep_alive(mut self, d: Duration) -> Builder {
         self.blocking_keep_alive = d;
@@ -211,6 +242,9 @@ impl Builder {
             started: AtomicUsize::new(0),
             blocking,
         });
+        if let Some(sig) = self.dump_signal.or_else(super::dump_signal::from_env) {
+            super::dump_signal::install(&shared, sig)?;
+        }
         let mut threads = Vec::with_capacity(n);
         for (index, worker) in workers.into_iter().enumerate() {
             let shared2 = shared.clone();

@@ -160,10 +160,12 @@ impl Wake for ThreadWaker {
 pub(crate) fn block_on<F: Future>(
     shared: &Arc<Shared>,
     fut: F,
-    api: &str,
+    api: &'static str,
     location: &'static Location<'static>,
 ) -> F::Output {
     check_blocking_wait(api, location);
+    // The await graph: this thread is a node, awaiting what `fut` awaits.
+    let _wait = crate::task::trace::BlockingWait::enter(api, location).awaiting_here();
     let _enter = context::enter(shared.clone());
     let _budget = crate::task::coop::unconstrained();
     let parker = Arc::new(ThreadWaker {

@@ -60,6 +60,10 @@ impl Runtime {
         Builder::new().build()
     }
 
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     pub(crate) fn from_parts(shared: Arc<Shared>, threads: Vec<JoinHandle<()>>) -> Runtime {
         Runtime {
             shared,
@@ -240,6 +244,8 @@ impl Runtime {
         }
         callbacks::report_dropped(shared.is_debug(), dropped_callbacks, "shutdown");
         shared.sched.destroyed.finish();
+        // The task directory lets go of this runtime's finished tasks.
+        crate::task::directory::release(shared.sched.directory_owner());
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {

@@ -24,9 +24,11 @@ crate::sync::cfg_not_loom! {
     mod affinity;
     mod builder;
     pub(crate) mod context;
+    mod dump_signal;
     pub(crate) mod event_loop;
     mod fd_watch;
     mod handle;
+    mod introspect;
     mod lifecycle;
     mod loop_handle;
     mod metrics;
@@ -38,6 +40,7 @@ crate::sync::cfg_not_loom! {
     pub use callbacks::{CallbackHandle, LocalCallbackHandle};
     pub(crate) use handle::check_blocking_wait;
     pub use handle::Handle;
+    pub use introspect::{all_tasks, print_call_graph, Awaiter, TaskTree};
     pub use lifecycle::{run, run_with, Closed, Runtime};
     pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
     pub use metrics::{LoopMetrics, RuntimeMetrics};

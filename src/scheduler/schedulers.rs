@@ -51,6 +51,10 @@ impl<I: InboxItem> Schedule for StealableScheduler<I> {
     fn destroyed_pending(&self, task: RawTask) {
         self.shared.report_destroyed(task);
     }
+
+    fn owner(&self) -> crate::task::directory::Owner {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
 }
 
 /// For tasks bound to one loop (`spawn_local`): only that loop polls them.
@@ -107,6 +111,10 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
     fn destroyed_pending(&self, task: RawTask) {
         self.shared.report_destroyed(task);
     }
+
+    fn owner(&self) -> crate::task::directory::Owner {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
 }
 
 impl<I: InboxItem> Scheduler<I> {
@@ -117,6 +125,11 @@ impl<I: InboxItem> Scheduler<I> {
         // Its state word already says "cancelled": the shutdown is on it.
         self.destroyed
             .report(&header.repr_as("pending"), header.meta.trace().as_deref());
+    }
+
+    /// The key under which the task directory lists this runtime's tasks.
+    pub(crate) fn directory_owner(&self) -> crate::task::directory::Owner {
+        self as *const Self as *const () as usize
     }
 
     /// Spawns a new stealable task: onto the current loop's deque when called

@@ -1,6 +1,7 @@
 //! `Task<T>`: the join handle of a spawned task.
 
-use super::{RawTask, TaskError, TaskId};
+use super::trace::{self, LeafKind};
+use super::{Header, RawTask, TaskError, TaskId};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -47,6 +48,11 @@ impl<T> Task<T> {
 
     fn raw(&self) -> RawTask {
         self.raw.expect("task handle used after detach")
+    }
+
+    /// The task's header (for the await graph of handles that wrap a `Task`).
+    pub(crate) fn header(&self) -> Option<&Header> {
+        self.raw.as_ref().map(|r| r.header())
     }
 
     /// Requests cancellation. The future is dropped at its next scheduling
@@ -119,6 +125,14 @@ impl<T> Future for Task<T> {
                 self.raw()
                     .try_read_output(&mut out as *mut _ as *mut (), cx.waker())
             };
+            // The await graph: an edge while pending, removed once the
+            // output is taken (see `trace.rs`).
+            let raw = self.raw();
+            if out.is_pending() {
+                trace::awaiting(raw.header(), LeafKind::Join);
+            } else {
+                trace::await_ended(raw.header());
+            }
             out
         })
     }
@@ -127,6 +141,10 @@ impl<T> Future for Task<T> {
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         if let Some(raw) = self.raw.take() {
+            if self.awaited {
+                // The await ends with the handle (cancelled or dropped).
+                trace::await_ended(raw.header());
+            }
             if self.awaited && CancelScope::is_active() {
                 // Dropped by a timeout while being awaited: asyncio cancels
                 // the awaited task in that case, and so do we.

@@ -10,23 +10,33 @@
 //! * `Waker`s: a reference each; waking turns the reference into a `Notified`
 //!   when the task is idle, and hands it to the task's `Schedule` hook.
 //! * the owning loop's registry: one reference, released once the task is
-//!   complete, so shutdown can reach every pending task.
+//!   complete, so shutdown can reach every pending task;
+//! * the task directory: one reference, released in a sweep after the task
+//!   completes (see `directory.rs`), so diagnostics on any thread can
+//!   enumerate every live task (`trace.rs` holds what they read beyond the
+//!   statistics: age, the leaf a task waits on, its awaiter).
 //!
 //! Nothing on the spawn → wake → poll path takes a lock: spawning is one
 //! allocation plus a queue push, waking one CAS on the state word plus a push.
 
 mod builder;
 pub(crate) mod coop;
+pub(crate) mod directory;
 mod error;
+pub(crate) mod frame;
+mod info;
 mod join;
 mod raw;
 pub(crate) mod state;
 mod stats;
+pub(crate) mod trace;
 mod yield_now;
 
 pub use builder::Builder;
 pub(crate) use error::panic_message;
 pub use error::{Panic, TaskError};
+pub use frame::{frame, Frame};
+pub use info::{TaskInfo, TaskState};
 pub(crate) use join::CancelScope;
 pub use join::Task;
 pub(crate) use raw::{Header, RawTask};
@@ -60,6 +70,12 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// nobody cancelled it and it is not a background task. The runtime's
     /// schedulers report it (see `debug::DestroyedPending`).
     fn destroyed_pending(&self, _task: RawTask) {}
+
+    /// The runtime whose task directory lists tasks of this scheduler
+    /// (`directory::Owner`); 0: not listed.
+    fn owner(&self) -> directory::Owner {
+        0
+    }
 }
 
 /// A task that should be polled; owns one reference.
@@ -111,7 +127,11 @@ where
     F: std::future::Future + 'static,
     S: Schedule,
 {
+    let owner = scheduler.owner();
     let raw = RawTask::new(future, scheduler, meta);
+    if owner != 0 {
+        directory::insert(raw, owner);
+    }
     (Notified(raw), Task::from_raw(raw))
 }
 
@@ -163,6 +183,10 @@ impl TaskId {
     /// The id as a number.
     pub fn as_u64(self) -> u64 {
         self.0
+    }
+
+    pub(crate) fn from_u64(id: u64) -> TaskId {
+        TaskId(id)
     }
 }
 

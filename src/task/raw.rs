@@ -20,6 +20,7 @@
 
 use super::error::{Panic, TaskError};
 use super::state::{State, TransitionToIdle, TransitionToNotified, TransitionToRunning};
+use super::trace::{self, TaskTrace};
 use super::{Notified, Schedule, TaskMeta};
 use crate::sync::UnsafeCell;
 use std::future::Future;
@@ -37,12 +38,15 @@ pub(crate) struct Header {
     /// Id, name, spawn site, kind, and whether a loop's registry holds the
     /// task (see the module docs).
     pub(crate) meta: TaskMeta,
+    /// Age, leaf, awaiter and directory slot, for the dumps (see `trace.rs`).
+    pub(crate) trace: TaskTrace,
 }
 
-// Every task pays for the header: keep it at 72 bytes on 64-bit targets
-// (48 for the state, vtable and metadata, 24 for the statistics).
+// Every task pays for the header: keep it at 104 bytes on 64-bit targets
+// (48 for the state, vtable and metadata, 24 for the statistics, 32 for the
+// await graph and the age).
 #[cfg(all(not(loopwork_loom), target_pointer_width = "64"))]
-const _: () = assert!(std::mem::size_of::<Header>() == 72);
+const _: () = assert!(std::mem::size_of::<Header>() == 104);
 
 struct Vtable {
     poll: unsafe fn(NonNull<Header>),
@@ -94,6 +98,7 @@ impl RawTask {
                 state: State::new(),
                 vtable: vtable::<F, S>(),
                 meta,
+                trace: TaskTrace::new(),
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
@@ -280,6 +285,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
             ))
         });
         let mut cx = Context::from_waker(&waker);
+        let prev = trace::enter(self.header());
         let res = catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
                 // SAFETY: RUNNING gives this thread exclusive access to the
@@ -292,6 +298,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                 }
             })
         }));
+        trace::leave(prev);
         scheduler.after_poll(self.raw(), matches!(res, Ok(Poll::Pending)));
         match res {
             Ok(Poll::Pending) => match self.header().state.transition_to_idle() {

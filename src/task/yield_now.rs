@@ -52,6 +52,7 @@ impl Future for YieldNow {
         self.origin.consume();
         self.yielded = true;
         cx.waker().wake_by_ref();
+        super::trace::set_leaf(super::trace::LeafKind::Yield, 0, None);
         Poll::Pending
     }
 }

@@ -6,6 +6,7 @@ use crate::runtime::timers::{deadline_after, TimerEntry};
 use crate::sync::Arc;
 use super::Elapsed;
 use crate::debug::unawaited::{Cancelling, Origin};
+use crate::task::trace::{self, LeafKind};
 use crate::task::CancelScope;
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -47,7 +48,8 @@ pub struct Sleep {
     deadline: Instant,
     entry: Option<Arc<TimerEntry>>,
     runtime: Option<Arc<Shared>>,
-    /// Where it was made; reported if it is dropped never polled.
+    /// Where it was made: reported if it is dropped never polled, and the
+    /// await graph's leaf while it waits.
     origin: Origin,
 }
 
@@ -136,7 +138,15 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         self.origin.consume();
-        crate::task::coop::poll(cx, |cx| self.poll_deadline(cx))
+        let res = crate::task::coop::poll(cx, |cx| self.poll_deadline(cx));
+        if res.is_pending() {
+            trace::set_leaf(
+                LeafKind::Sleep,
+                trace::deadline_payload(self.deadline),
+                Some(self.origin.site()),
+            );
+        }
+        res
     }
 }
 
@@ -255,6 +265,8 @@ impl<F: Future> Future for WaitFor<F> {
             inner.set(None);
             return Poll::Ready(Ok(v));
         }
+        // The inner future's leaf says more than the timer's: keep it.
+        let inner_leaf = trace::take_leaf();
         if Pin::new(&mut this.sleep).poll(cx).is_ready() {
             let _scope = CancelScope::enter();
             // The inner future's own unawaited futures go with it: a
@@ -262,6 +274,14 @@ impl<F: Future> Future for WaitFor<F> {
             let _cancelling = Cancelling::enter();
             inner.set(None);
             return Poll::Ready(Err(Elapsed::new()));
+        }
+        match inner_leaf {
+            Some(leaf) => trace::restore_leaf(leaf),
+            None => trace::set_leaf(
+                LeafKind::WaitFor,
+                trace::deadline_payload(this.sleep.deadline),
+                Some(this.origin.site()),
+            ),
         }
         Poll::Pending
     }
