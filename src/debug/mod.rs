@@ -8,6 +8,11 @@
 //! This module sits at the bottom of the layering (beside `sync`): it knows
 //! tasks and callbacks only by their `Display` repr.
 
+pub(crate) mod activity;
+pub(crate) mod clock;
+pub(crate) mod recorder;
+pub(crate) mod watchdog;
+
 use std::fmt::Display;
 use std::time::Duration;
 

@@ -104,11 +104,19 @@ impl Runtime {
     /// Turns debug mode on or off while running.
     pub fn set_debug(&self, on: bool) {
         self.shared.set_debug(on);
+        if on {
+            super::watchdog::Watchdog::start(&self.shared);
+        }
     }
 
     /// Whether debug mode is on.
     pub fn debug(&self) -> bool {
         self.shared.is_debug()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Counters of what each loop did.
@@ -213,6 +221,8 @@ impl Runtime {
             }
         }
         callbacks::report_dropped(shared.is_debug(), dropped_callbacks, "shutdown");
+        // After the loops: one that held the close up was still watched.
+        shared.watchdog.stop();
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {

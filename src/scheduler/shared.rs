@@ -9,7 +9,11 @@
 //!   after), read by inbox producers and event stealers (see [`park`]);
 //! * `Slot::hints`: written by its loop every iteration, read by siblings
 //!   looking for a stalled loop (`LoopScheduler::steal_events`);
-//! * `Slot::counters`: written by its loop only, read by anyone.
+//! * `Slot::counters`: written by its loop only, read by anyone;
+//! * `Slot::activity` and `Slot::recorder` (debug mode): written by its loop
+//!   only, read by anyone without stopping the loop (see
+//!   `debug::activity` and `debug::recorder` for how a reader stays safe);
+//!   read them through [`Slot::activity`] and [`Slot::recent_events`].
 //!
 //! [`park`]: super::park
 
@@ -17,11 +21,15 @@ use super::gate::Gate;
 use super::idle::Idle;
 use super::park::ParkFlag;
 use super::queue::{Injector, Steal, Stealer};
+use crate::debug::activity::{Activity, Running};
+use crate::debug::clock;
+use crate::debug::recorder::{Event, Ring};
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use crate::sync::Arc;
-use crate::task::Notified;
+use crate::task::{Header, Notified};
 use crossbeam_utils::CachePadded;
-use std::time::Duration;
+use std::fmt;
+use std::time::{Duration, Instant};
 
 /// What the scheduler needs from a loop's poller (the reactor's `Driver` in
 /// the runtime, a loom-modelled parker in the models).
@@ -106,6 +114,53 @@ pub(crate) struct Slot<I> {
     /// submission.
     pub(crate) hints: CachePadded<StealHints>,
     pub(crate) counters: Counters,
+    /// Debug mode: what the loop runs right now (see [`Slot::activity`]).
+    pub(crate) activity: CachePadded<Activity>,
+    /// Debug mode: the loop's flight recorder (see [`Slot::recent_events`]).
+    pub(crate) recorder: Ring,
+}
+
+// Read by the task dump (issue 13's introspection) at merge time, and by the
+// tests here; the watchdog uses `inspect_activity`.
+#[cfg_attr(not(test), allow(dead_code))]
+/// What a loop is running right now and since when (debug mode): the
+/// watchdog's "blocked" report and the task dump read it from any thread.
+#[derive(Clone, Debug)]
+pub(crate) struct ActivitySnapshot {
+    /// The loop's index.
+    pub(crate) index: usize,
+    /// The running task's repr (`TaskMeta`'s `Display`, with its spawn
+    /// site), or `<Callback scheduled at src/x.rs:7:5>`.
+    pub(crate) what: String,
+    /// The running task's id (`None` for a callback).
+    pub(crate) task: Option<u64>,
+    /// When the poll or callback started.
+    pub(crate) since: Instant,
+    /// How long it has run when the snapshot was taken.
+    pub(crate) running_for: Duration,
+    /// The loop's thread name.
+    pub(crate) thread: String,
+    /// Pinned tasks queued on the loop at the start of its iteration, plus
+    /// items in its inbox now: work no sibling may take, waiting for the
+    /// run to end.
+    pub(crate) pinned_waiting: usize,
+    /// Stealable tasks in the loop's deque now (siblings may steal them).
+    pub(crate) stealable_waiting: usize,
+    /// Whether the watchdog has already reported this run as blocked.
+    pub(crate) reported: bool,
+}
+
+impl fmt::Display for ActivitySnapshot {
+    /// `loop 1 blocked for 3.20 s running <Task …>`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "loop {} blocked for {:.2} s running {}",
+            self.index,
+            self.running_for.as_secs_f64(),
+            self.what
+        )
+    }
 }
 
 /// What a loop publishes for siblings that may take its I/O events.
@@ -122,6 +177,9 @@ pub(crate) struct StealHints {
 
 /// Counters of one loop. Written only by the loop's thread (load + store, no
 /// read-modify-write: no shared atomics on the hot path), read by anyone.
+/// A figure about two loops is counted by the one whose thread saw it: the
+/// thief counts its steals per victim (`stolen_from`), and a loop's "steals
+/// out" is the sum of its siblings' entries for it ([`Scheduler::stolen_from`]).
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) polls: AtomicU64,
@@ -132,9 +190,28 @@ pub(crate) struct Counters {
     pub(crate) timers_fired: AtomicU64,
     pub(crate) inbox_items: AtomicU64,
     pub(crate) event_steals: AtomicU64,
+    /// Callbacks run (`call_soon*`, due `call_later` / `call_at`).
+    pub(crate) callbacks: AtomicU64,
+    /// Debug mode: the longest task poll, in nanoseconds.
+    pub(crate) longest_poll_ns: AtomicU64,
+    /// Tasks this loop stole, per victim loop.
+    pub(crate) stolen_from: Box<[AtomicU64]>,
+    /// Loop-local calls aimed at this loop from another thread and routed
+    /// through the thread-safe path (production). The one counter with
+    /// many writers: `fetch_add` by the calling thread, off the hot path
+    /// (a misuse's fallback).
+    pub(crate) wrong_thread_calls: AtomicU64,
 }
 
 impl Counters {
+    /// The counters of one loop of `loops`.
+    pub(crate) fn new(loops: usize) -> Counters {
+        Counters {
+            stolen_from: (0..loops).map(|_| AtomicU64::new(0)).collect(),
+            ..Counters::default()
+        }
+    }
+
     /// Single-writer increment.
     #[inline]
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -164,7 +241,9 @@ impl<I: InboxItem> Scheduler<I> {
                 driver,
                 park: ParkFlag::new(),
                 hints: Default::default(),
-                counters: Counters::default(),
+                counters: Counters::new(n),
+                activity: Default::default(),
+                recorder: Ring::new(),
             })
             .collect();
         Scheduler {
@@ -262,6 +341,15 @@ impl<I: InboxItem> Scheduler<I> {
         closed
     }
 
+    /// How many tasks siblings have stolen from loop `index`'s deque (its
+    /// "steals out"), summed from the thieves' own counters.
+    pub(crate) fn stolen_from(&self, index: usize) -> u64 {
+        self.loops
+            .iter()
+            .map(|l| l.counters.stolen_from[index].load(Relaxed))
+            .sum()
+    }
+
     /// Whether any sibling of `index` has tasks in its deque.
     pub(crate) fn siblings_have_tasks(&self, index: usize) -> bool {
         self.loops
@@ -271,6 +359,50 @@ impl<I: InboxItem> Scheduler<I> {
 }
 
 impl<I: InboxItem> Slot<I> {
+    /// What this loop is running right now and since when, if it runs a
+    /// task poll or a callback (debug mode only: `None` otherwise). Safe
+    /// from any thread while the loop runs: the task is read only while
+    /// its poll cannot end (see `debug::activity`). Does not mark the run
+    /// as reported (the watchdog uses [`Slot::inspect_activity`]).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn activity(&self) -> Option<ActivitySnapshot> {
+        self.inspect_activity(false)
+    }
+
+    /// [`Slot::activity`]; `report` marks the run reported by the watchdog
+    /// (its end is then logged by the loop).
+    pub(crate) fn inspect_activity(&self, report: bool) -> Option<ActivitySnapshot> {
+        let seen = self.activity.inspect(report, |running| match running {
+            Running::Task(header) => {
+                // SAFETY: `inspect` runs this only while the poll that
+                // published `header` cannot end, and the polling loop
+                // holds a reference to the task until it has ended.
+                let header = unsafe { &*(header as *const Header) };
+                (header.meta.to_string(), Some(header.meta.id.as_u64()))
+            }
+            Running::Callback(site) => (format!("<Callback scheduled at {site}>"), None),
+        })?;
+        let ((what, task), since) = (seen.value, seen.since);
+        Some(ActivitySnapshot {
+            index: self.index,
+            what,
+            task,
+            since: clock::instant_of(since),
+            running_for: clock::since(since),
+            thread: self.activity.thread().to_owned(),
+            pinned_waiting: seen.pinned_waiting + self.inbox.len(),
+            stealable_waiting: self.stealer.len(),
+            reported: seen.reported,
+        })
+    }
+
+    /// This loop's last `n` scheduling events (at most
+    /// `debug::recorder::CAPACITY`), oldest first; empty unless debug mode
+    /// was on. Any thread, without stopping the loop.
+    pub(crate) fn recent_events(&self, n: usize) -> Vec<Event> {
+        self.recorder.read(n, clock::now())
+    }
+
     /// Takes every item in the inbox and hands it to `f` (the closer's
     /// last step for a loop that has finished its shutdown).
     pub(crate) fn drain_inbox(&self, mut f: impl FnMut(I)) {

@@ -55,6 +55,10 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// panicked), still while the task is `RUNNING`; `pending` says the
     /// future returned `Poll::Pending`.
     fn after_poll(&self, _task: RawTask, _pending: bool) {}
+
+    /// Called on the polling thread when a poll panicked, before
+    /// `after_poll` (debug mode's flight recorder reports what led to it).
+    fn poll_panicked(&self, _task: RawTask, _payload: &(dyn std::any::Any + Send)) {}
 }
 
 /// A task that should be polled; owns one reference.

@@ -292,6 +292,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                 }
             })
         }));
+        if let Err(p) = &res {
+            scheduler.poll_panicked(self.raw(), &**p);
+        }
         scheduler.after_poll(self.raw(), matches!(res, Ok(Poll::Pending)));
         match res {
             Ok(Poll::Pending) => match self.header().state.transition_to_idle() {
