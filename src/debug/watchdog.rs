@@ -8,8 +8,8 @@
 //! | `loop 1 (thread 'loopwork-loop-1') has been blocked for 1.20 s by <Task …>` | warn, once per episode, while it lasts |
 //! | `loop 1 (thread 'loopwork-loop-1') is running again: <Task …> blocked it for 3.214 s in total` | warn, when such an episode ends |
 //! | `<Task …> panicked on loop 1 (thread …): boom; the loop's last scheduling events before the panic: …` | warn, at the panic |
-//! | `loop 1 waited 2.0 ms for I/O (timeout 2.0 ms): 0 event(s)` | debug, every wait |
-//! | `loop 1's poller wait returned 0.412 s after its timeout of 10.0 ms …` | info, only when late by at least the slow threshold |
+//! | `loop 1 (thread 'loopwork-loop-1') waited 2.0 ms for I/O (timeout 2.0 ms): no I/O events` | debug, every wait |
+//! | `loop 1 (thread 'loopwork-loop-1'): the poller's wait returned 0.412 s after its timeout of 10.0 ms …` | info, only when late by at least the slow threshold |
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -83,6 +83,7 @@ pub(crate) fn report_panic_events(
 /// removed upstream as noise.
 pub(crate) fn report_wait(
     index: usize,
+    thread: &str,
     timeout: Option<Duration>,
     took: Duration,
     io: bool,
@@ -90,7 +91,7 @@ pub(crate) fn report_wait(
 ) {
     log::debug!(
         target: "loopwork",
-        "loop {index} waited {:.1} ms for I/O (timeout {}): {}",
+        "loop {index} (thread '{thread}') waited {:.1} ms for I/O (timeout {}): {}",
         took.as_secs_f64() * 1e3,
         timeout.map_or_else(|| "none".to_owned(), |t| format!("{:.1} ms", t.as_secs_f64() * 1e3)),
         if io { "I/O events" } else { "no I/O events" }
@@ -99,7 +100,7 @@ pub(crate) fn report_wait(
         if took >= timeout.saturating_add(slow) {
             log::info!(
                 target: "loopwork",
-                "loop {index}'s poller wait returned {:.3} s after its timeout of {:.1} ms (it took \
+                "loop {index} (thread '{thread}'): the poller's wait returned {:.3} s after its timeout of {:.1} ms (it took \
                  {:.3} s): the loop's thread was descheduled or the machine is overloaded, so its \
                  timers fire late",
                 (took - timeout).as_secs_f64(),

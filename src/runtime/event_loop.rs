@@ -274,6 +274,7 @@ impl LoopHooks<InboxItem> for LoopCore {
         if let Some(start) = start {
             crate::debug::watchdog::report_wait(
                 self.index,
+                &self.me().thread_name,
                 timeout,
                 clock::since(start),
                 io,

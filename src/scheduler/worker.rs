@@ -309,6 +309,10 @@ impl<I: InboxItem> LoopScheduler<I> {
         }
         self.set_busy(false);
         if let Some(task) = self.search() {
+            // Busy again: a task found by the search may hold the loop as
+            // long as any other (without this, a loop stuck in a task it
+            // took from the injector or a sibling kept its sockets' events).
+            self.set_busy(true);
             self.run_task(task);
             return;
         }
