@@ -7,6 +7,7 @@
 //!
 //! Sections:
 //! - [Signals and subprocesses](#signals-and-subprocesses)
+//! - [Loop blocked right now](#loop-blocked-right-now)
 //!
 //! # Signals and subprocesses
 //!
@@ -170,3 +171,4 @@
 //! which turns readiness into futures.
 //!
 //! [`Signal::recv`]: crate::signal::Signal::recv
+#![doc = include_str!("guide/loop_blocked.md")]

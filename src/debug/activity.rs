@@ -54,8 +54,8 @@ pub(crate) struct Activity {
     what: AtomicUsize,
     /// When the run started, in clock ticks.
     since: AtomicU64,
-    /// Pinned tasks queued on the loop at the start of its current
-    /// iteration (they wait for the run to end: no sibling may run them).
+    /// Pinned tasks queued on the loop (at the run's start, plus those
+    /// queued since): they wait for the run to end, no sibling may run them.
     pinned_waiting: AtomicUsize,
     /// Taken by readers while `READING` is set, and by the loop when `end`
     /// finds it set.
@@ -96,7 +96,7 @@ impl Activity {
         self.what.store(header as usize, Release);
     }
 
-    /// Publishes how many pinned tasks are queued (once per iteration).
+    /// Publishes how many pinned tasks are queued.
     #[inline]
     pub(crate) fn set_pinned_waiting(&self, n: usize) {
         self.pinned_waiting.store(n, Relaxed);

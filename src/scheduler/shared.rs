@@ -140,9 +140,9 @@ pub(crate) struct ActivitySnapshot {
     pub(crate) running_for: Duration,
     /// The loop's thread name.
     pub(crate) thread: String,
-    /// Pinned tasks queued on the loop at the start of its iteration, plus
-    /// items in its inbox now: work no sibling may take, waiting for the
-    /// run to end.
+    /// Pinned tasks queued on the loop (at the run's start, plus those
+    /// queued since), plus items in its inbox now: work no sibling may
+    /// take, waiting for the run to end.
     pub(crate) pinned_waiting: usize,
     /// Stealable tasks in the loop's deque now (siblings may steal them).
     pub(crate) stealable_waiting: usize,

@@ -274,7 +274,8 @@ impl<I: InboxItem> LoopScheduler<I> {
         hooks.fire_timers();
         self.last_poll_end.set(None);
         if self.shared.is_debug() {
-            // For the watchdog's report: work only this loop may run.
+            // For the watchdog's report: work only this loop may run (a
+            // callback may block the loop too).
             self.me()
                 .activity
                 .set_pinned_waiting(self.pinned.borrow().len());
@@ -447,9 +448,11 @@ impl<I: InboxItem> LoopScheduler<I> {
     fn debug_poll_start(&self, task: RawTask) {
         let start = self.last_poll_end.take().unwrap_or_else(clock::now);
         self.poll_started.set(Some(start));
-        self.me()
-            .activity
-            .start_task(task.header() as *const _ as *const (), start);
+        let activity = &self.me().activity;
+        // Work only this loop may run, for the watchdog's report; kept up
+        // to date by `push_pinned` while the poll runs.
+        activity.set_pinned_waiting(self.pinned.borrow().len());
+        activity.start_task(task.header() as *const _ as *const (), start);
     }
 
     /// Whether the task being polled (if any) is pinned to this loop.
@@ -560,8 +563,17 @@ impl<I: InboxItem> LoopScheduler<I> {
     #[inline]
     pub(crate) fn record_wake(&self, task: &Notified) {
         if self.shared.is_debug() {
+            let at = match self.last_tick.get() {
+                // No reading yet (debug mode was just turned on).
+                0 => {
+                    let now = clock::now();
+                    self.last_tick.set(now);
+                    now
+                }
+                t => t,
+            };
             self.me().recorder.record(
-                self.last_tick.get(),
+                at,
                 EventKind::Wake {
                     task: task.header().meta.id.as_u64(),
                 },
@@ -595,7 +607,11 @@ impl<I: InboxItem> LoopScheduler<I> {
     /// A pinned task of this loop, scheduled by this loop.
     #[inline]
     pub(crate) fn push_pinned(&self, task: Notified) {
-        self.pinned.borrow_mut().push_back(task);
+        let mut pinned = self.pinned.borrow_mut();
+        pinned.push_back(task);
+        if self.shared.is_debug() {
+            self.me().activity.set_pinned_waiting(pinned.len());
+        }
     }
 
     /// Looks for work outside this loop's own queues.
