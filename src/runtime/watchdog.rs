@@ -129,11 +129,11 @@ fn check_blocked(shared: &Shared, threshold_ticks: u64) {
         if reported || now.saturating_sub(since) < threshold_ticks {
             continue;
         }
-        let Some(snap) = slot.inspect_activity(true) else {
+        let Some(snap) = slot.inspect_activity(Some(since)) else {
             continue; // it ended meanwhile
         };
-        if snap.reported {
-            continue;
+        if snap.reported || clock::instant_of(since) != snap.since {
+            continue; // reported already, or a later run
         }
         let events = slot.recent_events(REPORT_EVENTS);
         report_blocked(&Blocked {

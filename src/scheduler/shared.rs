@@ -366,12 +366,13 @@ impl<I: InboxItem> Slot<I> {
     /// as reported (the watchdog uses [`Slot::inspect_activity`]).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn activity(&self) -> Option<ActivitySnapshot> {
-        self.inspect_activity(false)
+        self.inspect_activity(None)
     }
 
-    /// [`Slot::activity`]; `report` marks the run reported by the watchdog
-    /// (its end is then logged by the loop).
-    pub(crate) fn inspect_activity(&self, report: bool) -> Option<ActivitySnapshot> {
+    /// [`Slot::activity`]; `report`: the start tick of the run the watchdog
+    /// reports, marked reported if it is still running (its end is then
+    /// logged by the loop).
+    pub(crate) fn inspect_activity(&self, report: Option<u64>) -> Option<ActivitySnapshot> {
         let seen = self.activity.inspect(report, |running| match running {
             Running::Task(header) => {
                 // SAFETY: `inspect` runs this only while the poll that
