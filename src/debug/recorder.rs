@@ -50,9 +50,12 @@ pub(crate) enum EventKind {
     /// A task that yields is not recorded again: its poll ends `pending`
     /// and it is polled again.
     Wake { task: u64 },
-    /// This loop took `count` tasks from sibling `from`'s deque (the
-    /// sibling's "steal out").
+    /// This loop took `count` tasks from sibling `from`'s deque.
     StealIn { from: u32, count: u64 },
+    /// Sibling `to` took `count` tasks from this loop's deque. Never
+    /// recorded by the loop itself (the thief records its `StealIn`): a
+    /// reader merges the siblings' steals in (see `Scheduler::loop_events`).
+    StealOut { to: u32, count: u64 },
     /// This loop took `count` tasks from the global injector.
     Injector { count: u64 },
     /// This loop drained `count` items handed over through its inbox.
@@ -89,6 +92,7 @@ impl EventKind {
             EventKind::TimerFire { count } => (9, 0, count),
             EventKind::CallbackStart { site } => (10, 0, site as *const Location<'static> as u64),
             EventKind::CallbackEnd { site } => (11, 0, site as *const Location<'static> as u64),
+            EventKind::StealOut { to, count } => (12, to, count),
         };
         (tag | u64::from(small) << 32, arg)
     }
@@ -119,6 +123,10 @@ impl EventKind {
             9 => EventKind::TimerFire { count: arg },
             10 => EventKind::CallbackStart { site: site() },
             11 => EventKind::CallbackEnd { site: site() },
+            12 => EventKind::StealOut {
+                to: small,
+                count: arg,
+            },
             _ => return None,
         })
     }
@@ -139,6 +147,9 @@ impl fmt::Display for EventKind {
             EventKind::Wake { task } => write!(f, "wake        task #{task} (queued here)"),
             EventKind::StealIn { from, count } => {
                 write!(f, "steal in    {count} task(s) from loop {from}")
+            }
+            EventKind::StealOut { to, count } => {
+                write!(f, "steal out   {count} task(s) taken by loop {to}")
             }
             EventKind::Injector { count } => {
                 write!(f, "injector    {count} task(s) taken")
@@ -312,6 +323,7 @@ mod tests {
             },
             EventKind::Wake { task: 3 },
             EventKind::StealIn { from: 2, count: 5 },
+            EventKind::StealOut { to: 1, count: 3 },
             EventKind::Injector { count: 4 },
             EventKind::Inbox { count: 1 },
             EventKind::EventSteal { from: 1 },

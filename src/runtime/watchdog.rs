@@ -135,7 +135,7 @@ fn check_blocked(shared: &Shared, threshold_ticks: u64) {
         if snap.reported || clock::instant_of(since) != snap.since {
             continue; // reported already, or a later run
         }
-        let events = slot.recent_events(REPORT_EVENTS);
+        let events = shared.sched.loop_events(snap.index, REPORT_EVENTS);
         report_blocked(&Blocked {
             index: snap.index,
             thread: &snap.thread,
@@ -222,5 +222,46 @@ mod tests {
         release.send(()).unwrap();
         rt.close();
         assert!(slot.activity().is_none(), "idle after close");
+    }
+
+    #[test]
+    fn a_loops_events_include_its_siblings_steals_from_it() {
+        use crate::debug::recorder::EventKind;
+        let rt = crate::Runtime::builder().loops(2).debug(true).build().unwrap();
+        let shared = rt.shared().clone();
+        let (ran_tx, ran) = std::sync::mpsc::channel::<String>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (queued_tx, queued) = std::sync::mpsc::channel::<()>();
+        rt.loop_handle(0)
+            .call_soon_threadsafe(move || {
+                for _ in 0..3 {
+                    let tx = ran_tx.clone();
+                    crate::spawn(async move {
+                        tx.send(std::thread::current().name().unwrap().to_owned())
+                            .unwrap();
+                    })
+                    .detach();
+                }
+                queued_tx.send(()).unwrap();
+                // Holds loop 0 until the test has read its events.
+                released.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+            })
+            .unwrap();
+        queued.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        for _ in 0..3 {
+            let thread = ran.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+            assert_eq!(thread, "loopwork-loop-1", "stolen while loop 0 is held");
+        }
+        let events = shared.sched.loop_events(0, 16);
+        let out: u64 = events
+            .iter()
+            .map(|e| match e.kind {
+                EventKind::StealOut { to: 1, count } => count,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(out, 3, "{events:#?}");
+        release.send(()).unwrap();
+        rt.close();
     }
 }

@@ -23,7 +23,7 @@ use super::park::ParkFlag;
 use super::queue::{Injector, Steal, Stealer};
 use crate::debug::activity::{Activity, Running};
 use crate::debug::clock;
-use crate::debug::recorder::{Event, Ring};
+use crate::debug::recorder::{Event, EventKind, Ring};
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use crate::sync::Arc;
 use crate::task::{Header, Notified};
@@ -348,6 +348,47 @@ impl<I: InboxItem> Scheduler<I> {
             .iter()
             .map(|l| l.counters.stolen_from[index].load(Relaxed))
             .sum()
+    }
+
+    /// Loop `index`'s last `n` scheduling events, oldest first, with its
+    /// siblings' steals from its deque merged in as `StealOut` (a steal is
+    /// recorded by the thief). Empty unless debug mode was on. Any thread,
+    /// without stopping any loop: the task dump and the watchdog's report.
+    pub(crate) fn loop_events(&self, index: usize, n: usize) -> Vec<Event> {
+        let now = clock::now();
+        let own = self.loops[index].recorder.read(n, now);
+        let oldest = own.first().map_or(0, |e| e.at);
+        let mut outs: Vec<Event> = Vec::new();
+        for sibling in self.loops.iter().filter(|l| l.index != index) {
+            for e in sibling.recorder.read(crate::debug::recorder::CAPACITY, now) {
+                if let EventKind::StealIn { from, count } = e.kind {
+                    if from as usize == index && e.at >= oldest {
+                        outs.push(Event {
+                            kind: EventKind::StealOut {
+                                to: sibling.index as u32,
+                                count,
+                            },
+                            ..e
+                        });
+                    }
+                }
+            }
+        }
+        outs.sort_by_key(|e| e.at);
+        // Merged by time, the loop's own events kept in their order (some
+        // carry an approximate time, see `debug::recorder`).
+        let mut events = Vec::with_capacity(own.len() + outs.len());
+        let mut outs = outs.into_iter().peekable();
+        for e in own {
+            while let Some(o) = outs.next_if(|o| o.at <= e.at) {
+                events.push(o);
+            }
+            events.push(e);
+        }
+        events.extend(outs);
+        let extra = events.len().saturating_sub(n);
+        events.drain(..extra);
+        events
     }
 
     /// Whether any sibling of `index` has tasks in its deque.
