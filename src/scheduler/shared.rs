@@ -13,7 +13,8 @@
 //! * `Slot::activity` and `Slot::recorder` (debug mode): written by its loop
 //!   only, read by anyone without stopping the loop (see
 //!   `debug::activity` and `debug::recorder` for how a reader stays safe);
-//!   read them through [`Slot::activity`] and [`Slot::recent_events`].
+//!   read them through [`Slot::activity`], [`Slot::recent_events`] and
+//!   [`Scheduler::loop_events`] (which merges in the siblings' steals).
 //!
 //! [`park`]: super::park
 
