@@ -151,12 +151,14 @@ impl Activity {
         } else {
             fence(SeqCst);
         }
-        if self.reading.load(Relaxed) {
-            // A reader is inside: wait for it before the task may be freed.
+        // Acquire: a reader that has already finished lowered `reading`
+        // with Release, after setting `reported`, which is then visible.
+        if self.reading.load(Acquire) {
+            // A reader is inside: wait for it before the task may be freed
+            // (the lock also makes its `reported` visible).
             drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
         }
-        // Set only by a reader that read this run (inside the handshake,
-        // which the lock above waited for).
+        // Set only by a reader that read this run, inside the handshake.
         self.reported.load(Relaxed) && self.reported.swap(false, Relaxed)
     }
 
