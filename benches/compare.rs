@@ -10,6 +10,7 @@
 //! cargo bench --bench compare -- --quick --only sporadic  # handoffs with gaps
 //! cargo bench --bench compare -- --quick --scaling        # at 1, 2, ... nproc threads
 //! cargo bench --bench compare -- --quick --shared-runtimes  # the old method, to compare
+//! cargo bench --bench compare -- --only debug_overhead_yield_many --debug on  # one side, for perf stat
 //! ```
 //!
 //! # Method
@@ -79,6 +80,9 @@ struct Config {
     shared: bool,
     /// `--scaling`: the whole run at 1, 2, ... nproc threads.
     scaling: bool,
+    /// `--debug on|off`: the `debug_overhead_*` workloads run only that
+    /// side (in both columns), so `perf stat` can count one mode alone.
+    debug_side: Option<bool>,
 }
 
 impl Config {
@@ -95,6 +99,7 @@ impl Config {
             peer: None,
             shared: false,
             scaling: false,
+            debug_side: None,
         };
         let mut reps = None;
         let args: Vec<String> = std::env::args().skip(1).collect();
@@ -124,6 +129,13 @@ impl Config {
                 }
                 "--reps" => reps = Some(value("--reps").parse().expect("--reps N: a number")),
                 "--only" => cfg.only = Some(value("--only")),
+                "--debug" => {
+                    cfg.debug_side = Some(match value("--debug").as_str() {
+                        "on" => true,
+                        "off" => false,
+                        _ => panic!("--debug: on or off"),
+                    })
+                }
                 "--peer" => {
                     let v = value("--peer");
                     cfg.peer = Some(
@@ -1774,7 +1786,7 @@ fn measure_debug<W: Workload>(cfg: &Config, name: &str, w: &W) -> Row {
     let mut samples: [Vec<Sample>; 2] = Default::default();
     for rep in 0..cfg.warmup + cfg.reps {
         for k in 0..2 {
-            let debug = (rep + k) % 2 == 1;
+            let debug = cfg.debug_side.unwrap_or((rep + k) % 2 == 1);
             rt.set_debug(debug);
             let v = watch(format!("workload {name} (debug={debug})"), || w.sample(&h));
             if rep >= cfg.warmup {

@@ -18,6 +18,7 @@
 //! - [Pending task destroyed](#pending-task-destroyed)
 //! - [Close the runtime](#close-the-runtime)
 //! - [Find out why it hangs](#find-out-why-it-hangs)
+//! - [Loop blocked right now](#loop-blocked-right-now)
 //!
 //! # Signals and subprocesses
 //!
@@ -192,3 +193,4 @@
 #![doc = include_str!("guide/pending-destroyed.md")]
 #![doc = include_str!("guide/close-runtime.md")]
 #![doc = include_str!("guide/why_it_hangs.md")]
+#![doc = include_str!("guide/loop_blocked.md")]

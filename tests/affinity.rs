@@ -221,3 +221,102 @@ fn a_local_dropped_after_its_loop_closed_is_leaked_not_dropped_elsewhere() {
         "a Local's value was dropped off its owner thread"
     );
 }
+
+/// A `Send` task polled first on one loop, then woken from a foreign thread
+/// while that loop is held by a callback, so the other loop runs its next
+/// poll; there it calls `call_soon` on the loop it remembered. Returns the
+/// task's result, the remembered loop, its thread and the thread of the
+/// second poll. `call` runs in the second poll.
+fn stolen_between_polls<R: Send + 'static>(
+    rt: &loopwork::Runtime,
+    call: impl FnOnce(&loopwork::runtime::LoopHandle) -> R + Send + 'static,
+) -> (
+    Result<R, loopwork::TaskError>,
+    loopwork::runtime::LoopHandle,
+    String,
+    String,
+) {
+    let (promise, woken) = loopwork::handoff::promise::<()>();
+    let (first_tx, first) = mpsc::channel();
+    let task = rt.handle().spawn(async move {
+        let home = loopwork::current_loop();
+        first_tx.send(home.clone()).unwrap();
+        woken.await.unwrap();
+        let second = std::thread::current().name().unwrap().to_owned();
+        (call(&home), second)
+    });
+    let home = first.recv_timeout(Duration::from_secs(30)).unwrap();
+    // Hold the first loop, so the wake-up (from this foreign thread, through
+    // the injector) can only be taken by the other one.
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    home.call_soon_threadsafe(move || {
+        entered_tx.send(()).unwrap();
+        released.recv_timeout(Duration::from_secs(60)).unwrap();
+    })
+    .unwrap();
+    entered.recv_timeout(Duration::from_secs(30)).unwrap();
+    promise.set_result(()).unwrap();
+    let out = rt.block_on(task);
+    release.send(()).unwrap();
+    let home_thread = home.thread_name().to_owned();
+    match out {
+        Ok((r, second)) => (Ok(r), home, home_thread, second),
+        Err(e) => {
+            let other = rt.loop_handle(1 - home.id()).thread_name().to_owned();
+            (Err(e), home, home_thread, other)
+        }
+    }
+}
+
+#[test]
+fn debug_mode_a_task_stolen_between_polls_calling_call_soon_panics_with_the_full_message() {
+    common::within(60, "stolen-between-polls", || {
+        let rt = debug_runtime(2);
+        let (out, home, home_thread, other) = stolen_between_polls(&rt, |home| {
+            home.call_soon(|| {});
+        });
+        let err = out.expect_err("call_soon off its loop panics in debug mode");
+        // The task's error keeps the whole panic message.
+        let msg = err.to_string();
+        assert_wrong_thread_message(
+            &msg,
+            "LoopHandle::call_soon",
+            home.id(),
+            &home_thread,
+            &other,
+        );
+        assert!(
+            msg.contains("stolen"),
+            "explains the stolen-task hazard: {msg}"
+        );
+        rt.close();
+    });
+}
+
+#[test]
+fn production_a_task_stolen_between_polls_calling_call_soon_is_routed_and_counted() {
+    common::within(60, "stolen-between-polls-prod", || {
+        let rt = common::runtime(2);
+        let (ran_tx, ran) = mpsc::channel();
+        let (out, home, home_thread, second) = stolen_between_polls(&rt, move |home| {
+            home.call_soon(move || {
+                ran_tx
+                    .send(std::thread::current().name().unwrap().to_owned())
+                    .unwrap()
+            });
+        });
+        out.expect("production routes the call through the thread-safe path");
+        assert_ne!(second, home_thread, "the second poll ran on the other loop");
+        assert_eq!(
+            ran.recv_timeout(Duration::from_secs(30)).unwrap(),
+            home_thread,
+            "the callback ran on its loop"
+        );
+        let m = rt.metrics();
+        assert_eq!(m.loops[home.id()].wrong_thread_calls, 1, "{m:?}");
+        assert_eq!(m.loops[1 - home.id()].wrong_thread_calls, 0, "{m:?}");
+        assert_eq!(m.wrong_thread_calls, 1);
+        rt.close();
+    });
+}

@@ -29,6 +29,11 @@ pub(crate) use backtrace::Trace;
 
 pub(crate) mod graph;
 
+pub(crate) mod activity;
+pub(crate) mod clock;
+pub(crate) mod recorder;
+pub(crate) mod watchdog;
+
 use std::fmt::Display;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;

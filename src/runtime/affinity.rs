@@ -56,4 +56,8 @@ pub(crate) fn on_wrong_thread(
         );
     }
     shared.wrong_thread_calls.fetch_add(1, Relaxed);
+    shared.sched.loops[index]
+        .counters
+        .wrong_thread_calls
+        .fetch_add(1, Relaxed);
 }

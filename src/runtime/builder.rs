@@ -39,6 +39,7 @@ pub struct Builder {
     blocking_keep_alive: Duration,
     idle_spin: Duration,
     dump_signal: Option<i32>,
+    watchdog_threshold: Option<Duration>,
 }
 
 /// A busy sibling that has not started a new iteration for this long is
@@ -78,6 +79,7 @@ impl Builder {
             blocking_keep_alive: Duration::from_secs(10),
             idle_spin: IDLE_SPIN,
             dump_signal: None,
+            watchdog_threshold: None,
         }
     }
 
@@ -137,6 +139,30 @@ impl Builder {
     /// mode. Default 100 ms, as asyncio's `slow_callback_duration`.
     pub fn slow_callback_duration(mut self, d: Duration) -> Builder {
         self.slow_callback_duration = d;
+        self
+    }
+
+    /// Debug mode: a loop that has been inside one task poll or callback
+    /// for this long is reported by the watchdog thread *while it is still
+    /// blocked* (at warn, once per episode, with the task, its spawn site
+    /// and the loop's last scheduling events); when the poll ends, one line
+    /// says how long the loop was blocked in total. Default: 10 ×
+    /// [`slow_callback_duration`](Builder::slow_callback_duration) (1 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = loopwork::Runtime::builder()
+    ///     .loops(1)
+    ///     .debug(true)
+    ///     .watchdog_threshold(Duration::from_millis(500))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.close();
+    /// ```
+    pub fn watchdog_threshold(mut self, d: Duration) -> Builder {
+        self.watchdog_threshold = Some(d);
         self
     }
 
@@ -226,6 +252,9 @@ impl Builder {
             thread_name: self.thread_name.clone(),
             max_blocking_threads: self.max_blocking_threads,
             blocking_keep_alive: self.blocking_keep_alive,
+            watchdog_threshold: self
+                .watchdog_threshold
+                .unwrap_or(self.slow_callback_duration.saturating_mul(10)),
         };
         let blocking = BlockingPool::new(
             config.max_blocking_threads,
@@ -241,9 +270,13 @@ impl Builder {
             wrong_thread_calls: AtomicU64::new(0),
             started: AtomicUsize::new(0),
             blocking,
+            watchdog: super::watchdog::Watchdog::new(),
         });
         if let Some(sig) = self.dump_signal.or_else(super::dump_signal::from_env) {
             super::dump_signal::install(&shared, sig)?;
+        }
+        if self.debug {
+            super::watchdog::Watchdog::start(&shared);
         }
         let mut threads = Vec::with_capacity(n);
         for (index, worker) in workers.into_iter().enumerate() {

@@ -6,6 +6,14 @@
 //! and the poller's wait. It also runs the loop's life: start, iterate until
 //! the runtime closes, shut down.
 //!
+//! # Diagnostics (debug mode)
+//! Each callback is timed with the debug clock and published in the loop's
+//! activity record (the watchdog names it by its creation site while it
+//! blocks the loop); callbacks, timer firings and the poller's waits go to
+//! the flight recorder; every reactor wait is timed (debug level), and one
+//! that returned later than its timeout by the slow threshold or more is
+//! logged at info. Production reads no clock for any of it.
+//!
 //! # Ownership
 //! Everything in `LoopCore` is touched only by this loop's thread; the
 //! `RefCell`s here are never borrowed across a task poll or a user callback.
@@ -13,6 +21,8 @@
 use super::shared::{InboxItem, LoopShared, Shared};
 use crate::reactor::Events;
 use crate::runtime::callbacks::{self, CallbackState, LocalCallback};
+use crate::debug::clock;
+use crate::debug::recorder::EventKind;
 use crate::scheduler::{Counters, LoopHooks, LoopScheduler, Slot};
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
@@ -74,6 +84,9 @@ impl LoopCore {
     /// (see `LoopScheduler::run`), then report this loop finished.
     /// The caller has made this the thread's core (`context::set_core`).
     pub(crate) fn run(&self) {
+        self.slot()
+            .activity
+            .set_thread(self.me().thread_name.clone());
         self.shared.started.fetch_add(1, SeqCst);
         self.sched.run(self);
         callbacks::report_dropped(
@@ -115,6 +128,33 @@ impl LoopCore {
             .set(self.dropped_callbacks.get() + usize::from(dropped));
     }
 
+    /// Debug mode: runs a callback timed, published in the activity record
+    /// (the watchdog names it by its creation site) and the flight recorder.
+    fn run_callback_timed(&self, slot: &Slot<InboxItem>, cb: LocalCallback) {
+        let site = cb.location;
+        let start = clock::now();
+        slot.activity.start_callback(site, start);
+        slot.recorder
+            .record(start, EventKind::CallbackStart { site });
+        cb.run(self.index);
+        let end = clock::now();
+        let reported = slot.activity.end();
+        slot.recorder.record(end, EventKind::CallbackEnd { site });
+        let took = clock::to_duration(end.saturating_sub(start));
+        let what = format_args!("<Callback scheduled at {site} on loop {}>", self.index);
+        if took >= self.shared.config.slow_callback_duration {
+            crate::debug::report_slow(&what, took);
+        }
+        if reported {
+            crate::debug::watchdog::report_unblocked(
+                self.index,
+                &self.me().thread_name,
+                &what,
+                took,
+            );
+        }
+    }
+
     /// Queues a ready loop-local callback.
     pub(crate) fn push_callback(&self, cb: LocalCallback) {
         self.callbacks.borrow_mut().push_back(cb);
@@ -142,6 +182,9 @@ impl LoopHooks<InboxItem> for LoopCore {
         let due = self.timers.borrow_mut().take_due(Instant::now());
         if !due.is_empty() {
             Counters::add(&self.slot().counters.timers_fired, due.len() as u64);
+            self.sched.record(EventKind::TimerFire {
+                count: due.len() as u64,
+            });
             for action in due {
                 match action {
                     TimerAction::Wake(entry) => entry.fire(),
@@ -158,23 +201,20 @@ impl LoopHooks<InboxItem> for LoopCore {
         if n > 0 {
             crate::task::coop::lift();
         }
+        let slot = self.slot();
+        let mut ran = 0;
         for _ in 0..n {
             let Some(cb) = self.callbacks.borrow_mut().pop_front() else {
                 break;
             };
-            let start = self.shared.is_debug().then(Instant::now);
-            let location = cb.location;
-            cb.run(self.index);
-            if let Some(start) = start {
-                let took = start.elapsed();
-                if took >= self.shared.config.slow_callback_duration {
-                    crate::debug::report_slow(
-                        &format_args!("<Callback scheduled at {location} on loop {}>", self.index),
-                        took,
-                    );
-                }
+            ran += 1;
+            if self.shared.is_debug() {
+                self.run_callback_timed(slot, cb);
+            } else {
+                cb.run(self.index);
             }
         }
+        Counters::add(&slot.counters.callbacks, ran);
         n as u32
     }
 
@@ -224,11 +264,23 @@ impl LoopHooks<InboxItem> for LoopCore {
 
     fn poll_events(&self, timeout: Option<Duration>) -> bool {
         let mut events = self.events.borrow_mut();
+        let start = self.shared.is_debug().then(clock::now);
         if let Err(e) = self.me().driver.wait(&mut events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 log::error!(target: "loopwork", "loop {} failed to poll: {e}", self.index);
             }
         }
-        self.me().driver.dispatch(&events)
+        let io = self.me().driver.dispatch(&events);
+        if let Some(start) = start {
+            crate::debug::watchdog::report_wait(
+                self.index,
+                &self.me().thread_name,
+                timeout,
+                clock::since(start),
+                io,
+                self.shared.config.slow_callback_duration,
+            );
+        }
+        io
     }
 }

@@ -223,11 +223,12 @@ impl fmt::Display for TaskTree {
     }
 }
 
-/// The hook for how long loop `index` has been inside its current poll:
+/// How long loop `index` has been inside its current poll or callback:
 /// the per-loop activity record of the loop diagnostics (the watchdog's)
-/// answers it; until that record exists, unknown.
-fn loop_busy_for(_shared: &Shared, _index: usize) -> Option<Duration> {
-    None
+/// answers it, from any thread and while the loop is blocked. Debug mode
+/// only: production reads no clock per poll, so the figure is unknown there.
+fn loop_busy_for(shared: &Shared, index: usize) -> Option<Duration> {
+    shared.sched.loops.get(index)?.activity().map(|a| a.running_for)
 }
 
 /// Builds the await graph of the runtime behind `shared`.

@@ -128,11 +128,19 @@ impl Runtime {
     /// ```
     pub fn set_debug(&self, on: bool) {
         self.shared.set_debug(on);
+        if on {
+            super::watchdog::Watchdog::start(&self.shared);
+        }
     }
 
     /// Whether debug mode is on.
     pub fn debug(&self) -> bool {
         self.shared.is_debug()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Counters of what each loop did.
@@ -246,6 +254,8 @@ impl Runtime {
         shared.sched.destroyed.finish();
         // The task directory lets go of this runtime's finished tasks.
         crate::task::directory::release(shared.sched.directory_owner());
+        // After the loops: one that held the close up was still watched.
+        shared.watchdog.stop();
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {

@@ -35,6 +35,7 @@ crate::sync::cfg_not_loom! {
     pub(crate) mod shared;
     mod spawn;
     pub(crate) mod timers;
+    pub(crate) mod watchdog;
 
     pub use builder::Builder;
     pub use callbacks::{CallbackHandle, LocalCallbackHandle};

@@ -53,6 +53,9 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
+    /// Debug mode: a loop inside one poll or callback for this long is
+    /// reported by the watchdog while it lasts.
+    pub(crate) watchdog_threshold: Duration,
 }
 
 pub(crate) struct Shared {
@@ -67,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) started: AtomicUsize,
     /// The threads behind `spawn_blocking` / `run_in_executor`.
     pub(crate) blocking: BlockingPool,
+    /// Debug mode's watchdog thread (see `runtime::watchdog`).
+    pub(crate) watchdog: super::watchdog::Watchdog,
 }
 
 /// The runtime's part of one loop that other threads may touch.

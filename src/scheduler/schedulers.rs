@@ -20,7 +20,10 @@ pub(crate) struct StealableScheduler<I> {
 impl<I: InboxItem> Schedule for StealableScheduler<I> {
     fn schedule(&self, task: Notified) {
         with_current::<I, _>(|sched| match sched {
-            Some(sched) if sched.belongs_to(&self.shared) => sched.push_local(task),
+            Some(sched) if sched.belongs_to(&self.shared) => {
+                sched.record_wake(&task);
+                sched.push_local(task);
+            }
             _ => self.shared.push_remote(task),
         });
     }
@@ -55,6 +58,14 @@ impl<I: InboxItem> Schedule for StealableScheduler<I> {
     fn owner(&self) -> crate::task::directory::Owner {
         Arc::as_ptr(&self.shared) as *const () as usize
     }
+
+    fn poll_panicked(&self, task: RawTask, payload: &(dyn std::any::Any + Send)) {
+        with_current::<I, _>(|sched| {
+            if let Some(sched) = sched {
+                sched.poll_panicked(task, payload);
+            }
+        });
+    }
 }
 
 /// For tasks bound to one loop (`spawn_local`): only that loop polls them.
@@ -76,7 +87,10 @@ impl<I: InboxItem> PinnedScheduler<I> {
 impl<I: InboxItem> Schedule for PinnedScheduler<I> {
     fn schedule(&self, task: Notified) {
         self.on_owner(|owner| match owner {
-            Some(owner) => owner.push_pinned(task),
+            Some(owner) => {
+                owner.record_wake(&task);
+                owner.push_pinned(task);
+            }
             None => self.shared.loops[self.owner].send(I::task(task)),
         });
     }
@@ -114,6 +128,14 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
 
     fn owner(&self) -> crate::task::directory::Owner {
         Arc::as_ptr(&self.shared) as *const () as usize
+    }
+
+    fn poll_panicked(&self, task: RawTask, payload: &(dyn std::any::Any + Send)) {
+        with_current::<I, _>(|sched| {
+            if let Some(sched) = sched {
+                sched.poll_panicked(task, payload);
+            }
+        });
     }
 }
 

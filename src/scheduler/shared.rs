@@ -9,7 +9,12 @@
 //!   after), read by inbox producers and event stealers (see [`park`]);
 //! * `Slot::hints`: written by its loop every iteration, read by siblings
 //!   looking for a stalled loop (`LoopScheduler::steal_events`);
-//! * `Slot::counters`: written by its loop only, read by anyone.
+//! * `Slot::counters`: written by its loop only, read by anyone;
+//! * `Slot::activity` and `Slot::recorder` (debug mode): written by its loop
+//!   only, read by anyone without stopping the loop (see
+//!   `debug::activity` and `debug::recorder` for how a reader stays safe);
+//!   read them through [`Slot::activity`], [`Slot::recent_events`] and
+//!   [`Scheduler::loop_events`] (which merges in the siblings' steals).
 //!
 //! [`park`]: super::park
 
@@ -17,11 +22,15 @@ use super::gate::Gate;
 use super::idle::Idle;
 use super::park::ParkFlag;
 use super::queue::{Injector, Steal, Stealer};
+use crate::debug::activity::{Activity, Running};
+use crate::debug::clock;
+use crate::debug::recorder::{Event, EventKind, Ring};
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use crate::sync::Arc;
-use crate::task::Notified;
+use crate::task::{Header, Notified};
 use crossbeam_utils::CachePadded;
-use std::time::Duration;
+use std::fmt;
+use std::time::{Duration, Instant};
 
 /// What the scheduler needs from a loop's poller (the reactor's `Driver` in
 /// the runtime, a loom-modelled parker in the models).
@@ -108,6 +117,53 @@ pub(crate) struct Slot<I> {
     /// submission.
     pub(crate) hints: CachePadded<StealHints>,
     pub(crate) counters: Counters,
+    /// Debug mode: what the loop runs right now (see [`Slot::activity`]).
+    pub(crate) activity: CachePadded<Activity>,
+    /// Debug mode: the loop's flight recorder (see [`Slot::recent_events`]).
+    pub(crate) recorder: Ring,
+}
+
+// Read by the task dump (issue 13's introspection) at merge time, and by the
+// tests here; the watchdog uses `inspect_activity`.
+#[cfg_attr(not(test), allow(dead_code))]
+/// What a loop is running right now and since when (debug mode): the
+/// watchdog's "blocked" report and the task dump read it from any thread.
+#[derive(Clone, Debug)]
+pub(crate) struct ActivitySnapshot {
+    /// The loop's index.
+    pub(crate) index: usize,
+    /// The running task's repr (`TaskMeta`'s `Display`, with its spawn
+    /// site), or `<Callback scheduled at src/x.rs:7:5>`.
+    pub(crate) what: String,
+    /// The running task's id (`None` for a callback).
+    pub(crate) task: Option<u64>,
+    /// When the poll or callback started.
+    pub(crate) since: Instant,
+    /// How long it has run when the snapshot was taken.
+    pub(crate) running_for: Duration,
+    /// The loop's thread name.
+    pub(crate) thread: String,
+    /// Pinned tasks queued on the loop (at the run's start, plus those
+    /// queued since), plus items in its inbox now: work no sibling may
+    /// take, waiting for the run to end.
+    pub(crate) pinned_waiting: usize,
+    /// Stealable tasks in the loop's deque now (siblings may steal them).
+    pub(crate) stealable_waiting: usize,
+    /// Whether the watchdog has already reported this run as blocked.
+    pub(crate) reported: bool,
+}
+
+impl fmt::Display for ActivitySnapshot {
+    /// `loop 1 blocked for 3.20 s running <Task …>`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "loop {} blocked for {:.2} s running {}",
+            self.index,
+            self.running_for.as_secs_f64(),
+            self.what
+        )
+    }
 }
 
 /// What a loop publishes for siblings that may take its I/O events.
@@ -124,6 +180,9 @@ pub(crate) struct StealHints {
 
 /// Counters of one loop. Written only by the loop's thread (load + store, no
 /// read-modify-write: no shared atomics on the hot path), read by anyone.
+/// A figure about two loops is counted by the one whose thread saw it: the
+/// thief counts its steals per victim (`stolen_from`), and a loop's "steals
+/// out" is the sum of its siblings' entries for it ([`Scheduler::stolen_from`]).
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) polls: AtomicU64,
@@ -134,9 +193,28 @@ pub(crate) struct Counters {
     pub(crate) timers_fired: AtomicU64,
     pub(crate) inbox_items: AtomicU64,
     pub(crate) event_steals: AtomicU64,
+    /// Callbacks run (`call_soon*`, due `call_later` / `call_at`).
+    pub(crate) callbacks: AtomicU64,
+    /// Debug mode: the longest task poll, in nanoseconds.
+    pub(crate) longest_poll_ns: AtomicU64,
+    /// Tasks this loop stole, per victim loop.
+    pub(crate) stolen_from: Box<[AtomicU64]>,
+    /// Loop-local calls aimed at this loop from another thread and routed
+    /// through the thread-safe path (production). The one counter with
+    /// many writers: `fetch_add` by the calling thread, off the hot path
+    /// (a misuse's fallback).
+    pub(crate) wrong_thread_calls: AtomicU64,
 }
 
 impl Counters {
+    /// The counters of one loop of `loops`.
+    pub(crate) fn new(loops: usize) -> Counters {
+        Counters {
+            stolen_from: (0..loops).map(|_| AtomicU64::new(0)).collect(),
+            ..Counters::default()
+        }
+    }
+
     /// Single-writer increment.
     #[inline]
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -166,7 +244,9 @@ impl<I: InboxItem> Scheduler<I> {
                 driver,
                 park: ParkFlag::new(),
                 hints: Default::default(),
-                counters: Counters::default(),
+                counters: Counters::new(n),
+                activity: Default::default(),
+                recorder: Ring::new(),
             })
             .collect();
         Scheduler {
@@ -265,6 +345,56 @@ impl<I: InboxItem> Scheduler<I> {
         closed
     }
 
+    /// How many tasks siblings have stolen from loop `index`'s deque (its
+    /// "steals out"), summed from the thieves' own counters.
+    pub(crate) fn stolen_from(&self, index: usize) -> u64 {
+        self.loops
+            .iter()
+            .map(|l| l.counters.stolen_from[index].load(Relaxed))
+            .sum()
+    }
+
+    /// Loop `index`'s last `n` scheduling events, oldest first, with its
+    /// siblings' steals from its deque merged in as `StealOut` (a steal is
+    /// recorded by the thief). Empty unless debug mode was on. Any thread,
+    /// without stopping any loop: the task dump and the watchdog's report.
+    pub(crate) fn loop_events(&self, index: usize, n: usize) -> Vec<Event> {
+        let now = clock::now();
+        let own = self.loops[index].recorder.read(n, now);
+        let oldest = own.first().map_or(0, |e| e.at);
+        let mut outs: Vec<Event> = Vec::new();
+        for sibling in self.loops.iter().filter(|l| l.index != index) {
+            for e in sibling.recorder.read(crate::debug::recorder::CAPACITY, now) {
+                if let EventKind::StealIn { from, count } = e.kind {
+                    if from as usize == index && e.at >= oldest {
+                        outs.push(Event {
+                            kind: EventKind::StealOut {
+                                to: sibling.index as u32,
+                                count,
+                            },
+                            ..e
+                        });
+                    }
+                }
+            }
+        }
+        outs.sort_by_key(|e| e.at);
+        // Merged by time, the loop's own events kept in their order (some
+        // carry an approximate time, see `debug::recorder`).
+        let mut events = Vec::with_capacity(own.len() + outs.len());
+        let mut outs = outs.into_iter().peekable();
+        for e in own {
+            while let Some(o) = outs.next_if(|o| o.at <= e.at) {
+                events.push(o);
+            }
+            events.push(e);
+        }
+        events.extend(outs);
+        let extra = events.len().saturating_sub(n);
+        events.drain(..extra);
+        events
+    }
+
     /// Whether any sibling of `index` has tasks in its deque.
     pub(crate) fn siblings_have_tasks(&self, index: usize) -> bool {
         self.loops
@@ -274,6 +404,50 @@ impl<I: InboxItem> Scheduler<I> {
 }
 
 impl<I: InboxItem> Slot<I> {
+    /// What this loop is running right now and since when, if it runs a
+    /// task poll or a callback (debug mode only: `None` otherwise). Safe
+    /// from any thread while the loop runs: the task is read only while
+    /// its poll cannot end (see `debug::activity`). Does not mark the run
+    /// as reported (the watchdog uses [`Slot::inspect_activity`]).
+    pub(crate) fn activity(&self) -> Option<ActivitySnapshot> {
+        self.inspect_activity(None)
+    }
+
+    /// [`Slot::activity`]; `report`: the start tick of the run the watchdog
+    /// reports, marked reported if it is still running (its end is then
+    /// logged by the loop).
+    pub(crate) fn inspect_activity(&self, report: Option<u64>) -> Option<ActivitySnapshot> {
+        let seen = self.activity.inspect(report, |running| match running {
+            Running::Task(header) => {
+                // SAFETY: `inspect` runs this only while the poll that
+                // published `header` cannot end, and the polling loop
+                // holds a reference to the task until it has ended.
+                let header = unsafe { &*(header as *const Header) };
+                (header.to_string(), Some(header.meta.id.as_u64()))
+            }
+            Running::Callback(site) => (format!("<Callback scheduled at {site}>"), None),
+        })?;
+        let ((what, task), since) = (seen.value, seen.since);
+        Some(ActivitySnapshot {
+            index: self.index,
+            what,
+            task,
+            since: clock::instant_of(since),
+            running_for: clock::since(since),
+            thread: self.activity.thread().to_owned(),
+            pinned_waiting: seen.pinned_waiting + self.inbox.len(),
+            stealable_waiting: self.stealer.len(),
+            reported: seen.reported,
+        })
+    }
+
+    /// This loop's last `n` scheduling events (at most
+    /// `debug::recorder::CAPACITY`), oldest first; empty unless debug mode
+    /// was on. Any thread, without stopping the loop.
+    pub(crate) fn recent_events(&self, n: usize) -> Vec<Event> {
+        self.recorder.read(n, clock::now())
+    }
+
     /// Takes every item in the inbox and hands it to `f` (the closer's
     /// last step for a loop that has finished its shutdown).
     pub(crate) fn drain_inbox(&self, mut f: impl FnMut(I)) {

@@ -28,6 +28,14 @@
 //! the registry has doubled since the last sweep: amortised O(1) per task, no
 //! lock, no shared list.
 //!
+//! # Diagnostics (debug mode)
+//! Around each task poll the loop times it with the cheap debug clock
+//! (`debug::clock`, one reading per poll: the end of one poll is the start
+//! of the next), publishes what it runs in its slot's activity record (for
+//! the watchdog: `debug::activity` says why a reader is safe), and records
+//! scheduling events in its flight recorder (`debug::recorder`). Production
+//! reads no clock and touches neither: one `is_debug` load per poll.
+//!
 //! # The current loop
 //! While a loop runs, a thread-local points at its `LoopScheduler`
 //! ([`LoopScheduler::enter`]); the task hooks ([`super::schedulers`]) use it
@@ -36,6 +44,8 @@
 use super::park::{park_loop, poll_sibling};
 use super::queue::{Steal, Worker};
 use super::shared::{Counters, InboxItem, Scheduler, Slot};
+use crate::debug::clock;
+use crate::debug::recorder::EventKind;
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
 use crate::task::{Notified, RawTask, TaskKind};
@@ -53,6 +63,8 @@ const EVENT_INTERVAL: u64 = 61;
 const MIN_SWEEP: usize = 256;
 /// `spin_loop` hints between two looks at the queues.
 const SPIN_CHECK_EVERY: u32 = 32;
+/// Flight-recorder events shown with a task's panic (debug mode).
+const PANIC_EVENTS: usize = 16;
 
 /// The runtime's part of a loop iteration: what is not scheduling (timers,
 /// callbacks, the poller's wait), handed to [`LoopScheduler::run_once`].
@@ -111,6 +123,9 @@ impl Drop for EnterGuard {
 pub(crate) struct LoopScheduler<I> {
     pub(crate) shared: Arc<Scheduler<I>>,
     pub(crate) index: usize,
+    /// `&shared.loops[index]`, resolved once: the hot path reaches its own
+    /// slot (counters, activity, recorder) several times per poll.
+    me: std::ptr::NonNull<Slot<I>>,
     deque: Worker<Notified>,
     pinned: RefCell<VecDeque<Notified>>,
     /// Tasks that yielded during this iteration (see `defer`).
@@ -120,13 +135,21 @@ pub(crate) struct LoopScheduler<I> {
     polls: Cell<u64>,
     rng: Cell<u64>,
     searching: Cell<bool>,
-    poll_started: Cell<Option<Instant>>,
+    /// Debug mode: when the running poll started (clock ticks).
+    poll_started: Cell<Option<u64>>,
     /// Debug mode: when the previous task poll of this batch ended. The next
     /// poll starts its clock there instead of reading it again: one clock
     /// read per poll instead of two. Cleared whenever anything but a task
     /// poll runs (callbacks, the end of the batch), so only the loop's own
     /// few hundred nanoseconds between two polls are charged to a task.
-    last_poll_end: Cell<Option<Instant>>,
+    last_poll_end: Cell<Option<u64>>,
+    /// Debug mode: the last clock reading, the time of events that do not
+    /// read the clock themselves (wakes).
+    last_tick: Cell<u64>,
+    /// Debug mode: `Tuning::slow_poll` in clock ticks (0: not yet converted)
+    /// and the longest poll so far in ticks.
+    slow_ticks: Cell<u64>,
+    longest_ticks: Cell<u64>,
     /// Whether the task being polled is pinned to this loop (`Async`
     /// registers a pinned task's fd with its own loop).
     polling_pinned: Cell<bool>,
@@ -152,6 +175,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         deque: Worker<Notified>,
     ) -> LoopScheduler<I> {
         LoopScheduler {
+            me: std::ptr::NonNull::from(&shared.loops[index]),
             shared,
             index,
             deque,
@@ -164,6 +188,9 @@ impl<I: InboxItem> LoopScheduler<I> {
             searching: Cell::new(false),
             poll_started: Cell::new(None),
             last_poll_end: Cell::new(None),
+            last_tick: Cell::new(0),
+            slow_ticks: Cell::new(0),
+            longest_ticks: Cell::new(0),
             polling_pinned: Cell::new(false),
             woken_by_io: Cell::new(false),
             handoff_seen: Cell::new(false),
@@ -184,8 +211,11 @@ impl<I: InboxItem> LoopScheduler<I> {
         EnterGuard(())
     }
 
+    #[inline]
     fn me(&self) -> &Slot<I> {
-        &self.shared.loops[self.index]
+        // SAFETY: `me` points into `shared.loops`, a boxed slice that is
+        // never resized or moved, kept alive by the `Arc` this holds.
+        unsafe { self.me.as_ref() }
     }
 
     /// Whether this loop belongs to the runtime whose scheduler is `shared`.
@@ -225,6 +255,7 @@ impl<I: InboxItem> LoopScheduler<I> {
             return false;
         }
         Counters::add(&self.me().counters.spawned, 1);
+        self.record_wake(&task);
         if pinned {
             self.push_pinned(task);
         } else {
@@ -242,6 +273,13 @@ impl<I: InboxItem> LoopScheduler<I> {
         self.drain_inbox(hooks);
         hooks.fire_timers();
         self.last_poll_end.set(None);
+        if self.shared.is_debug() {
+            // For the watchdog's report: work only this loop may run (a
+            // callback may block the loop too).
+            self.me()
+                .activity
+                .set_pinned_waiting(self.pinned.borrow().len());
+        }
         let mut ran = hooks.run_callbacks();
         while ran < BUDGET {
             let Some(task) = self.next_task() else { break };
@@ -272,6 +310,10 @@ impl<I: InboxItem> LoopScheduler<I> {
         }
         self.set_busy(false);
         if let Some(task) = self.search() {
+            // Busy again: a task found by the search may hold the loop as
+            // long as any other (without this, a loop stuck in a task it
+            // took from the injector or a sibling kept its sockets' events).
+            self.set_busy(true);
             self.run_task(task);
             return;
         }
@@ -299,6 +341,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         if n > 0 {
             self.handoff_seen.set(true);
             Counters::add(&me.counters.inbox_items, n);
+            self.record(EventKind::Inbox { count: n });
         }
     }
 
@@ -327,6 +370,7 @@ impl<I: InboxItem> LoopScheduler<I> {
                 Steal::Success(task) => {
                     let n = self.deque.len() as u64 + 1;
                     Counters::add(&self.me().counters.from_injector, n);
+                    self.record(EventKind::Injector { count: n });
                     return Some(task);
                 }
                 Steal::Empty => return None,
@@ -394,9 +438,21 @@ impl<I: InboxItem> LoopScheduler<I> {
         task.header().meta.stats.poll_started(self.index);
         self.polling_pinned.set(pinned);
         if self.shared.is_debug() {
-            let start = self.last_poll_end.take().unwrap_or_else(Instant::now);
-            self.poll_started.set(Some(start));
+            self.debug_poll_start(task);
         }
+    }
+
+    /// Debug mode's side of `before_poll`: the clock and the activity
+    /// record (the flight recorder gets the poll when it ends).
+    #[inline]
+    fn debug_poll_start(&self, task: RawTask) {
+        let start = self.last_poll_end.take().unwrap_or_else(clock::now);
+        self.poll_started.set(Some(start));
+        let activity = &self.me().activity;
+        // Work only this loop may run, for the watchdog's report; kept up
+        // to date by `push_pinned` while the poll runs.
+        activity.set_pinned_waiting(self.pinned.borrow().len());
+        activity.start_task(task.header() as *const _ as *const (), start);
     }
 
     /// Whether the task being polled (if any) is pinned to this loop.
@@ -416,17 +472,118 @@ impl<I: InboxItem> LoopScheduler<I> {
             // SAFETY: called by the task's poller while it is RUNNING.
             unsafe { self.register(task) };
         }
-        let mut timed = None;
-        if let Some(start) = self.poll_started.take() {
-            let now = Instant::now();
-            self.last_poll_end.set(Some(now));
-            let took = now.saturating_duration_since(start);
-            if took >= self.shared.tuning.slow_poll {
-                crate::debug::report_slow(task.header(), took);
-            }
-            timed = Some(took);
-        }
+        // Keyed on the start, not on the flag: a poll that started timed
+        // ends timed even if debug mode was turned off meanwhile, so its
+        // activity record is cleared.
+        let timed = self
+            .poll_started
+            .take()
+            .map(|start| self.debug_poll_end(task, start, pending));
         task.header().meta.stats.poll_finished(timed);
+    }
+
+    /// Debug mode's side of `after_poll`; the poll's duration.
+    #[inline]
+    fn debug_poll_end(&self, task: RawTask, start: u64, pending: bool) -> Duration {
+        let now = clock::now();
+        self.last_poll_end.set(Some(now));
+        self.last_tick.set(now);
+        let me = self.me();
+        // After this no reader looks at the task (see `debug::activity`).
+        let reported = me.activity.end();
+        let meta = &task.header().meta;
+        let ticks = now.saturating_sub(start);
+        let ns = clock::to_nanos(ticks);
+        me.recorder.record(
+            now,
+            EventKind::Poll {
+                task: meta.id.as_u64(),
+                micros: (ns / 1000).min(u64::from(u32::MAX)) as u32,
+                pending,
+            },
+        );
+        if ticks > self.longest_ticks.get() {
+            self.longest_ticks.set(ticks);
+            me.counters.longest_poll_ns.store(ns, Relaxed);
+        }
+        let took = Duration::from_nanos(ns);
+        if ticks >= self.slow_ticks() {
+            crate::debug::report_slow(task.header(), took);
+        }
+        if reported {
+            crate::debug::watchdog::report_unblocked(
+                self.index,
+                me.activity.thread(),
+                task.header(),
+                took,
+            );
+        }
+        took
+    }
+
+    /// Task hook: the poll of `task` panicked (before `after_poll`). Debug
+    /// mode logs the loop's last scheduling events, which led to it.
+    pub(crate) fn poll_panicked(&self, task: RawTask, payload: &(dyn std::any::Any + Send)) {
+        if self.poll_started.get().is_some() {
+            let me = self.me();
+            let events = me.recorder.read(PANIC_EVENTS, clock::now());
+            crate::debug::watchdog::report_panic_events(
+                &task.header().meta,
+                self.index,
+                me.activity.thread(),
+                &crate::task::panic_message(payload),
+                &crate::debug::recorder::EventList(&events),
+            );
+        }
+    }
+
+    /// `Tuning::slow_poll` in clock ticks (converted once, in debug mode:
+    /// the conversion may calibrate the clock).
+    #[inline]
+    fn slow_ticks(&self) -> u64 {
+        match self.slow_ticks.get() {
+            0 => {
+                let t = clock::from_duration(self.shared.tuning.slow_poll).max(1);
+                self.slow_ticks.set(t);
+                t
+            }
+            t => t,
+        }
+    }
+
+    /// Debug mode: records a scheduling event in this loop's flight
+    /// recorder, at the current time.
+    #[inline]
+    pub(crate) fn record(&self, kind: EventKind) {
+        if self.shared.is_debug() {
+            let now = clock::now();
+            self.last_tick.set(now);
+            self.me().recorder.record(now, kind);
+        }
+    }
+
+    /// Debug mode: records that `task` was woken (or spawned) on this
+    /// loop's thread and queued here; at the last clock reading (a wake is
+    /// too frequent for a reading of its own).
+    #[inline]
+    pub(crate) fn record_wake(&self, task: &Notified) {
+        if self.shared.is_debug() {
+            let at = match self.last_tick.get() {
+                // No reading yet (debug mode was just turned on).
+                0 => {
+                    let now = clock::now();
+                    self.last_tick.set(now);
+                    now
+                }
+                t => t,
+            };
+            self.me().recorder.record(
+                at,
+                EventKind::Wake {
+                    task: task.header().meta.id.as_u64(),
+                },
+            );
+        }
     }
 
     /// Registers a task with this loop so shutdown can reach it.
@@ -455,7 +612,11 @@ impl<I: InboxItem> LoopScheduler<I> {
     /// A pinned task of this loop, scheduled by this loop.
     #[inline]
     pub(crate) fn push_pinned(&self, task: Notified) {
-        self.pinned.borrow_mut().push_back(task);
+        let mut pinned = self.pinned.borrow_mut();
+        pinned.push_back(task);
+        if self.shared.is_debug() {
+            self.me().activity.set_pinned_waiting(pinned.len());
+        }
     }
 
     /// Looks for work outside this loop's own queues.
@@ -486,6 +647,11 @@ impl<I: InboxItem> LoopScheduler<I> {
                     Steal::Success(task) => {
                         let n = self.deque.len() as u64 + 1;
                         Counters::add(&self.me().counters.stolen, n);
+                        Counters::add(&self.me().counters.stolen_from[victim], n);
+                        self.record(EventKind::StealIn {
+                            from: victim as u32,
+                            count: n,
+                        });
                         return Some(task);
                     }
                     Steal::Retry => retry = true,
@@ -559,6 +725,9 @@ impl<I: InboxItem> LoopScheduler<I> {
                 || victim.driver.notify(),
             ) {
                 Counters::add(&self.me().counters.event_steals, 1);
+                self.record(EventKind::EventSteal {
+                    from: victim.index as u32,
+                });
                 found = true;
             }
         }
@@ -653,8 +822,10 @@ impl<I: InboxItem> LoopScheduler<I> {
             || {
                 slept = true;
                 Counters::add(&me.counters.parks, 1);
-                self.woken_by_io
-                    .set(hooks.poll_events(hooks.next_timeout()));
+                self.record(EventKind::Park);
+                let io = hooks.poll_events(hooks.next_timeout());
+                self.woken_by_io.set(io);
+                self.record(EventKind::Unpark { io });
             },
         );
         self.searching.set(woken_as_searcher);

@@ -76,6 +76,9 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     fn owner(&self) -> directory::Owner {
         0
     }
+    /// Called on the polling thread when a poll panicked, before
+    /// `after_poll` (debug mode's flight recorder reports what led to it).
+    fn poll_panicked(&self, _task: RawTask, _payload: &(dyn std::any::Any + Send)) {}
 }
 
 /// A task that should be polled; owns one reference.

@@ -299,6 +299,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
             })
         }));
         trace::leave(prev);
+        if let Err(p) = &res {
+            scheduler.poll_panicked(self.raw(), &**p);
+        }
         scheduler.after_poll(self.raw(), matches!(res, Ok(Poll::Pending)));
         match res {
             Ok(Poll::Pending) => match self.header().state.transition_to_idle() {
