@@ -138,11 +138,6 @@ impl Runtime {
         self.shared.is_debug()
     }
 
-    #[cfg(test)]
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-
     /// Counters of what each loop did.
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics::collect(&self.shared)
