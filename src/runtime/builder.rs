@@ -184,7 +184,9 @@ impl Builder {
     /// `loopwork::signal::SignalKind::user_defined1().as_raw_value()`), from
     /// a thread of its own, so it works while every loop is blocked. Off by
     /// default; the environment variable `LOOPWORK_DUMP_SIGNAL=USR1` (or
-    /// `USR2`, `QUIT`, `HUP`, `WINCH`, a number) turns it on as well.
+    /// `USR2`, `QUIT`, `HUP`, `WINCH`, a number) turns it on as well; any
+    /// other value makes [`build`](Builder::build) panic, naming it, rather
+    /// than leave the opt-in silently off.
     ///
     /// The handler only writes a byte to a pipe (no allocation, no lock); it
     /// chains with other handlers of the signal, and the default action of

@@ -79,10 +79,10 @@ mod imp {
             .unwrap_or(0)
     }
 
-    /// Lists a new task of runtime `owner`, taking a reference. Called once,
+    /// Lists a new task of runtime `owner`, with the reference it was
+    /// created with for the directory (`State::new_listed`). Called once,
     /// before the task is first scheduled.
     pub(crate) fn insert(raw: RawTask, owner: Owner) {
-        raw.header().state.ref_inc();
         let mut released = Vec::new();
         {
             let mut s = DIRECTORY[my_shard()].lock();

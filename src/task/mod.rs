@@ -131,8 +131,9 @@ where
     S: Schedule,
 {
     let owner = scheduler.owner();
-    let raw = RawTask::new(future, scheduler, meta);
-    if owner != 0 {
+    let listed = cfg!(not(loopwork_loom)) && owner != 0;
+    let raw = RawTask::new(future, scheduler, meta, listed);
+    if listed {
         directory::insert(raw, owner);
     }
     (Notified(raw), Task::from_raw(raw))

@@ -87,15 +87,20 @@ unsafe impl Sync for RawTask {}
 
 impl RawTask {
     /// Allocates a task. The returned pointer owns the initial two references
-    /// (see `State::new`): the caller turns them into a `Notified` and a `Task`.
-    pub(crate) fn new<F, S>(future: F, scheduler: S, meta: TaskMeta) -> RawTask
+    /// (see `State::new`): the caller turns them into a `Notified` and a `Task`;
+    /// with `listed`, a third one for the task directory.
+    pub(crate) fn new<F, S>(future: F, scheduler: S, meta: TaskMeta, listed: bool) -> RawTask
     where
         F: Future + 'static,
         S: Schedule,
     {
         let cell = Box::new(Cell {
             header: Header {
-                state: State::new(),
+                state: if listed {
+                    State::new_listed()
+                } else {
+                    State::new()
+                },
                 vtable: vtable::<F, S>(),
                 meta,
                 trace: TaskTrace::new(),

@@ -107,6 +107,14 @@ impl State {
         }
     }
 
+    /// As `new`, plus the task directory's reference (`directory.rs`):
+    /// taken here instead of by a read-modify-write after the allocation.
+    pub(crate) fn new_listed() -> State {
+        State {
+            val: AtomicUsize::new(INITIAL + REF_ONE),
+        }
+    }
+
     pub(crate) fn load(&self) -> Snapshot {
         // Acquire: pairs with the Release half of the transitions below (a
         // COMPLETE seen here comes with the output `transition_to_complete`

@@ -183,32 +183,33 @@ pub(crate) fn payload_deadline(payload: u64) -> Instant {
 
 #[cfg(not(loopwork_loom))]
 std::thread_local! {
-    /// The task being polled on this thread (null: none), and, outside a
-    /// task poll, the foreign waiter node of a `block_on` (0: none).
-    static CURRENT: Cell<(*const Header, u64)> = const { Cell::new((std::ptr::null(), 0)) };
+    /// The task being polled on this thread (null: none).
+    static CURRENT: Cell<*const Header> = const { Cell::new(std::ptr::null()) };
+    /// Outside a task poll, the foreign waiter node of a `block_on` (0: none).
+    static WAITER: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Makes `header` the thread's current task for one poll and clears its
 /// leaf; returns what to restore with [`leave`]. Called by the poller.
 #[inline]
-pub(crate) fn enter(header: &Header) -> (*const Header, u64) {
+pub(crate) fn enter(header: &Header) -> *const Header {
     #[cfg(not(loopwork_loom))]
     {
         header.trace.leaf.store(0, Relaxed);
         CURRENT
-            .try_with(|c| c.replace((header as *const Header, 0)))
-            .unwrap_or((std::ptr::null(), 0))
+            .try_with(|c| c.replace(header as *const Header))
+            .unwrap_or(std::ptr::null())
     }
     #[cfg(loopwork_loom)]
     {
         let _ = header;
-        (std::ptr::null(), 0)
+        std::ptr::null()
     }
 }
 
 /// Ends a poll started with [`enter`].
 #[inline]
-pub(crate) fn leave(prev: (*const Header, u64)) {
+pub(crate) fn leave(prev: *const Header) {
     #[cfg(not(loopwork_loom))]
     let _ = CURRENT.try_with(|c| c.set(prev));
     #[cfg(loopwork_loom)]
@@ -220,7 +221,7 @@ pub(crate) fn leave(prev: (*const Header, u64)) {
 fn with_current_task(f: impl FnOnce(&Header)) {
     #[cfg(not(loopwork_loom))]
     {
-        let current = CURRENT.try_with(|c| c.get().0).unwrap_or(std::ptr::null());
+        let current = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
         // SAFETY: `enter` stored a pointer to the header of the task this
         // thread is polling; the poll holds a reference to it until `leave`.
         if let Some(header) = unsafe { current.as_ref() } {
@@ -236,13 +237,11 @@ fn with_current_task(f: impl FnOnce(&Header)) {
 fn current_awaiter() -> u64 {
     #[cfg(not(loopwork_loom))]
     {
-        let (task, waiter) = CURRENT
-            .try_with(|c| c.get())
-            .unwrap_or((std::ptr::null(), 0));
+        let task = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
         // SAFETY: as in `with_current_task`.
         match unsafe { task.as_ref() } {
             Some(h) => h.meta.id.as_u64(),
-            None => waiter,
+            None => WAITER.try_with(Cell::get).unwrap_or(0),
         }
     }
     #[cfg(loopwork_loom)]
@@ -332,7 +331,8 @@ static WAITERS: Mutex<Vec<Option<Waiter>>> = Mutex::new(Vec::new());
 /// tasks its future awaits.
 pub(crate) struct BlockingWait {
     node: u64,
-    prev: Option<(*const Header, u64)>,
+    /// The `WAITER` to restore, when `awaiting_here` set it.
+    prev: Option<u64>,
 }
 
 impl BlockingWait {
@@ -384,15 +384,12 @@ impl BlockingWait {
         #[cfg(not(loopwork_loom))]
         {
             let node = self.node;
-            self.prev = CURRENT
-                .try_with(|c| {
-                    let prev = c.get();
-                    if prev.0.is_null() {
-                        c.set((std::ptr::null(), node));
-                    }
-                    prev
-                })
-                .ok();
+            // Inside a task poll (a misuse `check_blocking_wait` reports)
+            // the task stays the awaiter.
+            let in_task = CURRENT.try_with(|c| !c.get().is_null()).unwrap_or(true);
+            if !in_task {
+                self.prev = WAITER.try_with(|w| w.replace(node)).ok();
+            }
         }
         self
     }
@@ -412,7 +409,7 @@ impl Drop for BlockingWait {
     fn drop(&mut self) {
         #[cfg(not(loopwork_loom))]
         if let Some(prev) = self.prev {
-            let _ = CURRENT.try_with(|c| c.set(prev));
+            let _ = WAITER.try_with(|w| w.set(prev));
         }
         #[cfg(not(loopwork_loom))]
         {
