@@ -41,6 +41,7 @@ fn debug_runtime() -> loopwork::runtime::Builder {
         .loops(1)
         .debug(!production)
         .slow_callback_duration(Duration::from_millis(100))
+        .watchdog_threshold(Duration::from_millis(100))
 }
 
 // ===== never awaited =====
@@ -169,8 +170,8 @@ fn blocked_loop() {
     loopwork::run_with(debug_runtime(), async {
         // BUG: a task that blocks its loop for three times the slow
         // threshold; every task and callback of that loop waits meanwhile.
-        // Debug mode reports the poll when it returns (with the watchdog of
-        // `Builder::watchdog_threshold`, also while it lasts).
+        // Debug mode's watchdog reports the block while it lasts (after
+        // `Builder::watchdog_threshold`), and the poll when it returns.
         Builder::new()
             .name("blocker")
             .spawn(async { std::thread::sleep(Duration::from_millis(300)) })

@@ -453,6 +453,35 @@ fn the_dump_works_while_a_loop_is_blocked_and_names_its_running_task() {
     rt.close();
 }
 
+#[test]
+fn in_debug_mode_the_dump_says_how_long_the_blocked_loop_has_run() {
+    let rt = Runtime::builder().loops(1).debug(true).build().unwrap();
+    let h = rt.handle();
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (unblock, blocked_on) = std::sync::mpsc::channel::<()>();
+    let stuck = Builder::new().name("stuck").spawn_on(&h, async move {
+        entered_tx.send(()).unwrap();
+        blocked_on.recv().unwrap();
+    });
+    entered.recv().unwrap();
+    // The loop's activity record (debug mode) times the running poll.
+    let text = rt.task_tree().to_string();
+    let first = text.lines().next().unwrap();
+    let prefix = format!(
+        "loop 0 (thread 'loopwork-loop-0'): running Task #{} 'stuck'",
+        stuck.id()
+    );
+    assert!(first.starts_with(&prefix), "{text}");
+    let rest = &first[prefix.len()..];
+    assert!(
+        rest.starts_with(" for ") && rest.ends_with(" s"),
+        "the line says for how long the loop has run the task: {first}"
+    );
+    unblock.send(()).unwrap();
+    h.block_on(stuck).unwrap();
+    rt.close();
+}
+
 const CHILD_ENV: &str = "LOOPWORK_AWAIT_GRAPH_SIGNAL_CHILD";
 
 /// In the child: a runtime that opted in through the environment, a named
