@@ -108,7 +108,7 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
             // Always checked: polling a !Send future off its owner is unsound.
             None => panic!(
                 "loopwork bug: pinned {} polled off its owner loop {}",
-                task.header().meta,
+                task.header(),
                 self.owner
             ),
         });

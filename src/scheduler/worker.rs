@@ -528,7 +528,7 @@ impl<I: InboxItem> LoopScheduler<I> {
             let me = self.me();
             let events = me.recorder.read(PANIC_EVENTS, clock::now());
             crate::debug::watchdog::report_panic_events(
-                &task.header().meta,
+                task.header(),
                 self.index,
                 me.activity.thread(),
                 &crate::task::panic_message(payload),
