@@ -95,25 +95,23 @@ pub(crate) mod sync;
 pub mod task;
 pub mod time;
 
-sync::cfg_not_loom! {
-    pub mod guide;
-    #[cfg(feature = "hyper")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-    pub mod hyper;
-    pub mod net;
-    pub mod process;
-    pub mod signal;
+pub mod guide;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
+pub mod net;
+pub mod process;
+pub mod signal;
 
-    #[cfg(feature = "macros")]
-    #[doc(hidden)]
-    #[path = "macros.rs"]
-    pub mod __private;
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+#[path = "macros.rs"]
+pub mod __private;
 
-    pub use blocking::spawn_blocking;
-    pub use handoff::shield;
-    pub use runtime::{current_loop, run, spawn, spawn_local, try_current_loop, Runtime};
-    pub use time::{sleep, sleep_until, wait_for};
-}
+pub use blocking::spawn_blocking;
+pub use handoff::shield;
+pub use runtime::{current_loop, run, spawn, spawn_local, try_current_loop, Runtime};
+pub use time::{sleep, sleep_until, wait_for};
 pub use task::{yield_now, Task, TaskError};
 
 sync::cfg_loom! {
@@ -168,7 +166,7 @@ sync::cfg_loom! {
 /// #[loopwork::main]
 /// fn main() {} // error: the `async` keyword is missing from the function declaration
 /// ```
-#[cfg(all(feature = "macros", not(loopwork_loom)))]
+#[cfg(feature = "macros")]
 pub use loopwork_macros::main;
 
 /// Runs an `async fn` test on a fresh runtime (feature `macros`, on by
@@ -196,5 +194,5 @@ pub use loopwork_macros::main;
 /// #[loopwork::test]
 /// async fn takes_an_argument(n: u32) {} // error: #[loopwork::test] functions take no arguments
 /// ```
-#[cfg(all(feature = "macros", not(loopwork_loom)))]
+#[cfg(feature = "macros")]
 pub use loopwork_macros::test;

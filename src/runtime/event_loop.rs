@@ -82,6 +82,9 @@ impl LoopCore {
             &format!("loop {} shut down", self.index),
         );
         self.me().closed.store(true, SeqCst);
+        // Under loom: a finished loop no longer holds virtual time back.
+        #[cfg(loopwork_loom)]
+        self.me().driver.loop_finished();
         *self.shared.finished.lock() += 1;
         self.shared.finished_cv.notify_all();
     }
@@ -139,7 +142,7 @@ impl LoopHooks<InboxItem> for LoopCore {
         if self.timers.borrow().is_empty() {
             return; // no clock read on loops without timers
         }
-        let due = self.timers.borrow_mut().take_due(Instant::now());
+        let due = self.timers.borrow_mut().take_due(crate::sync::now());
         if !due.is_empty() {
             Counters::add(&self.slot().counters.timers_fired, due.len() as u64);
             for action in due {
@@ -183,7 +186,7 @@ impl LoopHooks<InboxItem> for LoopCore {
     }
 
     fn next_timeout(&self) -> Option<Duration> {
-        self.timers.borrow_mut().next_timeout(Instant::now())
+        self.timers.borrow_mut().next_timeout(crate::sync::now())
     }
 
     fn discard(&self, item: InboxItem) {

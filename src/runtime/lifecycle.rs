@@ -10,8 +10,8 @@ use crate::sync::Arc;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use crate::sync::thread::JoinHandle;
+use std::time::Duration;
 
 /// How long `Drop` waits for the loops to finish before leaving them detached.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -143,7 +143,7 @@ impl Runtime {
         shared.sched.close();
         let own = context::with_core(|c| c.filter(|c| c.belongs_to(shared)).map(|c| c.index));
         let target = shared.num_loops() - usize::from(own.is_some());
-        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let deadline = timeout.map(|t| crate::sync::now().checked_add(t));
         let mut finished = shared.finished.lock();
         let mut waited = Duration::ZERO;
         while *finished < target {
@@ -165,7 +165,7 @@ impl Runtime {
                     }
                 }
                 Some(Some(d)) => {
-                    let now = Instant::now();
+                    let now = crate::sync::now();
                     if now >= d {
                         break;
                     }
@@ -216,7 +216,7 @@ impl Runtime {
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {
-            Some(Some(d)) => Some(d.saturating_duration_since(Instant::now())),
+            Some(Some(d)) => Some(d.saturating_duration_since(crate::sync::now())),
             None | Some(None) => None,
         };
         let detached = shared.blocking.shutdown(budget);

@@ -112,7 +112,7 @@ impl LoopHandle {
     /// rt.close();
     /// ```
     pub fn time(&self) -> Instant {
-        Instant::now()
+        crate::sync::now()
     }
 
     fn me(&self) -> &LoopShared {

@@ -20,32 +20,26 @@
 pub(crate) mod blocking;
 pub(crate) mod callbacks;
 
-crate::sync::cfg_not_loom! {
-    mod affinity;
-    mod builder;
-    pub(crate) mod context;
-    pub(crate) mod event_loop;
-    mod fd_watch;
-    mod handle;
-    mod lifecycle;
-    mod loop_handle;
-    mod metrics;
-    pub(crate) mod shared;
-    mod spawn;
-    pub(crate) mod timers;
+mod affinity;
+mod block_on_waker;
+mod builder;
+pub(crate) mod context;
+pub(crate) mod event_loop;
+mod fd_watch;
+mod handle;
+mod lifecycle;
+mod loop_handle;
+mod metrics;
+pub(crate) mod shared;
+mod spawn;
+pub(crate) mod timers;
 
-    pub use builder::Builder;
-    pub use callbacks::{CallbackHandle, LocalCallbackHandle};
-    pub(crate) use handle::check_blocking_wait;
-    pub use handle::Handle;
-    pub use lifecycle::{run, Closed, Runtime};
-    pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
-    pub use metrics::{LoopMetrics, RuntimeMetrics};
-    pub use spawn::{spawn, spawn_local};
-    pub(crate) use spawn::{not_in_runtime, spawn_local_inner, spawn_stealable};
-}
-
-crate::sync::cfg_loom! {
-    mod loom_stand_in;
-    pub(crate) use loom_stand_in::check_blocking_wait;
-}
+pub use builder::Builder;
+pub use callbacks::{CallbackHandle, LocalCallbackHandle};
+pub(crate) use handle::check_blocking_wait;
+pub use handle::Handle;
+pub use lifecycle::{run, Closed, Runtime};
+pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
+pub use metrics::{LoopMetrics, RuntimeMetrics};
+pub use spawn::{spawn, spawn_local};
+pub(crate) use spawn::{not_in_runtime, spawn_local_inner, spawn_stealable};

@@ -12,7 +12,7 @@ pub(crate) mod atomic {
 
 pub(crate) mod thread {
     pub(crate) use std::thread::{
-        current, panicking, spawn, yield_now, Builder, JoinHandle, ThreadId,
+        current, panicking, park, spawn, yield_now, Builder, JoinHandle, Thread, ThreadId,
     };
 }
 
@@ -103,4 +103,10 @@ impl<T: ?Sized> UnsafeCell<T> {
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
+}
+
+/// The runtime's clock: `Instant::now()` (virtual under loom).
+#[inline(always)]
+pub(crate) fn now() -> std::time::Instant {
+    std::time::Instant::now()
 }

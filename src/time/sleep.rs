@@ -56,7 +56,7 @@ pub struct Sleep {
 /// ```
 /// use std::time::{Duration, Instant};
 /// loopwork::run(async {
-///     let start = Instant::now();
+///     let start = crate::sync::now();
 ///     loopwork::sleep(Duration::from_millis(10)).await;
 ///     assert!(start.elapsed() >= Duration::from_millis(10));
 /// });
@@ -72,9 +72,9 @@ pub fn sleep(delay: Duration) -> Sleep {
 /// ```
 /// use std::time::{Duration, Instant};
 /// loopwork::run(async {
-///     let deadline = Instant::now() + Duration::from_millis(5);
+///     let deadline = crate::sync::now() + Duration::from_millis(5);
 ///     loopwork::sleep_until(deadline).await;
-///     assert!(Instant::now() >= deadline);
+///     assert!(crate::sync::now() >= deadline);
 /// });
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
@@ -98,7 +98,7 @@ impl Sleep {
 
     /// Whether the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        crate::sync::now() >= self.deadline
     }
 
     /// Arms the timer; `false` if its runtime is closed (the sleep then
@@ -123,7 +123,7 @@ impl Future for Sleep {
 
 impl Sleep {
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
+        if crate::sync::now() >= self.deadline {
             if let Some(e) = self.entry.take() {
                 e.cancel();
             }
