@@ -58,7 +58,9 @@ impl<T: AsFd> Async<T> {
     /// Registers `io` with the current runtime's reactor.
     ///
     /// # Errors
-    /// If the fd cannot be made non-blocking or registered.
+    /// If the fd cannot be made non-blocking or registered; always under
+    /// the feature `loom` (`ErrorKind::Unsupported`, a message naming the
+    /// feature: a loom model has no OS poller).
     ///
     /// # Panics
     /// Outside a loopwork runtime.
@@ -68,6 +70,14 @@ impl<T: AsFd> Async<T> {
         let (shared, index) = context::with_core(|c| c.map(|c| (c.shared.clone(), c.index)))
             .or_else(|| context::current_shared().map(|s| (s, 0)))
             .unwrap_or_else(|| crate::runtime::not_in_runtime("Async::new", location));
+        // Under the feature `loom` no fd is ever watched: every I/O type
+        // (they are all built on `Async`) fails here, naming the feature.
+        #[cfg(loopwork_loom)]
+        {
+            let _ = (shared, index, io);
+            return Err(crate::reactor::loom_io_error());
+        }
+        #[cfg_attr(loopwork_loom, allow(unreachable_code))]
         set_nonblocking(io.as_fd().as_raw_fd())?;
         Ok(Async {
             registered: OnceLock::new(),
