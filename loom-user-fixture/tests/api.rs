@@ -3,7 +3,7 @@
 //! interleaving loom explores.
 mod common;
 
-use common::model;
+use loom::model;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loopwork::handoff::{promise, Local};

@@ -71,5 +71,5 @@ fn check_then_act_on_a_shared_flag_initialises_twice() {
 
 #[test]
 fn one_atomic_swap_initialises_once() {
-    common::model(|| init_once(true));
+    loom::model(|| init_once(true));
 }

@@ -57,5 +57,5 @@ fn a_promise_completed_from_two_places_fails_the_loser() {
 
 #[test]
 fn a_promise_whose_completers_accept_losing_gives_one_answer() {
-    common::model(|| reply_or_timeout(true));
+    loom::model(|| reply_or_timeout(true));
 }

@@ -43,5 +43,5 @@ fn a_shutdown_racing_run_coroutine_threadsafe_cancels_it() {
 
 #[test]
 fn a_client_that_handles_cancelled_survives_the_shutdown() {
-    common::model(|| submit_during_shutdown(true));
+    loom::model(|| submit_during_shutdown(true));
 }

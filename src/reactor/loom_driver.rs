@@ -15,6 +15,7 @@
 //!   this loop's events.
 
 use super::io::Source;
+use crate::sync::virtual_clock::Clock;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::task::{Context, Poll};
@@ -32,6 +33,8 @@ pub(crate) fn loom_io_error() -> io::Error {
 
 /// One loop's wait and wake-up, on the virtual clock.
 pub(crate) struct Driver {
+    /// The execution's clock (held: it lives as long as a runtime does).
+    clock: std::sync::Arc<Clock>,
     /// This loop's slot in the clock.
     id: usize,
 }
@@ -47,8 +50,10 @@ impl Events {
 
 impl Driver {
     pub(crate) fn new() -> io::Result<Driver> {
+        let clock = crate::sync::virtual_clock::get_or_start();
         Ok(Driver {
-            id: crate::sync::virtual_clock::clock().add_loop(),
+            id: clock.add_loop(),
+            clock,
         })
     }
 
@@ -96,19 +101,19 @@ impl Driver {
 
     /// Parks the loop until a notify or virtual time `timeout` from now.
     pub(crate) fn wait(&self, _events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
-        crate::sync::virtual_clock::clock().park_loop(self.id, timeout);
+        self.clock.park_loop(self.id, timeout);
         Ok(0)
     }
 
     /// Wakes the loop's `wait` (or makes its next one return at once).
     pub(crate) fn notify(&self) {
-        crate::sync::virtual_clock::clock().notify_loop(self.id);
+        self.clock.notify_loop(self.id);
     }
 
     /// The loop has finished its shutdown: it never waits again, and no
     /// longer holds virtual time back.
     pub(crate) fn loop_finished(&self) {
-        crate::sync::virtual_clock::clock().loop_done(self.id);
+        self.clock.loop_done(self.id);
     }
 }
 

@@ -100,8 +100,8 @@ impl Condvar {
         }
     }
 
-    /// Inside a runtime's model (feature `loom`: a runtime was built in
-    /// this execution) the wait is on the virtual clock
+    /// Inside a runtime's model (feature `loom`: a runtime exists in this
+    /// execution) the wait is on the virtual clock
     /// (`sync::virtual_clock`): it times out only once every loop is idle
     /// and virtual time has reached `timeout`, and a notify meanwhile ends
     /// it as a real one does.
@@ -120,8 +120,7 @@ impl Condvar {
         timeout: std::time::Duration,
     ) -> (MutexGuard<'a, T>, bool) {
         let MutexGuard { lock, guard } = guard;
-        let clock = super::virtual_clock::clock();
-        if clock.is_active() {
+        if let Some(clock) = super::virtual_clock::current() {
             // Registered under the caller's lock: a notify after a state
             // change under it finds the registration.
             let id = clock.register(self.addr(), timeout);
@@ -142,16 +141,14 @@ impl Condvar {
 
     pub(crate) fn notify_one(&self) {
         self.0.notify_one();
-        let clock = super::virtual_clock::clock();
-        if clock.is_active() {
+        if let Some(clock) = super::virtual_clock::current() {
             clock.notify_cv(self.addr(), false);
         }
     }
 
     pub(crate) fn notify_all(&self) {
         self.0.notify_all();
-        let clock = super::virtual_clock::clock();
-        if clock.is_active() {
+        if let Some(clock) = super::virtual_clock::current() {
             clock.notify_cv(self.addr(), true);
         }
     }

@@ -21,21 +21,27 @@
 //!   registration (no lost wakeup); the waiter then blocks on the clock's
 //!   condvar until it is notified through `notify_cv` or its deadline
 //!   passes.
-//! - One clock per loom execution (`loom::lazy_static!`): every execution
-//!   starts at virtual time zero, and concurrently running models (test
-//!   threads) never share one.
-//!
-//! The clock is `active` only once a runtime has been built in the
-//! execution; before that (and in `loom-tests/`, whose model runtime builds
-//! no public `Runtime`) timed waits keep their plain loom stand-in
-//! (`loom_impl::Condvar::wait_timeout`).
+//! - One clock per loom execution: the first runtime built in it starts
+//!   the clock at virtual time zero, every reactor of every runtime holds
+//!   it, and it ends with the last of them. loom runs all the threads of a
+//!   model on the OS thread that called `loom::model`, so a std
+//!   thread-local names the current clock (a `Weak`: no runtime, no
+//!   clock) and concurrently running models (test threads) never share
+//!   one.
+//! - Without a runtime (the protocol models of `loom-tests/`, which build
+//!   none) there is no clock: `now` is `Instant::now()` and timed waits keep
+//!   their plain loom stand-in (`loom_impl::Condvar::wait_timeout`), and
+//!   looking the clock up is no loom operation at all (no scheduling point,
+//!   no synchronisation that could hide a missing one in a model).
 //!
 //! The virtual "now" is also readable without the lock (an unmodelled std
 //! atomic, written only under the lock): loom runs one model thread at a
 //! time, so a read sees the last write, and a clock read is not a step loom
 //! has to interleave.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// The execution's clock.
@@ -48,8 +54,6 @@ pub(crate) struct Clock {
     base: Instant,
     /// Virtual nanoseconds since `base` (written under `state`).
     now_ns: AtomicU64,
-    /// A runtime has been built in this execution.
-    active: AtomicBool,
 }
 
 #[derive(Default)]
@@ -78,24 +82,39 @@ struct Waiter {
     woken: bool,
 }
 
-loom::lazy_static! {
-    static ref CLOCK: Clock = Clock {
-        state: loom::sync::Mutex::new(State::default()),
-        cv: loom::sync::Condvar::new(),
-        base: Instant::now(),
-        now_ns: AtomicU64::new(0),
-        active: AtomicBool::new(false),
-    };
+std::thread_local! {
+    static CURRENT: RefCell<Weak<Clock>> = const { RefCell::new(Weak::new()) };
 }
 
-/// This execution's clock.
-pub(crate) fn clock() -> &'static Clock {
-    &CLOCK
+/// The current execution's clock, if a runtime exists in it.
+pub(crate) fn current() -> Option<Arc<Clock>> {
+    CURRENT.with(|c| c.borrow().upgrade())
 }
 
-/// The current time: virtual once a runtime exists in the execution.
+/// The current execution's clock, started by the first runtime (a
+/// reactor holds the `Arc`).
+pub(crate) fn get_or_start() -> Arc<Clock> {
+    CURRENT.with(|c| {
+        if let Some(clock) = c.borrow().upgrade() {
+            return clock;
+        }
+        let clock = Arc::new(Clock {
+            state: loom::sync::Mutex::new(State::default()),
+            cv: loom::sync::Condvar::new(),
+            base: Instant::now(),
+            now_ns: AtomicU64::new(0),
+        });
+        *c.borrow_mut() = Arc::downgrade(&clock);
+        clock
+    })
+}
+
+/// The current time: virtual while a runtime exists in the execution.
 pub(crate) fn now() -> Instant {
-    clock().now()
+    match current() {
+        Some(clock) => clock.now(),
+        None => Instant::now(),
+    }
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -107,23 +126,13 @@ impl Clock {
         self.now_ns.load(Relaxed)
     }
 
-    /// The current time (real time before any runtime is built).
+    /// Virtual now.
     pub(crate) fn now(&self) -> Instant {
-        if self.is_active() {
-            self.base + Duration::from_nanos(self.now_ns())
-        } else {
-            Instant::now()
-        }
-    }
-
-    /// Whether a runtime has been built in this execution.
-    pub(crate) fn is_active(&self) -> bool {
-        self.active.load(Relaxed)
+        self.base + Duration::from_nanos(self.now_ns())
     }
 
     /// Registers a loop (one per reactor): it counts as busy until it parks.
     pub(crate) fn add_loop(&self) -> usize {
-        self.active.store(true, Relaxed);
         let mut st = self.state.lock().unwrap();
         st.loops.push(LoopSlot::default());
         st.loops.len() - 1

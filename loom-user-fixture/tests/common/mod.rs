@@ -1,23 +1,8 @@
-//! The fixture's model runner: `loom::model` with a branch budget that fits
-//! a runtime, and a way to assert that a buggy model fails.
+//! A way to assert that a buggy model fails.
 #![allow(dead_code)]
 
+use loom::model;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-/// Branches one execution may take. A runtime's build, a few handoffs and
-/// its `close` take about 1 500 loom operations; loom's default budget is
-/// 1 000. `LOOM_MAX_BRANCHES` overrides it.
-pub const MAX_BRANCHES: usize = 10_000;
-
-/// Runs `f` under loom: every interleaving up to `LOOM_MAX_PREEMPTIONS`
-/// (loom's default when unset: no bound; CI sets 2).
-pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let mut builder = loom::model::Builder::new();
-    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
-        builder.max_branches = MAX_BRANCHES;
-    }
-    builder.check(f);
-}
 
 /// Runs the model `f`, which must fail: returns the failure's message.
 ///
