@@ -63,7 +63,6 @@ use crate::runtime::context;
 // touched by a real signal handler, never part of a loom model (under the
 // feature `loom`, `signal` fails before it touches them).
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::fmt;
 use std::fs::File;
 use std::future::Future;
@@ -71,6 +70,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::task::{Context, Poll};
 
 /// Signal numbers 1..=64 have a slot (Linux's `SIGRTMAX` is 64).

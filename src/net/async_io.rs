@@ -3,12 +3,12 @@
 use crate::reactor::io::{Source, READ, WRITE};
 use crate::runtime::context;
 use crate::runtime::shared::Shared;
+use crate::sync::OnceLock;
 use crate::sync::{Arc, Mutex};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use crate::sync::OnceLock;
 use std::task::{Context, Poll};
 
 /// An I/O object (a socket, a pipe, any `AsFd`) driven by a loop's reactor.

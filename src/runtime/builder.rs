@@ -1,9 +1,9 @@
 //! `Builder`: configures and starts a runtime.
 
+use super::blocking::BlockingPool;
 use super::event_loop::LoopCore;
 use super::shared::{Config, LoopShared, Shared};
 use super::Runtime;
-use super::blocking::BlockingPool;
 use crate::reactor::Driver;
 use crate::scheduler::queue::Worker;
 use crate::scheduler::{LoopScheduler, Scheduler, Tuning};

@@ -11,12 +11,12 @@
 //! `RefCell`s here are never borrowed across a task poll or a user callback.
 
 use super::shared::{InboxItem, LoopShared, Shared};
+use super::timers::{TimerAction, TimerStore};
 use crate::reactor::Events;
 use crate::runtime::callbacks::{self, CallbackState, LocalCallback};
 use crate::scheduler::{Counters, LoopHooks, LoopScheduler, Slot};
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
-use super::timers::{TimerAction, TimerStore};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -6,11 +6,11 @@ use super::callbacks;
 use super::context;
 use super::shared::{InboxItem, Shared};
 use super::{Builder, Handle, LoopHandle, RuntimeMetrics};
+use crate::sync::thread::JoinHandle;
 use crate::sync::Arc;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use crate::sync::thread::JoinHandle;
 use std::time::Duration;
 
 /// How long `Drop` waits for the loops to finish before leaving them detached.

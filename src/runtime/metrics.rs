@@ -1,7 +1,7 @@
 //! Runtime counters, read with `Runtime::metrics()`.
 
-use super::shared::Shared;
 use super::blocking::BlockingMetrics;
+use super::shared::Shared;
 use crate::sync::atomic::Ordering::Relaxed;
 
 /// A snapshot of the runtime's counters.

@@ -41,5 +41,5 @@ pub use handle::Handle;
 pub use lifecycle::{run, Closed, Runtime};
 pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
 pub use metrics::{LoopMetrics, RuntimeMetrics};
-pub use spawn::{spawn, spawn_local};
 pub(crate) use spawn::{not_in_runtime, spawn_local_inner, spawn_stealable};
+pub use spawn::{spawn, spawn_local};

@@ -1,10 +1,10 @@
 //! `Sleep` (`sleep`, `sleep_until`) and `WaitFor` (`wait_for`).
 
+use super::Elapsed;
 use crate::runtime::context;
 use crate::runtime::shared::{InboxItem, Shared};
 use crate::runtime::timers::{deadline_after, TimerEntry};
 use crate::sync::Arc;
-use super::Elapsed;
 use crate::task::CancelScope;
 use std::fmt;
 use std::future::{Future, IntoFuture};
