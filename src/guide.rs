@@ -7,6 +7,7 @@
 //!
 //! Sections:
 //! - [Signals and subprocesses](#signals-and-subprocesses)
+//! - [Loom-check your own code](#loom-check-your-own-code)
 //!
 //! # Signals and subprocesses
 //!
@@ -170,3 +171,4 @@
 //! which turns readiness into futures.
 //!
 //! [`Signal::recv`]: crate::signal::Signal::recv
+#![doc = include_str!("guide/loom.md")]

@@ -57,6 +57,11 @@
 //!   test on a fresh runtime.
 //! - `hyper` (off by default): `loopwork::hyper`, hyper 1.x's runtime
 //!   traits (executor, I/O, timer) for loopwork.
+//! - `loom` (off by default): loopwork inside a [loom](https://docs.rs/loom)
+//!   model, to model-check your own code on it: loom's primitives
+//!   throughout, loops as loom threads, a virtual clock, no I/O. Only for
+//!   crates of loom models (see the [guide](crate::guide), "Loom-check your
+//!   own code").
 //!
 //! # Layering (for readers of the source)
 //!
@@ -81,7 +86,8 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// Under loom only the protocol modules are built; what only the runtime uses is unused.
+// Under loom the I/O code is built but never reached (every registration
+// fails), and the std-only helpers it would use are unused.
 #![cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
 
 // The layers, bottom to top (see "Layering" above).
@@ -111,8 +117,8 @@ pub mod __private;
 pub use blocking::spawn_blocking;
 pub use handoff::shield;
 pub use runtime::{current_loop, run, spawn, spawn_local, try_current_loop, Runtime};
-pub use time::{sleep, sleep_until, wait_for};
 pub use task::{yield_now, Task, TaskError};
+pub use time::{sleep, sleep_until, wait_for};
 
 sync::cfg_loom! {
     #[doc(hidden)]

@@ -23,12 +23,10 @@ fn spawn_spawn_local_and_yield_now_run_to_completion() {
                 loopwork::yield_now().await;
                 1
             });
-            let b = rt
-                .loop_handle(0)
-                .spawn_local_threadsafe(|| async {
-                    let local = loopwork::spawn_local(async { 2 });
-                    local.await.unwrap()
-                });
+            let b = rt.loop_handle(0).spawn_local_threadsafe(|| async {
+                let local = loopwork::spawn_local(async { 2 });
+                local.await.unwrap()
+            });
             a.await.unwrap() + b.await.unwrap()
         });
         assert_eq!(out, 3);
@@ -86,7 +84,9 @@ fn run_coroutine_threadsafe_result_timeout_times_out_then_succeeds() {
         assert!(fut.result_timeout(Duration::from_secs(1)).is_err());
         go.set_result(()).unwrap();
         assert_eq!(
-            fut.result_timeout(Duration::from_secs(3600)).unwrap().unwrap(),
+            fut.result_timeout(Duration::from_secs(3600))
+                .unwrap()
+                .unwrap(),
             "done"
         );
         rt.close();
@@ -166,7 +166,10 @@ fn a_local_dropped_off_its_loop_is_dropped_on_it() {
     impl Drop for Probe {
         fn drop(&mut self) {
             // Dropped on the loop: `current_loop` works there only.
-            assert!(loopwork::try_current_loop().is_some(), "dropped off the loop");
+            assert!(
+                loopwork::try_current_loop().is_some(),
+                "dropped off the loop"
+            );
             self.0.fetch_add(1, SeqCst);
         }
     }
@@ -182,7 +185,11 @@ fn a_local_dropped_off_its_loop_is_dropped_on_it() {
         let t = loom::thread::spawn(move || drop(local));
         t.join().unwrap();
         rt.close();
-        assert_eq!(drops.load(SeqCst), 1, "the Local was not dropped exactly once");
+        assert_eq!(
+            drops.load(SeqCst),
+            1,
+            "the Local was not dropped exactly once"
+        );
     });
 }
 

@@ -66,7 +66,10 @@ fn init_once(fixed: bool) {
 #[test]
 fn check_then_act_on_a_shared_flag_initialises_twice() {
     let msg = common::model_fails(|| init_once(false));
-    assert!(msg.contains("initialised twice"), "unexpected failure: {msg}");
+    assert!(
+        msg.contains("initialised twice"),
+        "unexpected failure: {msg}"
+    );
 }
 
 #[test]

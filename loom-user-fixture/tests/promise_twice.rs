@@ -27,11 +27,12 @@ fn reply_or_timeout(fixed: bool) {
     // nothing else to do) and awaits the answer.
     let requester = {
         let answer = answer.clone();
-        rt.loop_handle(0).spawn_local_threadsafe(move || async move {
-            let _timeout = loopwork::current_loop()
-                .call_later(Duration::from_secs(5), move || complete(&answer, "timeout"));
-            answered.await.unwrap()
-        })
+        rt.loop_handle(0)
+            .spawn_local_threadsafe(move || async move {
+                let _timeout = loopwork::current_loop()
+                    .call_later(Duration::from_secs(5), move || complete(&answer, "timeout"));
+                answered.await.unwrap()
+            })
     };
 
     // The reply, from a worker thread.
@@ -41,7 +42,10 @@ fn reply_or_timeout(fixed: bool) {
     };
 
     let got = requester.result().unwrap();
-    assert!(got == "reply" || got == "timeout", "unexpected answer {got:?}");
+    assert!(
+        got == "reply" || got == "timeout",
+        "unexpected answer {got:?}"
+    );
     worker.join().unwrap();
     rt.close();
 }

@@ -258,10 +258,7 @@ impl Clock {
     /// If every loop is idle, moves time to the earliest pending deadline
     /// and wakes the sleepers; whether time moved.
     fn try_advance(&self, st: &mut State) -> bool {
-        let all_idle = st
-            .loops
-            .iter()
-            .all(|l| l.done || (l.parked && !l.notified));
+        let all_idle = st.loops.iter().all(|l| l.done || (l.parked && !l.notified));
         if !all_idle {
             return false;
         }
