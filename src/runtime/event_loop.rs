@@ -82,11 +82,13 @@ impl LoopCore {
             &format!("loop {} shut down", self.index),
         );
         self.me().closed.store(true, SeqCst);
-        // Under loom: a finished loop no longer holds virtual time back.
-        #[cfg(loopwork_loom)]
-        self.me().driver.loop_finished();
         *self.shared.finished.lock() += 1;
         self.shared.finished_cv.notify_all();
+        // Under loom: a finished loop no longer holds virtual time back
+        // (only now: a closer's timed wait must not time out before it
+        // can see this loop counted).
+        #[cfg(loopwork_loom)]
+        self.me().driver.loop_finished();
     }
 
     fn run_call(&self, f: Box<dyn FnOnce() + Send>) {

@@ -56,7 +56,7 @@ pub struct Sleep {
 /// ```
 /// use std::time::{Duration, Instant};
 /// loopwork::run(async {
-///     let start = crate::sync::now();
+///     let start = Instant::now();
 ///     loopwork::sleep(Duration::from_millis(10)).await;
 ///     assert!(start.elapsed() >= Duration::from_millis(10));
 /// });
@@ -72,9 +72,9 @@ pub fn sleep(delay: Duration) -> Sleep {
 /// ```
 /// use std::time::{Duration, Instant};
 /// loopwork::run(async {
-///     let deadline = crate::sync::now() + Duration::from_millis(5);
+///     let deadline = Instant::now() + Duration::from_millis(5);
 ///     loopwork::sleep_until(deadline).await;
-///     assert!(crate::sync::now() >= deadline);
+///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
