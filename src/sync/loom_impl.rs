@@ -16,9 +16,7 @@ pub(crate) mod atomic {
 }
 
 pub(crate) mod thread {
-    pub(crate) use loom::thread::{
-        current, park, spawn, yield_now, Builder, JoinHandle, Thread, ThreadId,
-    };
+    pub(crate) use loom::thread::{current, spawn, yield_now, Builder, JoinHandle, ThreadId};
     pub(crate) use std::thread::panicking;
 }
 

@@ -12,7 +12,7 @@ pub(crate) mod atomic {
 
 pub(crate) mod thread {
     pub(crate) use std::thread::{
-        current, panicking, park, spawn, yield_now, Builder, JoinHandle, Thread, ThreadId,
+        current, panicking, spawn, yield_now, Builder, JoinHandle, ThreadId,
     };
 }
 
