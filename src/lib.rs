@@ -60,7 +60,7 @@
 //! - `loom` (off by default): loopwork inside a [loom](https://docs.rs/loom)
 //!   model, to model-check your own code on it: loom's primitives
 //!   throughout, loops as loom threads, a virtual clock, no I/O. Only for
-//!   crates of loom models (see the [guide](crate::guide), "Loom-check your
+//!   crates of loom models (see [`guide`], "Loom-check your
 //!   own code").
 //!
 //! # Layering (for readers of the source)
