@@ -53,9 +53,9 @@ build_timeout="${BUILD_TIMEOUT:-900}"
 
 mutants_dir="$root/loom-tests/mutants"
 trees="$CARGO_TARGET_DIR/mutant-trees"
-# What a scratch tree holds: the workspace's manifests and sources (benches/
-# because Cargo.toml names its benchmark targets).
-tree_parts=(Cargo.toml Cargo.lock src loom-tests/Cargo.toml loom-tests/src loom-tests/tests loopwork-macros benches examples)
+# What a scratch tree holds: the workspace's manifests, build script and
+# sources (benches/ because Cargo.toml names its benchmark targets).
+tree_parts=(Cargo.toml Cargo.lock build.rs src loom-tests/Cargo.toml loom-tests/src loom-tests/tests loopwork-macros benches examples)
 start=$(date +%s)
 status=0
 caught=0

@@ -19,6 +19,7 @@
 //! - [Close the runtime](#close-the-runtime)
 //! - [Find out why it hangs](#find-out-why-it-hangs)
 //! - [Loop blocked right now](#loop-blocked-right-now)
+//! - [Loom-check your own code](#loom-check-your-own-code)
 //!
 //! # Signals and subprocesses
 //!
@@ -194,3 +195,4 @@
 #![doc = include_str!("guide/close-runtime.md")]
 #![doc = include_str!("guide/why_it_hangs.md")]
 #![doc = include_str!("guide/loop_blocked.md")]
+#![doc = include_str!("guide/loom.md")]

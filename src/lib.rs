@@ -60,6 +60,11 @@
 //!   test on a fresh runtime.
 //! - `hyper` (off by default): `loopwork::hyper`, hyper 1.x's runtime
 //!   traits (executor, I/O, timer) for loopwork.
+//! - `loom` (off by default): loopwork inside a [loom](https://docs.rs/loom)
+//!   model, to model-check your own code on it: loom's primitives
+//!   throughout, loops as loom threads, a virtual clock, no I/O. Only for
+//!   crates of loom models (see [`guide`], "Loom-check your
+//!   own code").
 //!
 //! # Layering (for readers of the source)
 //!
@@ -84,7 +89,8 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// Under loom only the protocol modules are built; what only the runtime uses is unused.
+// Under loom the I/O code is built but never reached (every registration
+// fails), and the std-only helpers it would use are unused.
 #![cfg_attr(loopwork_loom, allow(dead_code, unused_imports))]
 
 // The layers, bottom to top (see "Layering" above).
@@ -98,29 +104,25 @@ pub(crate) mod sync;
 pub mod task;
 pub mod time;
 
-sync::cfg_not_loom! {
-    pub mod guide;
-    #[cfg(feature = "hyper")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-    pub mod hyper;
-    pub mod net;
-    pub mod process;
-    pub mod signal;
+pub mod guide;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
+pub mod net;
+pub mod process;
+pub mod signal;
 
-    #[cfg(feature = "macros")]
-    #[doc(hidden)]
-    #[path = "macros.rs"]
-    pub mod __private;
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+#[path = "macros.rs"]
+pub mod __private;
 
-    pub use blocking::spawn_blocking;
-    pub use handoff::shield;
-    pub use runtime::{all_tasks, print_call_graph};
-    pub use runtime::{
-        current_loop, run, run_with, spawn, spawn_local, try_current_loop, Runtime,
-    };
-    pub use time::{sleep, sleep_until, wait_for};
-}
+pub use blocking::spawn_blocking;
+pub use handoff::shield;
+pub use runtime::{all_tasks, print_call_graph};
+pub use runtime::{current_loop, run, run_with, spawn, spawn_local, try_current_loop, Runtime};
 pub use task::{yield_now, Task, TaskError};
+pub use time::{sleep, sleep_until, wait_for};
 
 sync::cfg_loom! {
     #[doc(hidden)]
@@ -174,7 +176,7 @@ sync::cfg_loom! {
 /// #[loopwork::main]
 /// fn main() {} // error: the `async` keyword is missing from the function declaration
 /// ```
-#[cfg(all(feature = "macros", not(loopwork_loom)))]
+#[cfg(feature = "macros")]
 pub use loopwork_macros::main;
 
 /// Runs an `async fn` test on a fresh runtime (feature `macros`, on by
@@ -202,5 +204,5 @@ pub use loopwork_macros::main;
 /// #[loopwork::test]
 /// async fn takes_an_argument(n: u32) {} // error: #[loopwork::test] functions take no arguments
 /// ```
-#[cfg(all(feature = "macros", not(loopwork_loom)))]
+#[cfg(feature = "macros")]
 pub use loopwork_macros::test;

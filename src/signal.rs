@@ -59,8 +59,10 @@
 use crate::net::Async;
 use crate::reactor::io::READ;
 use crate::runtime::context;
-use crate::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use crate::sync::Mutex;
+// Not through `crate::sync`: the per-signal slots are process-wide statics
+// touched by a real signal handler, never part of a loom model (under the
+// feature `loom`, `signal` fails before it touches them).
+use parking_lot::Mutex;
 use std::fmt;
 use std::fs::File;
 use std::future::Future;
@@ -68,6 +70,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::task::{Context, Poll};
 
 /// Signal numbers 1..=64 have a slot (Linux's `SIGRTMAX` is 64).
@@ -263,7 +266,7 @@ struct SlotState {
 #[allow(clippy::declare_interior_mutable_const)] // a template for the array below
 const EMPTY: Slot = Slot {
     delivered: AtomicU64::new(0),
-    state: Mutex::new(SlotState {
+    state: parking_lot::const_mutex(SlotState {
         installed: false,
         live: 0,
         kept: 0,
@@ -338,6 +341,12 @@ pub struct Signal {
 /// });
 /// ```
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
+    #[cfg(loopwork_loom)]
+    {
+        let _ = kind;
+        return Err(crate::reactor::loom_io_error());
+    }
+    #[cfg_attr(loopwork_loom, allow(unreachable_code))]
     let signum = kind.0;
     if signum <= 0 || signum as usize >= SLOTS || signal_hook_registry::FORBIDDEN.contains(&signum)
     {

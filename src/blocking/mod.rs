@@ -16,10 +16,8 @@ mod executor;
 pub use crate::runtime::blocking::BlockingMetrics;
 pub use executor::BlockingExecutor;
 
-crate::sync::cfg_not_loom! {
-    mod spawn;
+mod spawn;
 
-    pub use spawn::spawn_blocking;
-}
+pub use spawn::spawn_blocking;
 
 pub(crate) use executor::ExecutorJob;

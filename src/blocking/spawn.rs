@@ -4,10 +4,10 @@
 use super::{BlockingExecutor, ExecutorJob};
 use crate::runtime::blocking::{BlockingScheduler, BlockingTask};
 use crate::runtime::context;
+use crate::runtime::not_in_runtime;
 use crate::runtime::shared::Shared;
 use crate::runtime::{Handle, LoopHandle};
 use crate::sync::Arc;
-use crate::runtime::not_in_runtime;
 use crate::task::{new_task, Notified, Task, TaskKind, TaskMeta};
 use std::panic::Location;
 

@@ -38,9 +38,8 @@
 //! returns. Bookkeeping only, never part of the cancel/complete decision;
 //! off under loom.
 //!
-//! Under `--cfg loopwork_loom` this state machine is built on its own (the
-//! runtime is not; `check_blocking_wait` has a loom stand-in in
-//! `runtime/loom_stand_in.rs`); loom model 5
+//! Under `--cfg loopwork_loom` (and the feature `loom`) it is built with
+//! loom's primitives; loom model 5
 //! (`loom-tests/tests/concurrent_future.rs`) drives the real code.
 //!
 //! [`LoopHandle::run_coroutine_threadsafe`]: crate::runtime::LoopHandle::run_coroutine_threadsafe
@@ -77,7 +76,6 @@ pub(crate) struct Shared<T> {
     done_hint: crate::sync::atomic::AtomicBool,
     /// The loop (runtime address, index) the producing task is pinned to,
     /// if it is: a blocking wait on that loop's own thread can never end.
-    #[cfg(not(loopwork_loom))]
     home: Option<(usize, usize)>,
 }
 
@@ -113,14 +111,12 @@ impl<T> Shared<T> {
             cv: Condvar::new(),
             #[cfg(not(loopwork_loom))]
             done_hint: crate::sync::atomic::AtomicBool::new(false),
-            #[cfg(not(loopwork_loom))]
             home: None,
         })
     }
 
     /// A future whose producing task will be pinned to loop `home`
     /// (`LoopCore::identity`).
-    #[cfg(not(loopwork_loom))]
     pub(crate) fn pinned_to(home: (usize, usize)) -> Arc<Shared<T>> {
         let mut shared = Shared::new();
         Arc::get_mut(&mut shared).expect("not shared yet").home = Some(home);
@@ -132,22 +128,17 @@ impl<T> Shared<T> {
     /// waits): panic in every mode, naming it, instead of hanging.
     #[track_caller]
     fn check_not_own_loop(&self, api: &str) {
-        #[cfg(not(loopwork_loom))]
-        {
-            let Some(home) = self.home else { return };
-            let here = crate::runtime::context::with_core(|c| c.map(|c| c.identity()));
-            if here == Some(home) && !self.is_done() {
-                panic!(
-                    "{api} called at {} on loop {}, the loop that runs the awaited work: \
-                     it can never complete while this wait holds the loop (deadlock). \
-                     `.await` the ConcurrentFuture instead, or wait from a thread that is not this loop",
-                    Location::caller(),
-                    home.1
-                );
-            }
+        let Some(home) = self.home else { return };
+        let here = crate::runtime::context::with_core(|c| c.map(|c| c.identity()));
+        if here == Some(home) && !self.is_done() {
+            panic!(
+                "{api} called at {} on loop {}, the loop that runs the awaited work: \
+                 it can never complete while this wait holds the loop (deadlock). \
+                 `.await` the ConcurrentFuture instead, or wait from a thread that is not this loop",
+                Location::caller(),
+                home.1
+            );
         }
-        #[cfg(loopwork_loom)]
-        let _ = api;
     }
 
     /// Resolves the future; `false` (and the value dropped) if it already was.
@@ -495,7 +486,7 @@ impl<T> ConcurrentFuture<T> {
         check_blocking_wait("ConcurrentFuture::result_timeout", Location::caller());
         self.shared
             .check_not_own_loop("ConcurrentFuture::result_timeout");
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::sync::now().checked_add(timeout);
         let location = Location::caller();
         let _blocked = (cfg!(not(loopwork_loom)) && !self.shared.is_done()).then(|| {
             self.shared
@@ -506,7 +497,7 @@ impl<T> ConcurrentFuture<T> {
             match deadline {
                 None => st = self.shared.cv.wait(st),
                 Some(d) => {
-                    let now = Instant::now();
+                    let now = crate::sync::now();
                     if now >= d {
                         return Err(Elapsed::new());
                     }

@@ -14,20 +14,13 @@
 
 pub(crate) mod concurrent;
 pub(crate) mod home;
-#[cfg(not(loopwork_loom))]
 mod local;
 mod oneshot;
-#[cfg(not(loopwork_loom))]
 mod promise;
-#[cfg(not(loopwork_loom))]
 mod shield;
-#[cfg(not(loopwork_loom))]
 mod threadsafe;
 
 pub use concurrent::ConcurrentFuture;
-#[cfg(not(loopwork_loom))]
 pub use local::{Local, WrongThread};
-#[cfg(not(loopwork_loom))]
 pub use promise::{promise, InvalidState, Promise, PromiseError, PromiseFuture};
-#[cfg(not(loopwork_loom))]
 pub use shield::{shield, Shield};

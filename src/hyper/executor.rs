@@ -1,7 +1,7 @@
 //! `HyperExecutor`: hyper's `rt::Executor` as loopwork tasks.
 
-use crate::task;
 use crate::runtime::Handle;
+use crate::task;
 use std::fmt;
 use std::future::Future;
 

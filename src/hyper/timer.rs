@@ -51,7 +51,9 @@ impl HyperTimer {
 
 impl ::hyper::rt::Timer for HyperTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn ::hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(Sleep::untracked_until(crate::runtime::timers::deadline_after(duration))))
+        Box::pin(HyperSleep(Sleep::untracked_until(
+            crate::runtime::timers::deadline_after(duration),
+        )))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn ::hyper::rt::Sleep>> {

@@ -3,13 +3,13 @@
 use crate::reactor::io::{Source, READ, WRITE};
 use crate::runtime::context;
 use crate::runtime::shared::Shared;
+use crate::sync::OnceLock;
 use crate::sync::{Arc, Mutex};
 use crate::task::trace::{self, LeafKind};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use crate::sync::OnceLock;
 use std::task::{Context, Poll};
 
 /// An I/O object (a socket, a pipe, any `AsFd`) driven by a loop's reactor.
@@ -59,7 +59,9 @@ impl<T: AsFd> Async<T> {
     /// Registers `io` with the current runtime's reactor.
     ///
     /// # Errors
-    /// If the fd cannot be made non-blocking or registered.
+    /// If the fd cannot be made non-blocking or registered; always under
+    /// the feature `loom` (`ErrorKind::Unsupported`, a message naming the
+    /// feature: a loom model has no OS poller).
     ///
     /// # Panics
     /// Outside a loopwork runtime.
@@ -69,6 +71,14 @@ impl<T: AsFd> Async<T> {
         let (shared, index) = context::with_core(|c| c.map(|c| (c.shared.clone(), c.index)))
             .or_else(|| context::current_shared().map(|s| (s, 0)))
             .unwrap_or_else(|| crate::runtime::not_in_runtime("Async::new", location));
+        // Under the feature `loom` no fd is ever watched: every I/O type
+        // (they are all built on `Async`) fails here, naming the feature.
+        #[cfg(loopwork_loom)]
+        {
+            let _ = (shared, index, io);
+            return Err(crate::reactor::loom_io_error());
+        }
+        #[cfg_attr(loopwork_loom, allow(unreachable_code))]
         set_nonblocking(io.as_fd().as_raw_fd())?;
         Ok(Async {
             registered: OnceLock::new(),

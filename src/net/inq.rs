@@ -34,10 +34,19 @@ pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
 
 /// `read(2)` into possibly uninitialised memory: on `Ok(n)` the first `n`
 /// bytes of `buf` are initialised.
-pub(crate) fn read_uninit(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+pub(crate) fn read_uninit(
+    fd: std::os::fd::BorrowedFd<'_>,
+    buf: &mut [MaybeUninit<u8>],
+) -> io::Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which
     // is exclusively borrowed for the call; `fd` is open (borrowed).
-    let n = unsafe { libc::read(std::os::fd::AsRawFd::as_raw_fd(&fd), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::read(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -131,11 +131,8 @@ where
 pub(crate) async fn resolve(
     addr: impl std::net::ToSocketAddrs + Send + 'static,
 ) -> io::Result<Vec<std::net::SocketAddr>> {
-    let addrs = connect_blocking(move || {
-        addr.to_socket_addrs()
-            .map(|a| a.collect::<Vec<_>>())
-    })
-    .await?;
+    let addrs =
+        connect_blocking(move || addr.to_socket_addrs().map(|a| a.collect::<Vec<_>>())).await?;
     if addrs.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -203,13 +200,17 @@ macro_rules! stream_api {
 
             /// Writes some of `buf`; returns how much.
             pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-                std::future::poll_fn(|cx| $crate::net::stream::poll_write_on(&self.0, cx, buf)).await
+                std::future::poll_fn(|cx| $crate::net::stream::poll_write_on(&self.0, cx, buf))
+                    .await
             }
 
             /// Writes some of `bufs`, in order, with one gathered write
             /// (`writev`); returns how much.
             pub async fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-                std::future::poll_fn(|cx| $crate::net::stream::poll_write_vectored_on(&self.0, cx, bufs)).await
+                std::future::poll_fn(|cx| {
+                    $crate::net::stream::poll_write_vectored_on(&self.0, cx, bufs)
+                })
+                .await
             }
 
             /// Writes all of `buf`.

@@ -89,4 +89,3 @@ stream_api!(
     read = poll_read_tcp,
     setup = inq::enable
 );
-

@@ -17,7 +17,9 @@ impl UdpSocket {
     /// if registration fails.
     pub async fn bind(addr: impl ToSocketAddrs + Send + 'static) -> io::Result<UdpSocket> {
         let addrs = super::stream::resolve(addr).await?;
-        Ok(UdpSocket(Async::new(std::net::UdpSocket::bind(&addrs[..])?)?))
+        Ok(UdpSocket(Async::new(std::net::UdpSocket::bind(
+            &addrs[..],
+        )?)?))
     }
 
     /// Sends a datagram to `addr`.
@@ -50,4 +52,3 @@ impl UdpSocket {
         self.0.get_ref().local_addr()
     }
 }
-

@@ -8,13 +8,13 @@ use crate::reactor::io::READ;
 use crate::runtime::shared::Shared;
 use crate::signal::{signal, Signal, SignalKind};
 use crate::sync::Arc;
+use crate::sync::OnceLock;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::panic::Location;
 use std::pin::Pin;
-use crate::sync::OnceLock;
 use std::task::{Context, Poll};
 
 /// A running (or finished, not yet dropped) child process.

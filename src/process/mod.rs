@@ -436,6 +436,13 @@ impl Command {
         let Some(shared) = context::current_shared() else {
             crate::runtime::not_in_runtime("process::Command::spawn", location)
         };
+        // No child is started under loom: its pipes could never be watched.
+        #[cfg(loopwork_loom)]
+        {
+            let _ = shared;
+            return Err(crate::reactor::loom_io_error());
+        }
+        #[cfg_attr(loopwork_loom, allow(unreachable_code))]
         let std_child = self.std.spawn()?;
         Child::new(std_child, shared, self.kill_on_drop)
     }

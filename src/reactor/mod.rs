@@ -14,14 +14,19 @@
 /// Built under loom too: the readiness state machine of `io`, without the poller.
 pub(crate) mod readiness;
 
+pub(crate) mod io;
+
 crate::sync::cfg_not_loom! {
     mod driver;
-    pub(crate) mod io;
 
     pub(crate) use driver::{Driver, Events};
 }
 
 crate::sync::cfg_loom! {
-    /// The poller's stand-in under loom.
+    /// The poller's stand-in under loom (the protocol models).
     pub(crate) mod parker;
+    /// A runtime's reactor under the feature `loom` (virtual clock, no I/O).
+    mod loom_driver;
+
+    pub(crate) use loom_driver::{loom_io_error, Driver, Events};
 }

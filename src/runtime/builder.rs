@@ -1,9 +1,9 @@
 //! `Builder`: configures and starts a runtime.
 
+use super::blocking::BlockingPool;
 use super::event_loop::LoopCore;
 use super::shared::{Config, LoopShared, Shared};
 use super::Runtime;
-use super::blocking::BlockingPool;
 use crate::reactor::Driver;
 use crate::scheduler::queue::Worker;
 use crate::scheduler::{LoopScheduler, Scheduler, Tuning};
@@ -69,9 +69,15 @@ pub(crate) fn debug_from_env() -> bool {
 impl Builder {
     /// A builder with the defaults: one loop per CPU, debug mode from the
     /// `LOOPWORK_DEBUG` environment variable, 100 ms slow-callback threshold.
+    /// Under the feature `loom`: one loop (a model's size must not depend
+    /// on the machine).
     pub fn new() -> Builder {
         Builder {
-            loops: num_cpus::get().max(1),
+            loops: if cfg!(loopwork_loom) {
+                1
+            } else {
+                num_cpus::get().max(1)
+            },
             thread_name: "loopwork".to_owned(),
             debug: debug_from_env(),
             slow_callback_duration: Duration::from_millis(100),
@@ -89,7 +95,9 @@ impl Builder {
     /// handing work over in a tight loop then finds the loop awake, which
     /// saves both sides the sleep and the wake-up; the price is up to this
     /// much CPU per handoff burst. Default 25 µs; `Duration::ZERO` turns
-    /// spinning off (for users who pay for CPU rather than latency).
+    /// spinning off (for users who pay for CPU rather than latency). Under
+    /// the feature `loom` spinning is always off (a spin on the real clock
+    /// is no interleaving loom can explore), whatever is set here.
     ///
     /// # Examples
     ///
@@ -244,7 +252,11 @@ impl Builder {
                 .collect(),
             self.debug,
             Tuning {
-                spin: self.idle_spin,
+                spin: if cfg!(loopwork_loom) {
+                    Duration::ZERO
+                } else {
+                    self.idle_spin
+                },
                 stall: STALL,
                 slow_poll: self.slow_callback_duration,
             },
@@ -283,7 +295,8 @@ impl Builder {
         let mut threads = Vec::with_capacity(n);
         for (index, worker) in workers.into_iter().enumerate() {
             let shared2 = shared.clone();
-            let spawned = std::thread::Builder::new()
+            // Under loom, a loom thread: the loops are part of the model.
+            let spawned = crate::sync::thread::Builder::new()
                 .name(shared.loops[index].thread_name.clone())
                 .spawn(move || {
                     let sched = LoopScheduler::new(shared2.sched.clone(), index, worker);

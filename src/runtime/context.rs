@@ -13,9 +13,11 @@ use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::ptr;
 
-thread_local! {
-    static CORE: Cell<*const LoopCore> = const { Cell::new(ptr::null()) };
-    static ENTERED: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
+crate::sync::loop_thread_local! {
+    static CORE: Cell<*const LoopCore> = Cell::new(ptr::null());
+}
+crate::sync::loop_thread_local! {
+    static ENTERED: RefCell<Vec<Arc<Shared>>> = RefCell::new(Vec::new());
 }
 
 /// Runs `f` with this thread's loop, if it is a loop thread.

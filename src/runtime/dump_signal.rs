@@ -15,17 +15,36 @@
 //!   process opts in once); runtimes register with a weak reference, and a
 //!   closed or dropped runtime is skipped and forgotten.
 
+#[cfg(not(loopwork_loom))]
 use super::introspect;
 use super::shared::Shared;
-use crate::sync::{Arc, Mutex};
+use crate::sync::Arc;
+#[cfg(not(loopwork_loom))]
+use crate::sync::Mutex;
 use std::io;
+#[cfg(not(loopwork_loom))]
 use std::sync::Weak;
 
+#[cfg(not(loopwork_loom))]
 /// The runtimes to dump, per signal number, and whether that signal's
 /// handler and thread exist.
 static REGISTERED: Mutex<Vec<(i32, Vec<Weak<Shared>>)>> = Mutex::new(Vec::new());
 
+/// Under the `loom` feature there are no real signals: opting in is an
+/// error that says so, never a dump that silently never comes.
+#[cfg(loopwork_loom)]
+pub(crate) fn install(_shared: &Arc<Shared>, signum: i32) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "loopwork: the dump on signal {signum} (Builder::dump_on_signal, \
+             LOOPWORK_DUMP_SIGNAL) is not available under the `loom` feature"
+        ),
+    ))
+}
+
 /// Dumps `shared`'s task tree to stderr whenever `signum` arrives.
+#[cfg(not(loopwork_loom))]
 pub(crate) fn install(shared: &Arc<Shared>, signum: i32) -> io::Result<()> {
     let mut reg = REGISTERED.lock();
     if let Some((_, runtimes)) = reg.iter_mut().find(|(s, _)| *s == signum) {
@@ -57,6 +76,7 @@ pub(crate) fn install(shared: &Arc<Shared>, signum: i32) -> io::Result<()> {
     Ok(())
 }
 
+#[cfg(not(loopwork_loom))]
 fn dump_thread(signum: i32, read_fd: i32) {
     let mut buf = [0u8; 64];
     loop {
@@ -83,6 +103,7 @@ fn dump_thread(signum: i32, read_fd: i32) {
     }
 }
 
+#[cfg(not(loopwork_loom))]
 fn pipe() -> io::Result<(i32, i32)> {
     let mut fds = [0i32; 2];
     // SAFETY: `fds` is a valid two-int array for pipe2 to fill.
@@ -95,6 +116,7 @@ fn pipe() -> io::Result<(i32, i32)> {
     Ok((fds[0], fds[1]))
 }
 
+#[cfg(not(loopwork_loom))]
 fn close(fd: i32) {
     // SAFETY: closing an fd this module created and no one else uses.
     unsafe { libc::close(fd) };

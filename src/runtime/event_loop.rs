@@ -19,17 +19,17 @@
 //! `RefCell`s here are never borrowed across a task poll or a user callback.
 
 use super::shared::{InboxItem, LoopShared, Shared};
-use crate::reactor::Events;
-use crate::runtime::callbacks::{self, CallbackState, LocalCallback};
+use super::timers::{TimerAction, TimerStore};
 use crate::debug::clock;
 use crate::debug::recorder::EventKind;
+use crate::reactor::Events;
+use crate::runtime::callbacks::{self, CallbackState, LocalCallback};
 use crate::scheduler::{Counters, LoopHooks, LoopScheduler, Slot};
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
-use super::timers::{TimerAction, TimerStore};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) struct LoopCore {
     pub(crate) shared: Arc<Shared>,
@@ -97,6 +97,11 @@ impl LoopCore {
         self.me().closed.store(true, SeqCst);
         *self.shared.finished.lock() += 1;
         self.shared.finished_cv.notify_all();
+        // Under loom: a finished loop no longer holds virtual time back
+        // (only now: a closer's timed wait must not time out before it
+        // can see this loop counted).
+        #[cfg(loopwork_loom)]
+        self.me().driver.loop_finished();
     }
 
     fn run_call(&self, f: Box<dyn FnOnce() + Send>) {
@@ -179,7 +184,7 @@ impl LoopHooks<InboxItem> for LoopCore {
         if self.timers.borrow().is_empty() {
             return; // no clock read on loops without timers
         }
-        let due = self.timers.borrow_mut().take_due(Instant::now());
+        let due = self.timers.borrow_mut().take_due(crate::sync::now());
         if !due.is_empty() {
             Counters::add(&self.slot().counters.timers_fired, due.len() as u64);
             self.sched.record(EventKind::TimerFire {
@@ -223,7 +228,7 @@ impl LoopHooks<InboxItem> for LoopCore {
     }
 
     fn next_timeout(&self) -> Option<Duration> {
-        self.timers.borrow_mut().next_timeout(Instant::now())
+        self.timers.borrow_mut().next_timeout(crate::sync::now())
     }
 
     fn discard(&self, item: InboxItem) {

@@ -56,6 +56,9 @@ struct Direction {
     task: Option<Task<()>>,
 }
 
+// std's thread-locals also under the feature `loom`: nothing is ever
+// registered there (the loom reactor refuses every fd, see
+// `reactor::loom_driver`), so they stay empty.
 thread_local! {
     static WATCHES: RefCell<HashMap<RawFd, Watch>> = RefCell::new(HashMap::new());
     static GENERATION: Cell<u64> = const { Cell::new(0) };

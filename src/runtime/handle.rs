@@ -1,16 +1,15 @@
 //! `Handle`: spawn onto a runtime, or block on it, from any thread.
 
+use super::block_on_waker::ThreadWaker;
 use super::context;
 use super::shared::Shared;
 use super::{spawn_stealable, Closed, LoopHandle};
-use crate::sync::atomic::{AtomicBool, Ordering::*};
-use crate::sync::{Arc, Mutex};
+use crate::sync::Arc;
 use crate::task::{Builder, Task};
 use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
+use std::task::{Context, Poll, Waker};
 
 /// A cheap, clonable reference to a runtime, usable from any thread.
 ///
@@ -76,7 +75,12 @@ impl Handle {
         if self.shared.is_closed() {
             return Err(Closed(()));
         }
-        Ok(spawn_stealable(&self.shared, fut, Builder::new(), Location::caller()))
+        Ok(spawn_stealable(
+            &self.shared,
+            fut,
+            Builder::new(),
+            Location::caller(),
+        ))
     }
 
     /// Runs `fut` to completion on the calling thread (see [`Runtime::block_on`](crate::Runtime::block_on)).
@@ -138,25 +142,6 @@ impl std::fmt::Debug for Handle {
     }
 }
 
-/// Wakes a thread blocked in `block_on`.
-struct ThreadWaker {
-    thread: Thread,
-    notified: AtomicBool,
-}
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        // Release: pairs with `block_on`'s Acquire swap (the wake is seen
-        // with everything the waker's thread did before it).
-        self.notified.store(true, Release);
-        self.thread.unpark();
-    }
-}
-
 pub(crate) fn block_on<F: Future>(
     shared: &Arc<Shared>,
     fut: F,
@@ -168,10 +153,7 @@ pub(crate) fn block_on<F: Future>(
     let _wait = crate::task::trace::BlockingWait::enter(api, location).awaiting_here();
     let _enter = context::enter(shared.clone());
     let _budget = crate::task::coop::unconstrained();
-    let parker = Arc::new(ThreadWaker {
-        thread: std::thread::current(),
-        notified: AtomicBool::new(false),
-    });
+    let parker = std::sync::Arc::new(ThreadWaker::new());
     let waker = Waker::from(parker.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
@@ -179,20 +161,7 @@ pub(crate) fn block_on<F: Future>(
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }
-        // Acquire: pairs with `ThreadWaker::wake_by_ref`'s Release store.
-        while !parker.notified.swap(false, Acquire) {
-            // On a loop thread (a misuse that `check_blocking_wait` reports)
-            // the loop cannot fire its timers while it is held here, and a
-            // `sleep` polled by `fut` is armed on exactly that loop: fire
-            // them from this wait, or it never wakes.
-            match context::with_core(|c| c.map(|c| c.next_timer_timeout())) {
-                None | Some(None) => std::thread::park(),
-                Some(Some(timeout)) => {
-                    std::thread::park_timeout(timeout);
-                    context::with_core(|c| c.map(|c| c.fire_due_timers()));
-                }
-            }
-        }
+        parker.wait();
     }
 }
 
@@ -219,7 +188,10 @@ pub(crate) fn check_blocking_wait(api: &str, location: &'static Location<'static
     if debug {
         panic!("{msg}");
     }
-    static WARNED: Mutex<Vec<(&'static str, u32, u32)>> = Mutex::new(Vec::new());
+    // A process-wide warn-once registry, not a protocol: outside loom's
+    // model under the feature `loom` too (a static needs a const lock).
+    static WARNED: parking_lot::Mutex<Vec<(&'static str, u32, u32)>> =
+        parking_lot::const_mutex(Vec::new());
     let key = (location.file(), location.line(), location.column());
     let mut warned = WARNED.lock();
     if !warned.contains(&key) {

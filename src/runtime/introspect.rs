@@ -39,7 +39,16 @@ pub(crate) fn tasks_table(shared: &Shared) -> String {
     let tasks = collect_tasks(shared);
     let debug = shared.is_debug();
     let header = [
-        "ID", "NAME", "STATE", "LOOP", "KIND", "POLLS", "BUSY", "LONGEST", "AGE", "SPAWNED AT",
+        "ID",
+        "NAME",
+        "STATE",
+        "LOOP",
+        "KIND",
+        "POLLS",
+        "BUSY",
+        "LONGEST",
+        "AGE",
+        "SPAWNED AT",
     ];
     let rows: Vec<[String; 10]> = tasks
         .iter()
@@ -228,7 +237,12 @@ impl fmt::Display for TaskTree {
 /// answers it, from any thread and while the loop is blocked. Debug mode
 /// only: production reads no clock per poll, so the figure is unknown there.
 fn loop_busy_for(shared: &Shared, index: usize) -> Option<Duration> {
-    shared.sched.loops.get(index)?.activity().map(|a| a.running_for)
+    shared
+        .sched
+        .loops
+        .get(index)?
+        .activity()
+        .map(|a| a.running_for)
 }
 
 /// Builds the await graph of the runtime behind `shared`.
@@ -260,7 +274,8 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
     }
     for t in &tasks {
         let by = t.awaited_by;
-        let awaiter_known = by != 0 && (listed.contains(&by) || threads.iter().any(|(k, _)| *k == by));
+        let awaiter_known =
+            by != 0 && (listed.contains(&by) || threads.iter().any(|(k, _)| *k == by));
         let mut leaves = Vec::new();
         if let Some(leaf) = leaf_line(t, now, &listed, &tasks) {
             leaves.push(leaf);
@@ -298,7 +313,11 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
     }
     let cycles = graph::cycles(&nodes)
         .into_iter()
-        .map(|c| c.into_iter().map(|i| TaskId::from_u64(nodes[i].key)).collect())
+        .map(|c| {
+            c.into_iter()
+                .map(|i| TaskId::from_u64(nodes[i].key))
+                .collect()
+        })
         .collect();
     let loops = shared
         .loops
@@ -475,7 +494,9 @@ pub(crate) fn check_cycles(shared: &Shared) -> usize {
     /// Cycles already reported, as sorted task ids (ids are unique in the
     /// process, so a reported cycle never comes back under other tasks).
     /// Bounded: the oldest are forgotten first.
-    static REPORTED: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+    /// A process-wide diagnostic record, no protocol: a plain lock even
+    /// under loom (whose locks cannot live in a static).
+    static REPORTED: parking_lot::Mutex<Vec<Vec<u64>>> = parking_lot::Mutex::new(Vec::new());
     const KEEP: usize = 1024;
     let tree = build_tree(shared);
     let mut new = 0;

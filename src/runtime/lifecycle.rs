@@ -6,12 +6,12 @@ use super::callbacks;
 use super::context;
 use super::shared::{InboxItem, Shared};
 use super::{Builder, Handle, LoopHandle, RuntimeMetrics};
+use crate::sync::thread::JoinHandle;
 use crate::sync::Arc;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long `Drop` waits for the loops to finish before leaving them detached.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -176,7 +176,7 @@ impl Runtime {
         shared.sched.close();
         let own = context::with_core(|c| c.filter(|c| c.belongs_to(shared)).map(|c| c.index));
         let target = shared.num_loops() - usize::from(own.is_some());
-        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let deadline = timeout.map(|t| crate::sync::now().checked_add(t));
         let mut finished = shared.finished.lock();
         let mut waited = Duration::ZERO;
         while *finished < target {
@@ -198,7 +198,7 @@ impl Runtime {
                     }
                 }
                 Some(Some(d)) => {
-                    let now = Instant::now();
+                    let now = crate::sync::now();
                     if now >= d {
                         break;
                     }
@@ -254,7 +254,7 @@ impl Runtime {
         // The blocking pool last (see `crate::blocking`): queued jobs are
         // cancelled, running ones get what is left of the budget.
         let budget = match deadline {
-            Some(Some(d)) => Some(d.saturating_duration_since(Instant::now())),
+            Some(Some(d)) => Some(d.saturating_duration_since(crate::sync::now())),
             None | Some(None) => None,
         };
         let detached = shared.blocking.shutdown(budget);
@@ -283,7 +283,10 @@ impl Drop for Runtime {
         if !self.shut_down {
             // asyncio's ResourceWarning: loud in debug mode only, since the
             // drop still shuts down (bounded), which is correct if implicit.
-            crate::debug::report_unclosed_runtime(&format_args!("{self:?}"), self.shared.is_debug());
+            crate::debug::report_unclosed_runtime(
+                &format_args!("{self:?}"),
+                self.shared.is_debug(),
+            );
             self.shutdown(Some(DROP_SHUTDOWN_TIMEOUT));
         }
     }

@@ -112,7 +112,7 @@ impl LoopHandle {
     /// rt.close();
     /// ```
     pub fn time(&self) -> Instant {
-        Instant::now()
+        crate::sync::now()
     }
 
     fn me(&self) -> &LoopShared {
@@ -136,7 +136,13 @@ impl LoopHandle {
         location: &'static Location<'static>,
         item: impl FnOnce(Arc<AtomicU8>) -> InboxItem,
     ) -> LocalCallbackHandle {
-        on_wrong_thread(&self.shared, self.index, api, "call_soon_threadsafe", location);
+        on_wrong_thread(
+            &self.shared,
+            self.index,
+            api,
+            "call_soon_threadsafe",
+            location,
+        );
         let handle = CallbackHandle::pending();
         let state = handle.state.clone();
         if let Ok(_pass) = self.admit() {

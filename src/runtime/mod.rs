@@ -20,36 +20,30 @@
 pub(crate) mod blocking;
 pub(crate) mod callbacks;
 
-crate::sync::cfg_not_loom! {
-    mod affinity;
-    mod builder;
-    pub(crate) mod context;
-    mod dump_signal;
-    pub(crate) mod event_loop;
-    mod fd_watch;
-    mod handle;
-    mod introspect;
-    mod lifecycle;
-    mod loop_handle;
-    mod metrics;
-    pub(crate) mod shared;
-    mod spawn;
-    pub(crate) mod timers;
-    pub(crate) mod watchdog;
+mod affinity;
+mod block_on_waker;
+mod builder;
+pub(crate) mod context;
+mod dump_signal;
+pub(crate) mod event_loop;
+mod fd_watch;
+mod handle;
+mod introspect;
+mod lifecycle;
+mod loop_handle;
+mod metrics;
+pub(crate) mod shared;
+mod spawn;
+pub(crate) mod timers;
+pub(crate) mod watchdog;
 
-    pub use builder::Builder;
-    pub use callbacks::{CallbackHandle, LocalCallbackHandle};
-    pub(crate) use handle::check_blocking_wait;
-    pub use handle::Handle;
-    pub use introspect::{all_tasks, print_call_graph, Awaiter, TaskTree};
-    pub use lifecycle::{run, run_with, Closed, Runtime};
-    pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
-    pub use metrics::{LoopMetrics, RuntimeMetrics};
-    pub use spawn::{spawn, spawn_local};
-    pub(crate) use spawn::{not_in_runtime, spawn_local_inner, spawn_stealable};
-}
-
-crate::sync::cfg_loom! {
-    mod loom_stand_in;
-    pub(crate) use loom_stand_in::check_blocking_wait;
-}
+pub use builder::Builder;
+pub use callbacks::{CallbackHandle, LocalCallbackHandle};
+pub(crate) use handle::check_blocking_wait;
+pub use handle::Handle;
+pub use introspect::{all_tasks, print_call_graph, Awaiter, TaskTree};
+pub use lifecycle::{run, run_with, Closed, Runtime};
+pub use loop_handle::{call_soon_local, current_loop, try_current_loop, LoopHandle};
+pub use metrics::{LoopMetrics, RuntimeMetrics};
+pub(crate) use spawn::{not_in_runtime, spawn_local_inner, spawn_stealable};
+pub use spawn::{spawn, spawn_local};

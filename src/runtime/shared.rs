@@ -7,12 +7,12 @@
 //! rendezvous.
 
 use super::blocking::BlockingPool;
+use super::timers::TimerEntry;
 use crate::reactor::Driver;
 use crate::scheduler::Scheduler;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::Notified;
-use super::timers::TimerEntry;
 use std::panic::Location;
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 use super::context;
 use super::shared::Shared;
 use super::Handle;
-use crate::task::Builder;
 use crate::scheduler::{PinnedScheduler, StealableScheduler};
 use crate::sync::Arc;
+use crate::task::Builder;
 use crate::task::{new_task, Task, TaskKind, TaskMeta};
 use std::fmt;
 use std::future::Future;

@@ -43,7 +43,7 @@ const CANCELLED: u8 = 2;
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 pub(crate) fn deadline_after(delay: Duration) -> Instant {
-    let now = Instant::now();
+    let now = crate::sync::now();
     now.checked_add(delay).unwrap_or_else(|| now + FAR_FUTURE)
 }
 

@@ -56,6 +56,11 @@ impl Watchdog {
     /// Starts the watchdog thread of `shared` unless it runs (or the
     /// runtime has stopped it).
     pub(crate) fn start(shared: &Arc<Shared>) {
+        // Under loom there is no real time to watch, and a thread outside
+        // the model must not touch the model's locks.
+        if cfg!(loopwork_loom) {
+            return;
+        }
         let mut state = shared.watchdog.state.lock();
         if state.thread.is_some() || state.stop {
             return;
@@ -196,7 +201,11 @@ mod tests {
 
     #[test]
     fn the_activity_reader_names_a_running_callback_from_another_thread() {
-        let rt = crate::Runtime::builder().loops(1).debug(true).build().unwrap();
+        let rt = crate::Runtime::builder()
+            .loops(1)
+            .debug(true)
+            .build()
+            .unwrap();
         let shared = rt.shared().clone();
         let slot = &shared.sched.loops[0];
         let (entered_tx, entered) = std::sync::mpsc::channel();
@@ -205,19 +214,39 @@ mod tests {
         rt.loop_handle(0)
             .call_soon_threadsafe(move || {
                 entered_tx.send(()).unwrap();
-                released.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+                released
+                    .recv_timeout(std::time::Duration::from_secs(30))
+                    .unwrap();
             })
             .unwrap();
-        entered.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        entered
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap();
         let snap = slot.activity().expect("the loop runs the callback");
-        assert!(snap.what.starts_with("<Callback scheduled at src/runtime/watchdog.rs:"), "{snap}");
-        assert_eq!((snap.index, snap.task, snap.thread.as_str()), (0, None, "loopwork-loop-0"));
-        assert!(snap.since + std::time::Duration::from_millis(1) >= before, "started after the submission");
+        assert!(
+            snap.what
+                .starts_with("<Callback scheduled at src/runtime/watchdog.rs:"),
+            "{snap}"
+        );
+        assert_eq!(
+            (snap.index, snap.task, snap.thread.as_str()),
+            (0, None, "loopwork-loop-0")
+        );
+        assert!(
+            snap.since + std::time::Duration::from_millis(1) >= before,
+            "started after the submission"
+        );
         assert!(!snap.reported, "the reader does not mark it reported");
-        assert!(snap.to_string().starts_with("loop 0 blocked for "), "{snap}");
+        assert!(
+            snap.to_string().starts_with("loop 0 blocked for "),
+            "{snap}"
+        );
         let events = slot.recent_events(4);
         assert!(
-            events.iter().any(|e| matches!(e.kind, crate::debug::recorder::EventKind::CallbackStart { .. })),
+            events.iter().any(|e| matches!(
+                e.kind,
+                crate::debug::recorder::EventKind::CallbackStart { .. }
+            )),
             "the recorder has the callback's start: {events:?}"
         );
         release.send(()).unwrap();
@@ -228,7 +257,11 @@ mod tests {
     #[test]
     fn a_loops_events_include_its_siblings_steals_from_it() {
         use crate::debug::recorder::EventKind;
-        let rt = crate::Runtime::builder().loops(2).debug(true).build().unwrap();
+        let rt = crate::Runtime::builder()
+            .loops(2)
+            .debug(true)
+            .build()
+            .unwrap();
         let shared = rt.shared().clone();
         let (ran_tx, ran) = std::sync::mpsc::channel::<String>();
         let (release, released) = std::sync::mpsc::channel::<()>();
@@ -245,12 +278,18 @@ mod tests {
                 }
                 queued_tx.send(()).unwrap();
                 // Holds loop 0 until the test has read its events.
-                released.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+                released
+                    .recv_timeout(std::time::Duration::from_secs(60))
+                    .unwrap();
             })
             .unwrap();
-        queued.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        queued
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap();
         for _ in 0..3 {
-            let thread = ran.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+            let thread = ran
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap();
             assert_eq!(thread, "loopwork-loop-1", "stolen while loop 0 is held");
         }
         let events = shared.sched.loop_events(0, 16);

@@ -4,6 +4,10 @@
 
 pub(crate) use loom::cell::UnsafeCell;
 pub(crate) use loom::sync::Arc;
+/// loom has no `OnceLock`: std's, for process-wide caches and for values
+/// the models never set concurrently (an I/O source's registration, which
+/// never happens under loom).
+pub(crate) use std::sync::OnceLock;
 
 pub(crate) mod atomic {
     pub(crate) use loom::sync::atomic::{
@@ -12,7 +16,7 @@ pub(crate) mod atomic {
 }
 
 pub(crate) mod thread {
-    pub(crate) use loom::thread::{current, spawn, yield_now, JoinHandle, ThreadId};
+    pub(crate) use loom::thread::{current, spawn, yield_now, Builder, JoinHandle, ThreadId};
     pub(crate) use std::thread::panicking;
 }
 
@@ -94,29 +98,62 @@ impl Condvar {
         }
     }
 
-    /// loom has no clock (and loom's own `wait_timeout` never times out): a
-    /// timed wait is modelled as release the lock, let any other thread run,
-    /// take the lock back, report a timeout. A notify sent meanwhile is not
-    /// seen as such, so callers must re-check their condition after the wait,
-    /// as they must after any timed-out wait; what this explores is "the
-    /// producer acts while the waiter waits" against "the timeout fires first".
+    /// Inside a runtime's model (feature `loom`: a runtime exists in this
+    /// execution) the wait is on the virtual clock
+    /// (`sync::virtual_clock`): it times out only once every loop is idle
+    /// and virtual time has reached `timeout`, and a notify meanwhile ends
+    /// it as a real one does.
+    ///
+    /// Otherwise (the protocol models of `loom-tests/`, which build no
+    /// runtime) there is no clock (and loom's own `wait_timeout` never
+    /// times out): a timed wait is modelled as release the lock, let any
+    /// other thread run, take the lock back, report a timeout. A notify sent
+    /// meanwhile is not seen as such, so callers must re-check their
+    /// condition after the wait, as they must after any timed-out wait; what
+    /// this explores is "the producer acts while the waiter waits" against
+    /// "the timeout fires first".
     pub(crate) fn wait_timeout<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
-        _timeout: std::time::Duration,
+        timeout: std::time::Duration,
     ) -> (MutexGuard<'a, T>, bool) {
         let MutexGuard { lock, guard } = guard;
+        if let Some(clock) = super::virtual_clock::current() {
+            // Registered under the caller's lock: a notify after a state
+            // change under it finds the registration.
+            let id = clock.register(self.addr(), timeout);
+            drop(guard);
+            let woken = clock.wait(id);
+            let guard = lock.lock().unwrap();
+            return (MutexGuard { lock, guard }, !woken);
+        }
         drop(guard);
         loom::thread::yield_now();
         let guard = lock.lock().unwrap();
         (MutexGuard { lock, guard }, true)
     }
 
+    fn addr(&self) -> usize {
+        self as *const Condvar as usize
+    }
+
     pub(crate) fn notify_one(&self) {
         self.0.notify_one();
+        if let Some(clock) = super::virtual_clock::current() {
+            clock.notify_cv(self.addr(), false);
+        }
     }
 
     pub(crate) fn notify_all(&self) {
         self.0.notify_all();
+        if let Some(clock) = super::virtual_clock::current() {
+            clock.notify_cv(self.addr(), true);
+        }
     }
+}
+
+/// The runtime's clock: virtual inside a model (see `sync::virtual_clock`).
+#[inline]
+pub(crate) fn now() -> std::time::Instant {
+    super::virtual_clock::now()
 }

@@ -20,6 +20,8 @@ pub(crate) use std_impl::*;
 #[cfg(loopwork_loom)]
 mod loom_impl;
 #[cfg(loopwork_loom)]
+pub(crate) mod virtual_clock;
+#[cfg(loopwork_loom)]
 pub(crate) use loom_impl::*;
 
 /// `thread_local!` through the switch: std's, const-initialised (no lazy

@@ -104,3 +104,9 @@ impl<T: ?Sized> UnsafeCell<T> {
         f(self.0.get())
     }
 }
+
+/// The runtime's clock: `Instant::now()` (virtual under loom).
+#[inline(always)]
+pub(crate) fn now() -> std::time::Instant {
+    std::time::Instant::now()
+}

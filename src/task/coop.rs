@@ -32,8 +32,8 @@ pub(crate) const PER_POLL: u32 = 128;
 /// No budget: not inside a task poll on a loop.
 const UNCONSTRAINED: u32 = u32::MAX;
 
-thread_local! {
-    static BUDGET: Cell<u32> = const { Cell::new(UNCONSTRAINED) };
+crate::sync::loop_thread_local! {
+    static BUDGET: Cell<u32> = Cell::new(UNCONSTRAINED);
 }
 
 /// Called by the loop right before a task poll.

@@ -10,8 +10,6 @@ mod elapsed;
 
 pub use elapsed::Elapsed;
 
-crate::sync::cfg_not_loom! {
-    mod sleep;
+mod sleep;
 
-    pub use sleep::{sleep, sleep_until, wait_for, Sleep, WaitFor};
-}
+pub use sleep::{sleep, sleep_until, wait_for, Sleep, WaitFor};

@@ -1,11 +1,11 @@
 //! `Sleep` (`sleep`, `sleep_until`) and `WaitFor` (`wait_for`).
 
+use super::Elapsed;
+use crate::debug::unawaited::{Cancelling, Origin};
 use crate::runtime::context;
 use crate::runtime::shared::{InboxItem, Shared};
 use crate::runtime::timers::{deadline_after, TimerEntry};
 use crate::sync::Arc;
-use super::Elapsed;
-use crate::debug::unawaited::{Cancelling, Origin};
 use crate::task::trace::{self, LeafKind};
 use crate::task::CancelScope;
 use std::fmt;
@@ -118,7 +118,7 @@ impl Sleep {
 
     /// Whether the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        crate::sync::now() >= self.deadline
     }
 
     /// Arms the timer; `false` if its runtime is closed (the sleep then
@@ -152,7 +152,7 @@ impl Future for Sleep {
 
 impl Sleep {
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
+        if crate::sync::now() >= self.deadline {
             if let Some(e) = self.entry.take() {
                 e.cancel();
             }

@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The runtime's pool of threads for blocking jobs. Cloning it clones a
 /// reference to the same pool.
@@ -215,13 +215,13 @@ impl BlockingPool {
         // for its own thread.
         let own = current_worker_of(inner);
         let floor = usize::from(own.is_some());
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = timeout.and_then(|t| crate::sync::now().checked_add(t));
         let mut state = inner.state.lock();
         while state.num_threads > floor {
             match (timeout, deadline) {
                 (None, _) | (Some(_), None) => state = inner.exit_cv.wait(state),
                 (Some(_), Some(deadline)) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
+                    let left = deadline.saturating_duration_since(crate::sync::now());
                     let (s, timed_out) = inner.exit_cv.wait_timeout(state, left);
                     state = s;
                     if timed_out {
@@ -350,45 +350,34 @@ fn spawn_thread(_name: String, f: impl FnOnce() + Send + 'static) -> io::Result<
 }
 
 // Which pool (by address) and worker id the current thread is, so that a
-// shutdown started from a pool thread does not wait for itself. loom runs its
-// threads as coroutines on one OS thread, where a std thread-local would be
-// shared, so the check is off there.
-#[cfg(not(loopwork_loom))]
-std::thread_local! {
-    static CURRENT_WORKER: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+// shutdown started from a pool thread does not wait for itself (loom's
+// thread-local under loom, where every model thread shares one OS thread).
+crate::sync::loop_thread_local! {
+    static CURRENT_WORKER: std::cell::Cell<Option<(usize, usize)>> = std::cell::Cell::new(None);
 }
 
 struct WorkerGuard(());
 
 impl WorkerGuard {
-    fn enter(_inner: &Arc<Inner>, _id: usize) -> WorkerGuard {
-        #[cfg(not(loopwork_loom))]
-        CURRENT_WORKER.with(|c| c.set(Some((Arc::as_ptr(_inner) as usize, _id))));
+    fn enter(inner: &Arc<Inner>, id: usize) -> WorkerGuard {
+        CURRENT_WORKER.with(|c| c.set(Some((Arc::as_ptr(inner) as usize, id))));
         WorkerGuard(())
     }
 }
 
 impl Drop for WorkerGuard {
     fn drop(&mut self) {
-        #[cfg(not(loopwork_loom))]
         let _ = CURRENT_WORKER.try_with(|c| c.set(None));
     }
 }
 
 /// The current thread's worker id if it is a worker of `inner`'s pool.
-fn current_worker_of(_inner: &Arc<Inner>) -> Option<usize> {
-    #[cfg(not(loopwork_loom))]
-    {
-        let addr = Arc::as_ptr(_inner) as usize;
-        CURRENT_WORKER
-            .try_with(|c| c.get())
-            .ok()
-            .flatten()
-            .filter(|&(pool, _)| pool == addr)
-            .map(|(_, id)| id)
-    }
-    #[cfg(loopwork_loom)]
-    {
-        None
-    }
+fn current_worker_of(inner: &Arc<Inner>) -> Option<usize> {
+    let addr = Arc::as_ptr(inner) as usize;
+    CURRENT_WORKER
+        .try_with(|c| c.get())
+        .ok()
+        .flatten()
+        .filter(|&(pool, _)| pool == addr)
+        .map(|(_, id)| id)
 }

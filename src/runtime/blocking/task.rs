@@ -103,14 +103,14 @@ impl Schedule for BlockingScheduler {
     }
 }
 
-/// A running blocking job hands the poller its own task through this slot.
-#[cfg(not(loopwork_loom))]
+/// A running blocking job hands the poller its own task through this slot
+/// (a thread-local through the switch: loom's under loom).
 mod running {
     use crate::task::RawTask;
     use std::cell::Cell;
 
-    std::thread_local! {
-        static RUNNING: Cell<Option<RawTask>> = const { Cell::new(None) };
+    crate::sync::loop_thread_local! {
+        static RUNNING: Cell<Option<RawTask>> = Cell::new(None);
     }
 
     /// The blocking task being polled on this thread. Valid to use for the
@@ -122,15 +122,4 @@ mod running {
     pub(super) fn set(task: Option<RawTask>) {
         let _ = RUNNING.try_with(|r| r.set(task));
     }
-}
-
-#[cfg(loopwork_loom)]
-mod running {
-    use crate::task::RawTask;
-
-    pub(super) fn current() -> Option<RawTask> {
-        None
-    }
-
-    pub(super) fn set(_task: Option<RawTask>) {}
 }
