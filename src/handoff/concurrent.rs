@@ -52,10 +52,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// How long a blocking `result()` watches for the result before it sleeps.
-#[cfg(not(loopwork_loom))]
-const RESULT_SPIN: Duration = Duration::from_micros(20);
-
 type DoneCallback<T> = Box<dyn FnOnce(&Result<T, TaskError>) + Send>;
 
 pub(crate) struct Shared<T> {
@@ -70,6 +66,10 @@ pub(crate) struct Shared<T> {
     /// if it is: a blocking wait on that loop's own thread can never end.
     #[cfg(not(loopwork_loom))]
     home: Option<(usize, usize)>,
+    /// How long a blocking `result()` watches for the result before it
+    /// sleeps (see `spin_until_done`); zero: not at all.
+    #[cfg(not(loopwork_loom))]
+    spin: Duration,
 }
 
 struct State<T> {
@@ -102,15 +102,20 @@ impl<T> Shared<T> {
             done_hint: crate::sync::atomic::AtomicBool::new(false),
             #[cfg(not(loopwork_loom))]
             home: None,
+            #[cfg(not(loopwork_loom))]
+            spin: Duration::ZERO,
         })
     }
 
     /// A future whose producing task will be pinned to loop `home`
-    /// (`LoopCore::identity`).
+    /// (`LoopCore::identity`); a blocking `result()` spins for up to `spin`
+    /// before it sleeps.
     #[cfg(not(loopwork_loom))]
-    pub(crate) fn pinned_to(home: (usize, usize)) -> Arc<Shared<T>> {
+    pub(crate) fn pinned_to(home: (usize, usize), spin: Duration) -> Arc<Shared<T>> {
         let mut shared = Shared::new();
-        Arc::get_mut(&mut shared).expect("not shared yet").home = Some(home);
+        let this = Arc::get_mut(&mut shared).expect("not shared yet");
+        this.home = Some(home);
+        this.spin = spin;
         shared
     }
 
@@ -213,15 +218,20 @@ impl<T> Shared<T> {
     }
 
     /// Before a blocking waiter sleeps on the condvar: watch for the result
-    /// for up to `RESULT_SPIN`. A loop usually resolves a short piece of work
-    /// within microseconds, and a waiter still awake then skips both the
-    /// futex sleep and the wake-up (which, to an idle CPU, costs more than
-    /// the work). Longer work falls through to the condvar as before.
+    /// for up to `spin` (`Builder::result_spin`; zero when the loop was
+    /// parked at submission, see `run_coroutine_threadsafe`). An awake loop
+    /// usually resolves a short piece of work within microseconds, and a
+    /// waiter still awake then skips both the futex sleep and the wake-up
+    /// (which, to an idle CPU, costs more than the work). Longer work falls
+    /// through to the condvar as before.
     fn spin_until_done(&self) {
         #[cfg(not(loopwork_loom))]
         {
             use crate::sync::atomic::Ordering::Acquire;
-            let deadline = Instant::now() + RESULT_SPIN;
+            if self.spin.is_zero() {
+                return;
+            }
+            let deadline = Instant::now() + self.spin;
             // Acquire: pairs with `resolve`'s Release store of the hint.
             while !self.done_hint.load(Acquire) {
                 for _ in 0..32 {

@@ -38,6 +38,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     idle_spin: Duration,
+    result_spin: Duration,
 }
 
 /// A busy sibling that has not started a new iteration for this long is
@@ -45,6 +46,8 @@ pub struct Builder {
 const STALL: Duration = Duration::from_micros(500);
 /// Default of [`Builder::idle_spin`].
 const IDLE_SPIN: Duration = Duration::from_micros(25);
+/// Default of [`Builder::result_spin`].
+const RESULT_SPIN: Duration = Duration::from_micros(20);
 
 impl Default for Builder {
     fn default() -> Self {
@@ -76,6 +79,7 @@ impl Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
             idle_spin: IDLE_SPIN,
+            result_spin: RESULT_SPIN,
         }
     }
 
@@ -84,8 +88,11 @@ impl Builder {
     /// wake) keeps watching its queues before it parks. A foreign thread
     /// handing work over in a tight loop then finds the loop awake, which
     /// saves both sides the sleep and the wake-up; the price is up to this
-    /// much CPU per handoff burst. Default 25 µs; `Duration::ZERO` turns
-    /// spinning off (for users who pay for CPU rather than latency).
+    /// much CPU per handoff burst. The loop spins only while it pays: after
+    /// a spin that found nothing it parks at once, until a handoff comes
+    /// back within this window of the loop going idle. Default 25 µs;
+    /// `Duration::ZERO` turns spinning off (for users who pay for CPU rather
+    /// than latency; see also [`result_spin`](Builder::result_spin)).
     ///
     /// # Examples
     ///
@@ -101,6 +108,33 @@ impl Builder {
     /// ```
     pub fn idle_spin(mut self, spin: Duration) -> Builder {
         self.idle_spin = spin;
+        self
+    }
+
+    /// How long [`ConcurrentFuture::result`](crate::handoff::ConcurrentFuture::result)
+    /// watches for the result before it sleeps, when the work was handed to
+    /// a loop that was awake (a loop that was parked needs a wake-up first,
+    /// which takes longer than a spin is worth, so the waiter sleeps at
+    /// once). A result that comes within the window saves the waiter's
+    /// sleep and wake-up; the price is up to this much CPU per wait. Default
+    /// 20 µs; `Duration::ZERO` turns it off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = loopwork::Runtime::builder()
+    ///     .loops(1)
+    ///     .idle_spin(Duration::ZERO)
+    ///     .result_spin(Duration::ZERO) // no spinning anywhere
+    ///     .build()
+    ///     .unwrap();
+    /// let fut = rt.loop_handle(0).run_coroutine_threadsafe(async { 6 * 7 });
+    /// assert_eq!(fut.result().unwrap(), 42);
+    /// rt.close();
+    /// ```
+    pub fn result_spin(mut self, spin: Duration) -> Builder {
+        self.result_spin = spin;
         self
     }
 
@@ -191,6 +225,7 @@ impl Builder {
             thread_name: self.thread_name.clone(),
             max_blocking_threads: self.max_blocking_threads,
             blocking_keep_alive: self.blocking_keep_alive,
+            result_spin: self.result_spin,
         };
         let blocking = BlockingPool::new(
             config.max_blocking_threads,

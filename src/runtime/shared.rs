@@ -53,6 +53,9 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
+    /// How long `ConcurrentFuture::result` watches for a result handed to a
+    /// loop that was awake (`Builder::result_spin`).
+    pub(crate) result_spin: Duration,
 }
 
 pub(crate) struct Shared {

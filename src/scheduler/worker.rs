@@ -36,6 +36,7 @@
 use super::park::{park_loop, poll_sibling};
 use super::queue::{Steal, Worker};
 use super::shared::{Counters, InboxItem, Scheduler, Slot};
+use super::spin::SpinPolicy;
 use crate::sync::atomic::Ordering::*;
 use crate::sync::Arc;
 use crate::task::{Notified, RawTask, TaskKind};
@@ -136,6 +137,8 @@ pub(crate) struct LoopScheduler<I> {
     /// Whether another thread handed this loop work through its inbox since
     /// it last parked (see `spin_for_work`).
     handoff_seen: Cell<bool>,
+    /// Whether spinning after a handoff has paid lately (see `spin_for_work`).
+    spin_policy: SpinPolicy,
     /// This loop's last published `StealHints::busy`.
     busy: Cell<bool>,
     /// Per sibling, its `StealHints::progress` when this loop last looked,
@@ -167,6 +170,7 @@ impl<I: InboxItem> LoopScheduler<I> {
             polling_pinned: Cell::new(false),
             woken_by_io: Cell::new(false),
             handoff_seen: Cell::new(false),
+            spin_policy: SpinPolicy::new(),
             busy: Cell::new(false),
             seen_progress: RefCell::new(Vec::new()),
         }
@@ -298,6 +302,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         }
         if n > 0 {
             self.handoff_seen.set(true);
+            self.spin_policy.handoff(self.shared.tuning.spin);
             Counters::add(&me.counters.inbox_items, n);
         }
     }
@@ -607,13 +612,26 @@ impl<I: InboxItem> LoopScheduler<I> {
     /// parks at once and leaves the CPU to others (a spin there cost a load
     /// generator on the same machine ~5% of its requests/s). Skipped when
     /// the last poll brought I/O events: the spin does not watch the poller,
-    /// so a loop serving sockets sees their events without delay. Returns
-    /// whether work arrived.
+    /// so a loop serving sockets sees their events without delay. Skipped
+    /// too while handoffs come further apart than the spin (`SpinPolicy`):
+    /// then it would only burn the window and keep the thread it just woke
+    /// off this CPU. Returns whether work arrived.
     fn spin_for_work(&self, hooks: &impl LoopHooks<I>) -> bool {
         let spin = self.shared.tuning.spin;
         if spin.is_zero() || !self.handoff_seen.get() || self.woken_by_io.get() {
             return false;
         }
+        if !self.spin_policy.should_spin() {
+            return false;
+        }
+        let found = self.spin(hooks, spin);
+        self.spin_policy.spun(found);
+        found
+    }
+
+    /// Watches the queues other threads fill for at most `spin` (or until
+    /// the next timer); whether work arrived.
+    fn spin(&self, hooks: &impl LoopHooks<I>, spin: Duration) -> bool {
         let shared = &self.shared;
         let me = self.me();
         let start = Instant::now();
