@@ -215,14 +215,14 @@ pub(crate) fn dispatch(
     poller: &polling::Poller,
     edge: bool,
     source: &Source,
-    ev: &polling::Event,
+    ev: &super::wait::IoEvent,
     wake: &mut Vec<Waker>,
 ) {
     let fired = Interest {
         read: ev.readable,
         write: ev.writable,
     };
-    if ev.is_interrupt() || ev.is_err() == Some(true) {
+    if ev.closed {
         source.readiness.mark_closed();
     }
     // Oneshot: the event disarmed the fd; re-arm what still waits.
