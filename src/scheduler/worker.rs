@@ -49,7 +49,10 @@ use std::time::{Duration, Instant};
 const BUDGET: u32 = 64;
 /// Every this many polls, the injector is checked before local queues.
 const INJECTOR_INTERVAL: u64 = 61;
-/// Every this many busy iterations, I/O readiness is collected without parking.
+/// Every this many task polls, a busy loop collects I/O readiness without
+/// parking (counted in polls, as tokio's `event_interval`: counted in
+/// iterations of up to `BUDGET` polls, a busy loop looked at its poller up
+/// to 64 times less often, and the sockets registered with it waited).
 const EVENT_INTERVAL: u64 = 61;
 const MIN_SWEEP: usize = 256;
 /// `spin_loop` hints between two looks at the queues.
@@ -119,6 +122,12 @@ pub(crate) struct LoopScheduler<I> {
     registry: RefCell<Registry>,
     ticks: Cell<u64>,
     polls: Cell<u64>,
+    /// `polls` when this loop last collected its I/O events.
+    polls_at_events: Cell<u64>,
+    /// Set while this loop dispatches its own poller's events: `push_local`
+    /// leaves the sibling notify to the end of the batch (see
+    /// `poll_own_events`).
+    collecting: Cell<bool>,
     rng: Cell<u64>,
     searching: Cell<bool>,
     poll_started: Cell<Option<Instant>>,
@@ -163,6 +172,8 @@ impl<I: InboxItem> LoopScheduler<I> {
             registry: RefCell::new(Registry::new()),
             ticks: Cell::new(0),
             polls: Cell::new(0),
+            polls_at_events: Cell::new(0),
+            collecting: Cell::new(false),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
             searching: Cell::new(false),
             poll_started: Cell::new(None),
@@ -265,9 +276,10 @@ impl<I: InboxItem> LoopScheduler<I> {
         self.last_poll_end.set(None);
         self.requeue_deferred();
         if ran > 0 {
-            if tick % EVENT_INTERVAL == 0 {
-                self.woken_by_io
-                    .set(hooks.poll_events(Some(Duration::ZERO)));
+            if self.polls.get().wrapping_sub(self.polls_at_events.get()) >= EVENT_INTERVAL {
+                let io = self.poll_own_events(hooks, Some(Duration::ZERO));
+                self.woken_by_io.set(io);
+                self.notify_if_batch_left();
                 // A busy loop looks after stalled siblings' sockets too, as
                 // tokio's workers poll the shared driver in maintenance.
                 self.steal_events();
@@ -450,11 +462,39 @@ impl<I: InboxItem> LoopScheduler<I> {
         }
     }
 
-    /// A stealable task scheduled on this loop.
+    /// A stealable task scheduled on this loop. A sibling is woken to share
+    /// it, except while this loop dispatches its own I/O events: then one
+    /// notify at the end of the batch does (`notify_if_batch_left`).
     #[inline]
     pub(crate) fn push_local(&self, task: Notified) {
         self.deque.push(task);
-        self.shared.notify_parked();
+        if !self.collecting.get() {
+            self.shared.notify_parked();
+        }
+    }
+
+    /// Waits for this loop's own I/O events (at most `timeout`) and
+    /// dispatches them; whether any came. The tasks they wake go to this
+    /// loop's deque without a sibling notify each: this loop is awake and
+    /// runs them next, and whether a sibling should help is decided once for
+    /// the batch, after the caller has left the park protocol
+    /// (`notify_if_batch_left`), as tokio's worker does after its driver
+    /// poll. A loop that is awake always looks at its own deque before it
+    /// parks, so no task waits on a notify that was not sent.
+    fn poll_own_events(&self, hooks: &impl LoopHooks<I>, timeout: Option<Duration>) -> bool {
+        self.polls_at_events.set(self.polls.get());
+        self.collecting.set(true);
+        let io = hooks.poll_events(timeout);
+        self.collecting.set(false);
+        io
+    }
+
+    /// After a batch of I/O events: wakes a sibling if this loop has more
+    /// ready tasks than the one it runs next (tokio's `should_notify_others`).
+    fn notify_if_batch_left(&self) {
+        if self.deque.len() > 1 {
+            self.shared.notify_parked();
+        }
     }
 
     /// A pinned task of this loop, scheduled by this loop.
@@ -671,11 +711,14 @@ impl<I: InboxItem> LoopScheduler<I> {
             || {
                 slept = true;
                 Counters::add(&me.counters.parks, 1);
-                self.woken_by_io
-                    .set(hooks.poll_events(hooks.next_timeout()));
+                let io = self.poll_own_events(hooks, hooks.next_timeout());
+                self.woken_by_io.set(io);
             },
         );
         self.searching.set(woken_as_searcher);
+        if slept {
+            self.notify_if_batch_left();
+        }
         if !slept {
             // The re-check saw work that another loop may be about to take
             // (a searcher is on it): let it run before looking again. A
