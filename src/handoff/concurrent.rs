@@ -172,8 +172,13 @@ impl<T> Shared<T> {
         // waiter that sees the hint then takes the lock, which orders the
         // result anyway.
         #[cfg(not(loopwork_loom))]
-        self.done_hint
-            .store(true, crate::sync::atomic::Ordering::Release);
+        {
+            self.done_hint
+                .store(true, crate::sync::atomic::Ordering::Release);
+            // A blocked `result()` may be released now: if this is a loop,
+            // its next spin lets that waiter have the CPU.
+            crate::scheduler::spin::released_a_waiter();
+        }
         self.cv.notify_all();
         drop(st);
         drop(task);
@@ -223,7 +228,10 @@ impl<T> Shared<T> {
     /// usually resolves a short piece of work within microseconds, and a
     /// waiter still awake then skips both the futex sleep and the wake-up
     /// (which, to an idle CPU, costs more than the work). Longer work falls
-    /// through to the condvar as before.
+    /// through to the condvar as before. Between two looks it yields its CPU:
+    /// the loop that runs the work may be queued on this CPU (more runnable
+    /// threads than CPUs), and a pure spin would keep it from running until
+    /// the window ends.
     fn spin_until_done(&self) {
         #[cfg(not(loopwork_loom))]
         {
@@ -234,9 +242,7 @@ impl<T> Shared<T> {
             let deadline = Instant::now() + self.spin;
             // Acquire: pairs with `resolve`'s Release store of the hint.
             while !self.done_hint.load(Acquire) {
-                for _ in 0..32 {
-                    std::hint::spin_loop();
-                }
+                std::thread::yield_now();
                 if Instant::now() >= deadline {
                     return;
                 }

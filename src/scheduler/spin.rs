@@ -30,6 +30,29 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+std::thread_local! {
+    /// Set on a thread that has just released a thread blocked on a result
+    /// (`ConcurrentFuture::result`); read and cleared by the loop's next spin.
+    static RELEASED_A_WAITER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// This thread has just released a waiter blocked on a result it produced:
+/// that waiter is about to run, and on a machine with more runnable threads
+/// than CPUs it may be queued on this thread's CPU. The loop's next spin then
+/// yields its CPU between two looks instead of only pausing
+/// (`LoopScheduler::spin`).
+pub(crate) fn released_a_waiter() {
+    let _ = RELEASED_A_WAITER.try_with(|r| r.set(true));
+}
+
+/// Whether this thread released a waiter since the last call (see
+/// `released_a_waiter`); clears it.
+pub(crate) fn take_released_a_waiter() -> bool {
+    RELEASED_A_WAITER
+        .try_with(|r| r.replace(false))
+        .unwrap_or(false)
+}
+
 /// One loop's spin decision (see the module docs).
 pub(crate) struct SpinPolicy {
     /// Whether the next idle period after a handoff is spun.

@@ -55,7 +55,8 @@ const INJECTOR_INTERVAL: u64 = 61;
 /// to 64 times less often, and the sockets registered with it waited).
 const EVENT_INTERVAL: u64 = 61;
 const MIN_SWEEP: usize = 256;
-/// `spin_loop` hints between two looks at the queues.
+/// `spin_loop` hints between two looks at the queues (a spin that does not
+/// yield, see `spin`).
 const SPIN_CHECK_EVERY: u32 = 32;
 
 /// The runtime's part of a loop iteration: what is not scheduling (timers,
@@ -664,33 +665,51 @@ impl<I: InboxItem> LoopScheduler<I> {
         if !self.spin_policy.should_spin() {
             return false;
         }
-        let found = self.spin(hooks, spin);
-        self.spin_policy.spun(found);
+        let (found, in_time) = self.spin(hooks, spin);
+        // Work found only after the window (the OS ran something else
+        // meanwhile) is a miss: the spin did not pay.
+        self.spin_policy.spun(found && in_time);
         found
     }
 
     /// Watches the queues other threads fill for at most `spin` (or until
-    /// the next timer); whether work arrived.
-    fn spin(&self, hooks: &impl LoopHooks<I>, spin: Duration) -> bool {
+    /// the next timer): whether work arrived, and whether within the window.
+    ///
+    /// After this loop released a thread blocked on a result
+    /// (`spin::released_a_waiter`), it yields its CPU (`sched_yield`) between
+    /// two looks instead of only pausing: on a machine with more runnable
+    /// threads than CPUs that waiter, which is about to hand over the next
+    /// piece of work, may be queued on this very CPU, and a pure spin would
+    /// keep it from running until the window ends (measured on 2 CPUs under
+    /// load: back-to-back round trips 1.1 µs or 27 µs per repetition with a
+    /// pure spin, 2.7–3.2 µs with the yield). Otherwise it pauses only: a
+    /// producer that does not wait for the loop (`call_soon_threadsafe`) may
+    /// be busy on this CPU, and a yield to it loses the CPU for a whole time
+    /// slice (measured: 0.8 ms instead of 4 µs per item).
+    fn spin(&self, hooks: &impl LoopHooks<I>, spin: Duration) -> (bool, bool) {
         let shared = &self.shared;
         let me = self.me();
+        let polite = super::spin::take_released_a_waiter();
         let start = Instant::now();
         let mut deadline = start + spin;
         if let Some(t) = hooks.next_timeout() {
             deadline = deadline.min(start + t);
         }
         loop {
-            for _ in 0..SPIN_CHECK_EVERY {
-                std::hint::spin_loop();
+            if polite {
+                std::thread::yield_now();
+            } else {
+                for _ in 0..SPIN_CHECK_EVERY {
+                    std::hint::spin_loop();
+                }
             }
-            if !me.inbox.is_empty() || !shared.injector.is_empty() || shared.is_closed() {
-                return true;
-            }
-            if self.searching.get() && shared.siblings_have_tasks(self.index) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
+            let found = !me.inbox.is_empty()
+                || !shared.injector.is_empty()
+                || shared.is_closed()
+                || (self.searching.get() && shared.siblings_have_tasks(self.index));
+            let late = Instant::now() > deadline;
+            if found || late {
+                return (found, !late);
             }
         }
     }
