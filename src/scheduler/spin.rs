@@ -20,12 +20,17 @@
 //! round trips, 33 µs per round trip with the 25 µs spin, 7 µs without it.
 //!
 //! So the loop measures the gap it would have spun over: the time from going
-//! idle after a handoff to the next handoff. A spin that found work proves a
-//! gap shorter than the window and keeps spinning on; spins that time out
-//! (two in a row) turn spinning off; while off, the loop parks at once and times the gap
-//! until the next handoff, and a gap shorter than the window turns spinning
-//! back on (the same idea as a mutex that spins only when recent waits were
-//! short).
+//! idle after a handoff to the next handoff. A spin that found work within
+//! the window proves a gap shorter than it and keeps spinning on (work found
+//! only after it, because the OS ran something else meanwhile, does not);
+//! two spins in a row that find nothing turn spinning off; while off, the
+//! loop parks at once and times the gap until the next handoff, and a gap
+//! shorter than the window turns spinning back on (the same idea as a mutex
+//! that spins only when recent waits were short).
+//!
+//! How the loop spins (pausing, or yielding its CPU after it released a
+//! blocked waiter) is `LoopScheduler::spin`'s business; this file only
+//! decides whether.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
