@@ -11,6 +11,7 @@
 //! cargo bench --bench compare -- --quick --scaling        # at 1, 2, ... nproc threads
 //! cargo bench --bench compare -- --quick --shared-runtimes  # the old method, to compare
 //! cargo bench --bench compare -- --only debug_overhead_yield_many --debug on  # one side, for perf stat
+//! cargo bench --bench compare -- --quick --no-spin  # loopwork without its spins
 //! ```
 //!
 //! # Method
@@ -123,6 +124,7 @@ impl Config {
                 "--metrics" => cfg.metrics = true,
                 "--shared-runtimes" => cfg.shared = true,
                 "--scaling" => cfg.scaling = true,
+                "--no-spin" => NO_SPIN.store(true, Relaxed),
                 "--threads" => {
                     cfg.threads = value("--threads").parse().expect("--threads N: a number");
                     assert!(cfg.threads > 0, "--threads must be at least 1");
@@ -805,12 +807,16 @@ impl Peer {
     }
 }
 
+/// `--no-spin`: loopwork built with `idle_spin(ZERO)` and `result_spin(ZERO)`,
+/// to show what its spinning buys and costs.
+static NO_SPIN: AtomicBool = AtomicBool::new(false);
+
 fn loopwork_rt(n: usize) -> loopwork::Runtime {
-    loopwork::Runtime::builder()
-        .loops(n)
-        .debug(false)
-        .build()
-        .expect("build loopwork")
+    let mut b = loopwork::Runtime::builder().loops(n).debug(false);
+    if NO_SPIN.load(Relaxed) {
+        b = b.idle_spin(Duration::ZERO).result_spin(Duration::ZERO);
+    }
+    b.build().expect("build loopwork")
 }
 
 fn tokio_rt(n: usize) -> tokio::runtime::Runtime {
@@ -849,6 +855,76 @@ impl Peers {
         self.lw.close();
         self.tk.shutdown_timeout(Duration::from_secs(10));
         self.ae.shutdown();
+    }
+}
+
+// ===== idle =====
+
+/// How long `idle_2s` watches an idle runtime.
+const IDLE_WINDOW: Duration = Duration::from_secs(2);
+
+/// `idle_2s`: the process's CPU time over `IDLE_WINDOW` while a runtime
+/// that has run one task sits idle (100 ms after the task, so a spin after
+/// it is over), per peer, and with no runtime at all (the bench's own
+/// threads: the watchdog wakes once a second). Fractions of one core.
+fn measure_idle(cfg: &Config) -> Vec<(&'static str, f64)> {
+    let window = |what: &str| {
+        eprintln!("idle_2s: {what} ...");
+        std::thread::sleep(Duration::from_millis(100));
+        let (t0, c0) = (Instant::now(), process_cpu());
+        std::thread::sleep(IDLE_WINDOW);
+        (process_cpu() - c0) / t0.elapsed().as_secs_f64()
+    };
+    let n = cfg.threads;
+    let mut out = vec![("no runtime", window("no runtime"))];
+    for peer in PEERS {
+        if !cfg.runs(peer) {
+            continue;
+        }
+        let peers_one = |p: Peer| -> f64 {
+            match p {
+                Peer::Loopwork => {
+                    let rt = loopwork_rt(n);
+                    let h = rt.handle();
+                    rt.block_on(async move { h.spawn(async { 1 }).await.unwrap() });
+                    let f = window(p.name());
+                    rt.close();
+                    f
+                }
+                Peer::Tokio => {
+                    let rt = tokio_rt(n);
+                    rt.block_on(async { tokio::spawn(async { 1 }).await.unwrap() });
+                    let f = window(p.name());
+                    rt.shutdown_timeout(Duration::from_secs(10));
+                    f
+                }
+                Peer::AsyncExecutor => {
+                    let rt = AeRuntime::new(n);
+                    futures::executor::block_on(rt.ex.spawn(async { 1 }));
+                    let f = window(p.name());
+                    rt.shutdown();
+                    f
+                }
+            }
+        };
+        out.push((
+            peer.name(),
+            watch(format!("idle_2s on {}", peer.name()), || peers_one(peer)),
+        ));
+    }
+    out
+}
+
+fn print_idle_table(rows: &[(&'static str, f64)]) {
+    println!(
+        "idle_2s: the process's CPU time over {IDLE_WINDOW:?} while the runtime sits idle, \
+         as % of one core (\"no runtime\": the bench's own threads)"
+    );
+    println!();
+    println!("| runtime | CPU, % of a core |");
+    println!("|---|---:|");
+    for (name, frac) in rows {
+        println!("| {name} | {:.3} % |", frac * 100.0);
     }
 }
 
@@ -2121,6 +2197,12 @@ fn run_suite(cfg: &Config) {
     });
     run("memory_per_task", &|name| measure_memory(&cfg, name));
 
+    let idle = if cfg.selected("idle_2s") {
+        Some(measure_idle(&cfg))
+    } else {
+        None
+    };
+
     let mut debug_rows = Vec::new();
     if cfg.selected("debug_overhead_spawn_many_local") {
         debug_rows.push(measure_debug(
@@ -2138,7 +2220,7 @@ fn run_suite(cfg: &Config) {
         "async-executor has no blocking pool (smol's is the separate `blocking` crate)",
     )];
 
-    if main_rows.is_empty() && debug_rows.is_empty() {
+    if main_rows.is_empty() && debug_rows.is_empty() && idle.is_none() {
         eprintln!(
             "compare: no workload matches --only {:?}",
             cfg.only.as_deref().unwrap_or("")
@@ -2166,6 +2248,10 @@ fn run_suite(cfg: &Config) {
     }
     if !debug_rows.is_empty() {
         print_debug_table(&debug_rows);
+        println!();
+    }
+    if let Some(idle) = &idle {
+        print_idle_table(idle);
         println!();
     }
     println!("Not yet measurable:");

@@ -134,6 +134,8 @@ fn main() {
         serve(listener, shutdown_signal()).await
     });
     let _: Result<(), _> = rt.block_on(server);
+    // The loops' counters (polls, steals, parks, ...), for benches/http.sh.
+    let metrics = rt.metrics();
     // Connections still open are cancelled (closed); a loop stuck for more
     // than a second would be left detached and reported.
     rt.shutdown_timeout(Duration::from_secs(1));
@@ -145,4 +147,5 @@ fn main() {
         "shut down; requests served per loop: {served:?} (total {})",
         served.iter().sum::<u64>()
     );
+    println!("loop metrics: {:?}", metrics.loops);
 }

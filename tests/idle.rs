@@ -5,7 +5,8 @@ mod common;
 
 /// What a loop thread (`loopwork-loop-N`) of this process is doing, from
 /// `/proc`: `Some(true)` if it is asleep in a poller wait with no timeout
-/// (state `S` in `epoll_wait` / `epoll_pwait` with a timeout of -1).
+/// (state `S` in `epoll_wait` / `epoll_pwait` with a timeout of -1, or in
+/// `epoll_pwait2` with no timeout: a null `timespec` pointer).
 fn loop_threads_sleeping_without_timeout() -> Vec<(String, bool)> {
     // epoll_wait and epoll_pwait; the timeout is their fourth argument.
     #[cfg(target_arch = "x86_64")]
@@ -14,6 +15,9 @@ fn loop_threads_sleeping_without_timeout() -> Vec<(String, bool)> {
     const WAITS: &[u64] = &[22];
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     const WAITS: &[u64] = &[];
+    // epoll_pwait2 (the same number on both): its fourth argument is a
+    // pointer to the timeout, null for none.
+    const PWAIT2: u64 = 441;
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc/self/task").unwrap() {
         let dir = entry.unwrap().path();
@@ -36,8 +40,9 @@ fn loop_threads_sleeping_without_timeout() -> Vec<(String, bool)> {
                 None => f.parse().unwrap_or(0),
             })
             .collect();
-        let waits_forever =
-            fields.len() > 4 && WAITS.contains(&fields[0]) && fields[4] as i32 == -1;
+        let waits_forever = fields.len() > 4
+            && ((WAITS.contains(&fields[0]) && fields[4] as i32 == -1)
+                || (fields[0] == PWAIT2 && fields[4] == 0));
         out.push((comm.trim().to_owned(), sleeping && waits_forever));
     }
     out

@@ -60,10 +60,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// How long a blocking `result()` watches for the result before it sleeps.
-#[cfg(not(loopwork_loom))]
-const RESULT_SPIN: Duration = Duration::from_micros(20);
-
 type DoneCallback<T> = Box<dyn FnOnce(&Result<T, TaskError>) + Send>;
 
 pub(crate) struct Shared<T> {
@@ -77,6 +73,11 @@ pub(crate) struct Shared<T> {
     /// The loop (runtime address, index) the producing task is pinned to,
     /// if it is: a blocking wait on that loop's own thread can never end.
     home: Option<(usize, usize)>,
+    /// How long a blocking `result()` watches for the result before it
+    /// sleeps (see `spin_until_done`); zero: not at all (and never
+    /// used under loom).
+    #[cfg_attr(loopwork_loom, allow(dead_code))]
+    spin: Duration,
 }
 
 struct State<T> {
@@ -112,14 +113,18 @@ impl<T> Shared<T> {
             #[cfg(not(loopwork_loom))]
             done_hint: crate::sync::atomic::AtomicBool::new(false),
             home: None,
+            spin: Duration::ZERO,
         })
     }
 
     /// A future whose producing task will be pinned to loop `home`
-    /// (`LoopCore::identity`).
-    pub(crate) fn pinned_to(home: (usize, usize)) -> Arc<Shared<T>> {
+    /// (`LoopCore::identity`); a blocking `result()` spins for up to `spin`
+    /// before it sleeps.
+    pub(crate) fn pinned_to(home: (usize, usize), spin: Duration) -> Arc<Shared<T>> {
         let mut shared = Shared::new();
-        Arc::get_mut(&mut shared).expect("not shared yet").home = Some(home);
+        let this = Arc::get_mut(&mut shared).expect("not shared yet");
+        this.home = Some(home);
+        this.spin = spin;
         shared
     }
 
@@ -171,8 +176,13 @@ impl<T> Shared<T> {
         // waiter that sees the hint then takes the lock, which orders the
         // result anyway.
         #[cfg(not(loopwork_loom))]
-        self.done_hint
-            .store(true, crate::sync::atomic::Ordering::Release);
+        {
+            self.done_hint
+                .store(true, crate::sync::atomic::Ordering::Release);
+            // A blocked `result()` may be released now: if this is a loop,
+            // its next spin lets that waiter have the CPU.
+            crate::scheduler::spin::released_a_waiter();
+        }
         self.cv.notify_all();
         drop(st);
         drop(task);
@@ -217,20 +227,26 @@ impl<T> Shared<T> {
     }
 
     /// Before a blocking waiter sleeps on the condvar: watch for the result
-    /// for up to `RESULT_SPIN`. A loop usually resolves a short piece of work
-    /// within microseconds, and a waiter still awake then skips both the
-    /// futex sleep and the wake-up (which, to an idle CPU, costs more than
-    /// the work). Longer work falls through to the condvar as before.
+    /// for up to `spin` (`Builder::result_spin`; zero when the loop was
+    /// parked at submission, see `run_coroutine_threadsafe`). An awake loop
+    /// usually resolves a short piece of work within microseconds, and a
+    /// waiter still awake then skips both the futex sleep and the wake-up
+    /// (which, to an idle CPU, costs more than the work). Longer work falls
+    /// through to the condvar as before. Between two looks it yields its CPU:
+    /// the loop that runs the work may be queued on this CPU (more runnable
+    /// threads than CPUs), and a pure spin would keep it from running until
+    /// the window ends.
     fn spin_until_done(&self) {
         #[cfg(not(loopwork_loom))]
         {
             use crate::sync::atomic::Ordering::Acquire;
-            let deadline = Instant::now() + RESULT_SPIN;
+            if self.spin.is_zero() {
+                return;
+            }
+            let deadline = Instant::now() + self.spin;
             // Acquire: pairs with `resolve`'s Release store of the hint.
             while !self.done_hint.load(Acquire) {
-                for _ in 0..32 {
-                    std::hint::spin_loop();
-                }
+                std::thread::yield_now();
                 if Instant::now() >= deadline {
                     return;
                 }

@@ -36,8 +36,10 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let shared_cf =
-            concurrent::Shared::pinned_to((Arc::as_ptr(&self.shared) as usize, self.index));
+        let shared_cf = concurrent::Shared::pinned_to(
+            (Arc::as_ptr(&self.shared) as usize, self.index),
+            self.result_spin(),
+        );
         let meta = TaskMeta::new(None, Location::caller(), TaskKind::Pinned(self.index));
         let scheduler = PinnedScheduler {
             shared: self.shared.sched.clone(),
@@ -49,6 +51,21 @@ impl LoopHandle {
         // Cancelled. (A loop closes only after the gate has.)
         self.shared.sched.submit_to(self.index, notified);
         ConcurrentFuture::from_shared(shared_cf, Location::caller())
+    }
+
+    /// How long a blocking `result()` on work handed to this loop now should
+    /// spin: `Builder::result_spin` if the loop is awake, zero if it is
+    /// parked. A parked loop must be woken first (an eventfd write, the
+    /// wake-up of its thread, the way out of `epoll_wait`), which takes longer
+    /// than the spin; spinning then only keeps a CPU busy that, on a small
+    /// machine, the woken loop may be queued behind. A hint: the loop may
+    /// park or wake at once.
+    fn result_spin(&self) -> std::time::Duration {
+        if self.shared.sched.loops[self.index].park.parked_hint() {
+            std::time::Duration::ZERO
+        } else {
+            self.shared.config.result_spin
+        }
     }
 
     /// Builds a future *on this loop* with `factory` and runs it there as a
@@ -79,8 +96,10 @@ impl LoopHandle {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
-        let shared_cf =
-            concurrent::Shared::pinned_to((Arc::as_ptr(&self.shared) as usize, self.index));
+        let shared_cf = concurrent::Shared::pinned_to(
+            (Arc::as_ptr(&self.shared) as usize, self.index),
+            self.result_spin(),
+        );
         // Resolves the future to Cancelled if the handoff is dropped unrun.
         let guard = CancelOnDrop(Some(shared_cf.clone()));
         let build = move || {

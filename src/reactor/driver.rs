@@ -4,6 +4,7 @@
 //! a stalled loop (the `scheduler::Driver` side of event stealing).
 
 use super::io::{dispatch, Source, SourceSlab};
+use super::wait::{Events, Waiter};
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use crate::sync::{Arc, Mutex};
 use std::io;
@@ -14,6 +15,8 @@ use std::time::Duration;
 /// The OS poller of one loop, and the I/O sources registered with it.
 pub(crate) struct Driver {
     poller: polling::Poller,
+    /// The wait and the notify (on Linux a thin epoll path: `reactor::wait`).
+    waiter: Waiter,
     /// Edge-triggered registration (see `reactor::io`), where supported.
     edge: bool,
     sources: Mutex<SourceSlab>,
@@ -28,20 +31,12 @@ pub(crate) struct Driver {
     closed: AtomicBool,
 }
 
-/// The events buffer, owned by the loop thread.
-pub(crate) struct Events(polling::Events);
-
-impl Events {
-    pub(crate) fn new() -> Events {
-        Events(polling::Events::new())
-    }
-}
-
 impl Driver {
     pub(crate) fn new() -> io::Result<Driver> {
         let poller = polling::Poller::new()?;
         Ok(Driver {
             edge: poller.supports_edge(),
+            waiter: Waiter::new(&poller)?,
             poller,
             sources: Mutex::new(SourceSlab::default()),
             registered: AtomicUsize::new(0),
@@ -80,8 +75,10 @@ impl Driver {
             return false;
         };
         let events = &mut *events;
-        events.0.clear();
-        if let Err(e) = self.poller.wait(&mut events.0, Some(Duration::ZERO)) {
+        if let Err(e) = self
+            .waiter
+            .wait(&self.poller, events, Some(Duration::ZERO))
+        {
             if e.kind() != io::ErrorKind::Interrupted {
                 log::error!(target: "loopwork", "failed to poll a sibling's poller: {e}");
             }
@@ -141,13 +138,13 @@ impl Driver {
     /// Wakes the tasks waiting on the sources of `events`; whether there
     /// were any I/O events (a bare `notify` brings none).
     pub(crate) fn dispatch(&self, events: &Events) -> bool {
-        if events.0.is_empty() {
+        if events.is_empty() {
             return false;
         }
         let mut wake: Vec<Waker> = Vec::new();
         {
             let sources = self.sources.lock();
-            for ev in events.0.iter() {
+            for ev in events.iter() {
                 if let Some(source) = sources.get(ev.key) {
                     dispatch(&self.poller, self.edge, &source, &ev, &mut wake);
                 }
@@ -165,13 +162,12 @@ impl Driver {
         events: &mut Events,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        events.0.clear();
-        self.poller.wait(&mut events.0, timeout)
+        self.waiter.wait(&self.poller, events, timeout)
     }
 
     /// Wakes the loop's `wait` (or makes its next one return at once).
     pub(crate) fn notify(&self) {
-        if let Err(e) = self.poller.notify() {
+        if let Err(e) = self.waiter.notify(&self.poller) {
             log::error!(target: "loopwork", "failed to notify a loop's poller: {e}");
         }
     }

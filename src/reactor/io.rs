@@ -211,18 +211,20 @@ impl SourceSlab {
 }
 
 /// Applies one poller event to its source; collects the wakers to wake.
+/// (Not under loom: its reactor has no I/O, see `loom_driver`.)
+#[cfg(not(loopwork_loom))]
 pub(crate) fn dispatch(
     poller: &polling::Poller,
     edge: bool,
     source: &Source,
-    ev: &polling::Event,
+    ev: &super::wait::IoEvent,
     wake: &mut Vec<Waker>,
 ) {
     let fired = Interest {
         read: ev.readable,
         write: ev.writable,
     };
-    if ev.is_interrupt() || ev.is_err() == Some(true) {
+    if ev.closed {
         source.readiness.mark_closed();
     }
     // Oneshot: the event disarmed the fd; re-arm what still waits.

@@ -1,9 +1,11 @@
 //! The reactor: each loop's `polling::Poller`, the I/O sources registered
 //! with it, and their readiness.
 //!
-//! A loop parks in `Poller::wait(timeout = next timer deadline)` and is woken
-//! by `Poller::notify()`, which polling deduplicates (a second notify before
-//! the wait returns costs nothing); when to park and when to notify is the
+//! A loop parks in a wait on its poller (timeout = next timer deadline) and
+//! is woken by a notify, which is deduplicated (a second notify before the
+//! wait returns costs nothing); on Linux both are a thin epoll path beside
+//! `polling` (`wait`), elsewhere `Poller::wait` and `Poller::notify`. When to
+//! park and when to notify is the
 //! scheduler's business (`scheduler::park`), which reaches the poller through
 //! the `scheduler::Driver` trait implemented here.
 //!
@@ -18,8 +20,10 @@ pub(crate) mod io;
 
 crate::sync::cfg_not_loom! {
     mod driver;
+    mod wait;
 
-    pub(crate) use driver::{Driver, Events};
+    pub(crate) use driver::Driver;
+    pub(crate) use wait::Events;
 }
 
 crate::sync::cfg_loom! {

@@ -40,6 +40,7 @@ pub struct Builder {
     idle_spin: Duration,
     dump_signal: Option<i32>,
     watchdog_threshold: Option<Duration>,
+    result_spin: Duration,
 }
 
 /// A busy sibling that has not started a new iteration for this long is
@@ -47,6 +48,8 @@ pub struct Builder {
 const STALL: Duration = Duration::from_micros(500);
 /// Default of [`Builder::idle_spin`].
 const IDLE_SPIN: Duration = Duration::from_micros(25);
+/// Default of [`Builder::result_spin`].
+const RESULT_SPIN: Duration = Duration::from_micros(20);
 
 impl Default for Builder {
     fn default() -> Self {
@@ -86,6 +89,7 @@ impl Builder {
             idle_spin: IDLE_SPIN,
             dump_signal: None,
             watchdog_threshold: None,
+            result_spin: RESULT_SPIN,
         }
     }
 
@@ -94,8 +98,11 @@ impl Builder {
     /// wake) keeps watching its queues before it parks. A foreign thread
     /// handing work over in a tight loop then finds the loop awake, which
     /// saves both sides the sleep and the wake-up; the price is up to this
-    /// much CPU per handoff burst. Default 25 µs; `Duration::ZERO` turns
-    /// spinning off (for users who pay for CPU rather than latency). Under
+    /// much CPU per handoff burst. The loop spins only while it pays: after
+    /// a spin that found nothing it parks at once, until a handoff comes
+    /// back within this window of the loop going idle. Default 25 µs;
+    /// `Duration::ZERO` turns spinning off (for users who pay for CPU rather
+    /// than latency; see also [`result_spin`](Builder::result_spin)). Under
     /// the feature `loom` spinning is always off (a spin on the real clock
     /// is no interleaving loom can explore), whatever is set here.
     ///
@@ -113,6 +120,33 @@ impl Builder {
     /// ```
     pub fn idle_spin(mut self, spin: Duration) -> Builder {
         self.idle_spin = spin;
+        self
+    }
+
+    /// How long [`ConcurrentFuture::result`](crate::handoff::ConcurrentFuture::result)
+    /// watches for the result before it sleeps, when the work was handed to
+    /// a loop that was awake (a loop that was parked needs a wake-up first,
+    /// which takes longer than a spin is worth, so the waiter sleeps at
+    /// once). A result that comes within the window saves the waiter's
+    /// sleep and wake-up; the price is up to this much CPU per wait. Default
+    /// 20 µs; `Duration::ZERO` turns it off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = loopwork::Runtime::builder()
+    ///     .loops(1)
+    ///     .idle_spin(Duration::ZERO)
+    ///     .result_spin(Duration::ZERO) // no spinning anywhere
+    ///     .build()
+    ///     .unwrap();
+    /// let fut = rt.loop_handle(0).run_coroutine_threadsafe(async { 6 * 7 });
+    /// assert_eq!(fut.result().unwrap(), 42);
+    /// rt.close();
+    /// ```
+    pub fn result_spin(mut self, spin: Duration) -> Builder {
+        self.result_spin = spin;
         self
     }
 
@@ -269,6 +303,7 @@ impl Builder {
             watchdog_threshold: self
                 .watchdog_threshold
                 .unwrap_or(self.slow_callback_duration.saturating_mul(10)),
+            result_spin: self.result_spin,
         };
         let blocking = BlockingPool::new(
             config.max_blocking_threads,

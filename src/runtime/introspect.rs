@@ -16,7 +16,6 @@ use super::context;
 use super::shared::Shared;
 use super::Runtime;
 use crate::debug::graph::{self, Node};
-use crate::sync::Mutex;
 use crate::task::directory;
 use crate::task::trace::{self, Leaf, LeafKind, THREAD_NODE};
 use crate::task::{TaskId, TaskInfo, TaskState};

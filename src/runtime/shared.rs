@@ -56,6 +56,9 @@ pub(crate) struct Config {
     /// Debug mode: a loop inside one poll or callback for this long is
     /// reported by the watchdog while it lasts.
     pub(crate) watchdog_threshold: Duration,
+    /// How long `ConcurrentFuture::result` watches for a result handed to a
+    /// loop that was awake (`Builder::result_spin`).
+    pub(crate) result_spin: Duration,
 }
 
 pub(crate) struct Shared {

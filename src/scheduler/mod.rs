@@ -39,6 +39,7 @@ pub(crate) mod park;
 pub(crate) mod queue;
 pub(crate) mod schedulers;
 pub(crate) mod shared;
+pub(crate) mod spin;
 pub(crate) mod worker;
 
 pub(crate) use schedulers::{PinnedScheduler, StealableScheduler};

@@ -14,7 +14,7 @@
 //! I/O events (`poll_sibling`) that the loop is not running.
 
 use crate::scheduler::idle::Idle;
-use crate::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
+use crate::sync::atomic::{fence, AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 
 /// One loop's parking sequence: the order of steps that makes a wakeup
 /// impossible to lose. Shared by `LoopCore::park` and the loom model loop, so
@@ -110,6 +110,13 @@ impl ParkFlag {
         // sibling raising its flag (see `poll_sibling`).
         fence(SeqCst);
         self.parked.load(SeqCst)
+    }
+
+    /// Whether the loop is parking or parked, as a hint only (no fence; it
+    /// may be stale at once): a submitter uses it to guess whether its work
+    /// will start soon (see `ConcurrentFuture::result`'s spin).
+    pub(crate) fn parked_hint(&self) -> bool {
+        self.parked.load(Relaxed)
     }
 
     /// Producer side, after pushing: whether the loop must be notified.
