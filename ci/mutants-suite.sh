@@ -9,7 +9,10 @@
 # Each FILE runs only the test binaries listed for it below (the tests that
 # claim to cover it), one mutant at a time (-j 1), each test run bounded by
 # TIMEOUT seconds (default 120) and each build by BUILD_TIMEOUT (default
-# 900); MUTANTS_ARGS adds cargo-mutants options (e.g. `-F REGEX`). Results: target/mutants/<file>/mutants.out/{caught,missed,timeout,
+# 900); MUTANTS_ARGS adds cargo-mutants options (e.g. `-F REGEX`),
+# EXTRA_TESTS more test binaries. RERUN_MISSED=1 re-runs only the mutants
+# the file's last full run missed (results in target/mutants/<file>.rerun).
+# Results: target/mutants/<file>/mutants.out/{caught,missed,timeout,
 # unviable}.txt (log: target/mutants/<file>.log), and a one-line count per
 # file on stdout.
 set -uo pipefail
@@ -26,19 +29,20 @@ export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 # The machine is shared: yield the CPU to everyone else's builds.
 nice=(nice -n "${NICE:-19}")
 
-# file -> the integration test binaries that cover it.
+# file -> the test binaries that cover it ("lib": the crate's unit tests,
+# the `mod tests` at the end of a file).
 declare -A TESTS=(
   [src/handoff/shield.rs]="promise"
   [src/handoff/promise.rs]="promise"
   [src/handoff/concurrent.rs]="handoff cancel_exact"
   [src/runtime/callbacks.rs]="handoff cancel"
   [src/scheduler/gate.rs]="shutdown handoff"
-  [src/scheduler/idle.rs]="stealing spawn idle"
+  [src/scheduler/idle.rs]="lib stealing spawn idle"
   [src/scheduler/schedulers.rs]="spawn spawn_local stealing"
   [src/scheduler/worker.rs]="spawn spawn_local stealing fairness idle"
   [src/scheduler/shared.rs]="spawn stealing shutdown"
-  [src/handoff/oneshot.rs]="promise handoff"
-  [src/task/state.rs]="spawn cancel panic stealing"
+  [src/handoff/oneshot.rs]="lib promise handoff"
+  [src/task/state.rs]="lib spawn cancel panic stealing"
   [src/task/raw.rs]="spawn cancel panic"
   [src/task/join.rs]="spawn cancel promise"
   [src/task/mod.rs]="spawn cancel"
@@ -47,8 +51,8 @@ declare -A TESTS=(
   [src/blocking/spawn.rs]="blocking"
   [src/runtime/blocking/task.rs]="blocking"
   [src/blocking/executor.rs]="blocking"
-  [src/reactor/readiness.rs]="net fd_watch"
-  [src/runtime/timers.rs]="timers cancel"
+  [src/reactor/readiness.rs]="lib net fd_watch"
+  [src/runtime/timers.rs]="lib timers cancel"
 )
 # file -> "parent item": a module declared inside a macro (see below).
 declare -A HIDDEN=(
@@ -68,7 +72,7 @@ files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("${ORDER[@]}")
 status=0
 for f in "${files[@]}"; do
-  tests="${TESTS[$f]:-}"
+  tests="${TESTS[$f]:-}${EXTRA_TESTS:+ $EXTRA_TESTS}"
   if [ -z "$tests" ]; then
     echo "FAIL: no test binaries listed for $f in ci/mutants-suite.sh"
     status=1
@@ -81,6 +85,16 @@ for f in "${files[@]}"; do
     if [ "$t" = lib ]; then args+=(--cargo-arg=--lib); else args+=("--cargo-arg=--test=$t"); fi
   done
   out="$PWD/target/mutants/${f//\//_}"
+  rerun=()
+  if [ -n "${RERUN_MISSED:-}" ]; then
+    # Only the mutants the last full run of this file missed (after tests
+    # were added): one exact -F per name.
+    [ -s "$out/mutants.out/missed.txt" ] || { echo "$f: nothing missed to re-run"; continue; }
+    while IFS= read -r m; do
+      rerun+=(-F "^$(printf '%s' "$m" | sed 's/[][\.*^$+?(){}|]/\\&/g')\$")
+    done <"$out/mutants.out/missed.txt"
+    out="$out.rerun"
+  fi
   mkdir -p "$out"
   echo "=== $f (tests: $tests)"
   tree=.
@@ -103,7 +117,7 @@ for f in "${files[@]}"; do
   # TESTING.md for the baseline), and the timeouts are given.
   "${nice[@]}" cargo mutants -d "$tree" -f "$f" -j 1 --no-shuffle --baseline skip --copy-target false \
     --timeout "$timeout" --build-timeout "$build_timeout" \
-    "${args[@]}" ${MUTANTS_ARGS:-} -o "$out" >"$out.log" 2>&1
+    "${args[@]}" "${rerun[@]}" ${MUTANTS_ARGS:-} -o "$out" >"$out.log" 2>&1
   rc=$?
   # cargo-mutants exits 0 when every mutant was caught, 2 when some were
   # missed, 3 on timeouts: anything else is a harness error.
