@@ -10,7 +10,7 @@
 # claim to cover it), one mutant at a time (-j 1), each test run bounded by
 # TIMEOUT seconds (default 120) and each build by BUILD_TIMEOUT (default
 # 900); MUTANTS_ARGS adds cargo-mutants options (e.g. `-F REGEX`),
-# EXTRA_TESTS more test binaries. RERUN_MISSED=1 re-runs only the mutants
+# EXTRA_TESTS more test binaries, NO_UNIT=1 leaves out "lib". RERUN_MISSED=1 re-runs only the mutants
 # the file's last full run missed (results in target/mutants/<file>.rerun).
 # Results: target/mutants/<file>/mutants.out/{caught,missed,timeout,
 # unviable}.txt (log: target/mutants/<file>.log), and a one-line count per
@@ -42,9 +42,9 @@ declare -A TESTS=(
   [src/scheduler/worker.rs]="spawn spawn_local stealing fairness idle"
   [src/scheduler/shared.rs]="spawn stealing shutdown"
   [src/handoff/oneshot.rs]="lib promise handoff"
-  [src/task/state.rs]="lib spawn cancel panic stealing"
-  [src/task/raw.rs]="spawn cancel panic"
-  [src/task/join.rs]="spawn cancel promise"
+  [src/task/state.rs]="lib spawn cancel panic stealing shutdown task_protocol"
+  [src/task/raw.rs]="spawn cancel panic shutdown task_protocol"
+  [src/task/join.rs]="spawn cancel promise task_protocol"
   [src/task/mod.rs]="spawn cancel"
   [src/task/builder.rs]="spawn api"
   [src/runtime/blocking/pool.rs]="blocking"
@@ -73,6 +73,8 @@ files=("$@")
 status=0
 for f in "${files[@]}"; do
   tests="${TESTS[$f]:-}${EXTRA_TESTS:+ $EXTRA_TESTS}"
+  # NO_UNIT=1: the integration tests alone (the score).
+  [ -z "${NO_UNIT:-}" ] || tests="$(printf '%s\n' $tests | grep -vx lib | xargs)"
   if [ -z "$tests" ]; then
     echo "FAIL: no test binaries listed for $f in ci/mutants-suite.sh"
     status=1
