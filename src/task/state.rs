@@ -447,7 +447,7 @@ mod tests {
             JOIN_INTEREST,
             JOIN_WAKER,
         ] {
-            let s = Snapshot(flag | 3 * REF_ONE);
+            let s = Snapshot(flag | (3 * REF_ONE));
             assert_eq!(s.ref_count(), 3);
             assert_eq!(s.is_running(), flag == RUNNING);
             assert_eq!(s.is_complete(), flag == COMPLETE);
