@@ -555,7 +555,8 @@ impl<T> fmt::Debug for ConcurrentFuture<T> {
 // The shared state driven by hand, without a loop: the `Deliver` side
 // polled by the test, the consumer's answers read back. The integration
 // tests (handoff.rs, cancel_exact.rs) run the same protocol through loops.
-#[cfg(all(test, not(loopwork_loom)))]
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

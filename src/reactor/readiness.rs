@@ -281,7 +281,8 @@ impl Readiness {
 // through real sockets, where a stale `ready` costs one extra syscall
 // rather than a wrong result (see TESTING.md, cargo-mutants); the lost
 // wakeups are loom's (`reactor_readiness`).
-#[cfg(all(test, not(loopwork_loom)))]
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
     use std::cell::RefCell;

@@ -241,7 +241,8 @@ impl TimerStore {
 // integration tests see the store through sleeps on a running loop, where a
 // cancelled entry kept or a compaction skipped costs memory, not a wrong
 // wake (see TESTING.md, cargo-mutants).
-#[cfg(all(test, not(loopwork_loom)))]
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
     use crate::runtime::callbacks::{CallbackHandle, CallbackState};

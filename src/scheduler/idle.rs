@@ -182,7 +182,8 @@ impl Idle {
 // it only through wake-ups: a miscount that wakes one loop too many, or a
 // searcher too few, changes how much work is spread, not whether it all runs
 // (see TESTING.md, cargo-mutants); the lost wake-ups are loom's (park_notify).
-#[cfg(all(test, not(loopwork_loom)))]
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
 

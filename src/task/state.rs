@@ -404,7 +404,8 @@ impl fmt::Debug for Snapshot {
 // most of them only through the scheduler, where a wrong reference count
 // leaks or frees late without failing, and a wrong flag is often covered by
 // the next wake (see TESTING.md, cargo-mutants).
-#[cfg(all(test, not(loopwork_loom)))]
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
 
