@@ -241,3 +241,27 @@ fn the_output_of_a_detached_task_is_dropped_when_it_finishes() {
         assert_eq!(drops.load(SeqCst), 1, "once");
     });
 }
+
+#[test]
+fn a_join_handle_reports_its_tasks_id_name_and_whether_it_finished() {
+    common::within(20, "join-handle-accessors", || {
+        let rt = common::runtime(1);
+        let (gate, open) = gate();
+        let (named, unnamed) = rt.block_on(async move {
+            let named = loopwork::task::Builder::new().name("worker").spawn(gate);
+            (named, loopwork::spawn(async {}))
+        });
+        assert_eq!(named.name(), Some("worker"));
+        assert_eq!(unnamed.name(), None);
+        assert_ne!(named.id(), unnamed.id());
+        let repr = format!("{named:?}");
+        assert!(repr.contains("'worker'"), "{repr}");
+        assert!(repr.contains(&format!("#{}", named.id())), "{repr}");
+        assert!(!format!("{unnamed:?}").contains("'worker'"));
+        assert!(!named.is_finished());
+        open();
+        common::eventually(10, "the task finishes", || named.is_finished());
+        rt.block_on(unnamed).unwrap();
+        rt.close();
+    });
+}
