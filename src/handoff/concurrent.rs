@@ -748,6 +748,22 @@ mod tests {
     }
 
     #[test]
+    fn result_timeout_keeps_waiting_through_a_wake_up_without_a_result() {
+        let shared = Shared::new();
+        let mut fut = ConcurrentFuture::from_shared(shared.clone());
+        let waiter = std::thread::spawn(move || fut.result_timeout(Duration::from_secs(60)));
+        // Condvar wake-ups with no result (as `end_poll` gives a waiting
+        // cancel): the waiter must not take them for its timeout.
+        for _ in 0..2000 {
+            drop(shared.state.lock());
+            shared.cv.notify_all();
+            std::thread::yield_now();
+        }
+        shared.resolve(Ok(8));
+        assert_eq!(waiter.join().unwrap().expect("not elapsed").unwrap(), 8);
+    }
+
+    #[test]
     fn awaiting_takes_the_result_once_set() {
         let shared = Shared::new();
         let mut fut = ConcurrentFuture::from_shared(shared.clone());
