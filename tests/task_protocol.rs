@@ -213,11 +213,21 @@ fn the_output_of_a_finished_task_is_dropped_with_its_join_handle() {
         let rt = common::runtime(1);
         let drops = Arc::new(AtomicUsize::new(0));
         let d = drops.clone();
-        let task = rt.handle().spawn(async move { common::DropFlag(d) });
+        let (tx, rx) = mpsc::channel();
+        let task = rt.handle().spawn(async move {
+            // A waker kept by the test holds a reference to the task, so the
+            // handle's drop is not the last one (which would free the output
+            // with the task anyway): the handle itself must drop it.
+            let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+            tx.send(waker).unwrap();
+            common::DropFlag(d)
+        });
+        let waker = rx.recv().unwrap();
         common::eventually(10, "the task finishes", || task.is_finished());
         assert_eq!(drops.load(SeqCst), 0, "kept for the join handle");
         drop(task);
         assert_eq!(drops.load(SeqCst), 1, "dropped by the join handle, once");
+        drop(waker);
         rt.close();
         assert_eq!(drops.load(SeqCst), 1);
     });
