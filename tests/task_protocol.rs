@@ -275,3 +275,31 @@ fn a_join_handle_reports_its_tasks_id_name_and_whether_it_finished() {
         rt.close();
     });
 }
+
+#[test]
+fn an_awaited_handle_dropped_outside_wait_for_detaches_its_task() {
+    common::within(20, "awaited-handle-detaches", || {
+        let rt = common::runtime(1);
+        // A `wait_for` that times out first on this thread: its cancel
+        // scope must end with it.
+        let timed_out = rt.block_on(loopwork::wait_for(
+            std::time::Duration::ZERO,
+            std::future::pending::<()>(),
+        ));
+        assert!(timed_out.is_err());
+        let (gate, open) = gate();
+        let (tx, rx) = mpsc::channel();
+        let mut task = rt.handle().spawn(async move {
+            let _ = gate.await;
+            tx.send(()).unwrap();
+        });
+        // Awaited once (polled), then dropped: a plain drop detaches.
+        assert!(Pin::new(&mut task)
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending());
+        drop(task);
+        open();
+        rx.recv().expect("the detached task ran to its end");
+        rt.close();
+    });
+}
