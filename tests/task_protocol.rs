@@ -303,3 +303,33 @@ fn an_awaited_handle_dropped_outside_wait_for_detaches_its_task() {
         rt.close();
     });
 }
+
+#[test]
+fn a_finished_task_releases_its_join_waker_once_every_reference_is_gone() {
+    common::within(20, "task-freed", || {
+        let rt = common::runtime(1);
+        let (gate, open) = gate();
+        let mut task = rt.handle().spawn(gate);
+        let (tx, rx) = mpsc::channel();
+        let signal = Arc::new(Signal(AtomicUsize::new(0), Mutex::new(tx)));
+        let waker = Waker::from(signal.clone());
+        // The handle's waker is stored in the task until the task is freed.
+        assert!(Pin::new(&mut task)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        drop(waker);
+        open();
+        rx.recv().unwrap();
+        assert!(matches!(
+            Pin::new(&mut task).poll(&mut Context::from_waker(Waker::noop())),
+            Poll::Ready(Ok(_))
+        ));
+        drop(task);
+        // The loop drops its own references after the task's last poll: a
+        // task that is never freed keeps the waker alive for ever.
+        common::eventually(10, "the task is freed (its join waker dropped)", || {
+            Arc::strong_count(&signal) == 1
+        });
+        rt.close();
+    });
+}
