@@ -9,7 +9,10 @@
 # Each FILE runs only the test binaries listed for it below (the tests that
 # claim to cover it), one mutant at a time (-j 1), each test run bounded by
 # TIMEOUT seconds (default 120) and each build by BUILD_TIMEOUT (default
-# 900). Results: target/mutants/<file>/mutants.out/{caught,missed,timeout,
+# 900); MUTANTS_ARGS adds cargo-mutants options (e.g. `-F REGEX`),
+# EXTRA_TESTS more test binaries, NO_UNIT=1 leaves out "lib". RERUN_MISSED=1 re-runs only the mutants
+# the file's last full run missed (results in target/mutants/<file>.rerun).
+# Results: target/mutants/<file>/mutants.out/{caught,missed,timeout,
 # unviable}.txt (log: target/mutants/<file>.log), and a one-line count per
 # file on stdout.
 set -uo pipefail
@@ -17,60 +20,106 @@ cd "$(dirname "$0")/.."
 
 timeout="${TIMEOUT:-120}"
 build_timeout="${BUILD_TIMEOUT:-900}"
+# One target dir for every mutant and file (cargo-mutants builds its scratch
+# copy of the tree into it, -j 1 so never two at once): its incremental state
+# carries from one mutant to the next, and no 2 GB copy of target/ per file.
+# No debuginfo: links take a fraction of the time and no test reads it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/mutants-build}"
+export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+# The machine is shared: yield the CPU to everyone else's builds.
+nice=(nice -n "${NICE:-19}")
 
-# file -> the integration test binaries that cover it.
+# file -> the test binaries that cover it ("lib": the crate's unit tests,
+# the `mod tests` at the end of a file).
 declare -A TESTS=(
   [src/handoff/shield.rs]="promise"
   [src/handoff/promise.rs]="promise"
-  [src/handoff/concurrent.rs]="handoff"
+  [src/handoff/concurrent.rs]="lib handoff cancel_exact misuse"
   [src/runtime/callbacks.rs]="handoff cancel"
   [src/scheduler/gate.rs]="shutdown handoff"
-  [src/scheduler/idle.rs]="stealing spawn idle"
-  [src/scheduler/queue/mod.rs]="stealing spawn fairness"
-  [src/scheduler/schedulers.rs]="spawn spawn_local stealing"
+  [src/scheduler/idle.rs]="lib stealing spawn idle"
+  [src/scheduler/schedulers.rs]="spawn spawn_local stealing shutdown coop debug wake_routing"
   [src/scheduler/worker.rs]="spawn spawn_local stealing fairness idle"
-  [src/scheduler/shared.rs]="spawn stealing shutdown"
-  [src/handoff/oneshot.rs]="promise handoff"
-  [src/task/state.rs]="spawn cancel panic"
-  [src/task/raw.rs]="spawn cancel panic"
-  [src/task/join.rs]="spawn cancel promise"
+  [src/scheduler/shared.rs]="spawn stealing shutdown idle"
+  [src/handoff/oneshot.rs]="lib promise handoff"
+  [src/task/state.rs]="lib spawn cancel panic stealing shutdown task_protocol"
+  [src/task/raw.rs]="spawn cancel panic shutdown task_protocol"
+  [src/task/join.rs]="spawn cancel promise timers api task_protocol"
   [src/task/mod.rs]="spawn cancel"
   [src/task/builder.rs]="spawn api"
   [src/runtime/blocking/pool.rs]="blocking"
   [src/blocking/spawn.rs]="blocking"
   [src/runtime/blocking/task.rs]="blocking"
   [src/blocking/executor.rs]="blocking"
-  [src/reactor/readiness.rs]="net"
-  [src/runtime/timers.rs]="timers"
+  [src/reactor/readiness.rs]="lib net fd_watch"
+  [src/runtime/timers.rs]="lib timers cancel"
 )
-ORDER=(src/handoff/shield.rs src/handoff/oneshot.rs src/scheduler/shared.rs src/scheduler/worker.rs src/handoff/promise.rs src/scheduler/gate.rs src/runtime/blocking/task.rs
-  src/blocking/executor.rs src/blocking/spawn.rs src/runtime/callbacks.rs
-  src/handoff/concurrent.rs src/task/builder.rs src/task/raw.rs src/task/join.rs
-  src/task/mod.rs src/runtime/blocking/pool.rs src/runtime/timers.rs src/reactor/readiness.rs
-  src/scheduler/schedulers.rs src/scheduler/queue/mod.rs src/scheduler/idle.rs
-  src/task/state.rs)
+# file -> "parent item": a module declared inside a macro (see below).
+declare -A HIDDEN=(
+  [src/runtime/timers.rs]="src/runtime/mod.rs pub(crate) mod timers;"
+)
+ORDER=(
+  # the protocols first (state word, idle, concurrent future, oneshot,
+  # timers, readiness), the big worker.rs last
+  src/task/state.rs src/scheduler/idle.rs src/handoff/concurrent.rs src/handoff/oneshot.rs
+  src/runtime/timers.rs src/reactor/readiness.rs src/task/join.rs src/task/raw.rs
+  src/scheduler/schedulers.rs src/scheduler/shared.rs src/runtime/blocking/pool.rs
+  src/runtime/blocking/task.rs src/handoff/shield.rs src/handoff/promise.rs
+  src/runtime/callbacks.rs src/scheduler/gate.rs src/blocking/executor.rs
+  src/task/builder.rs src/task/mod.rs src/blocking/spawn.rs src/scheduler/worker.rs)
 
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("${ORDER[@]}")
 status=0
 for f in "${files[@]}"; do
-  tests="${TESTS[$f]:-}"
+  tests="${TESTS[$f]:-}${EXTRA_TESTS:+ $EXTRA_TESTS}"
+  # NO_UNIT=1: the integration tests alone (the issue's score).
+  [ -z "${NO_UNIT:-}" ] || tests="$(printf '%s\n' $tests | grep -vx lib | xargs)"
   if [ -z "$tests" ]; then
     echo "FAIL: no test binaries listed for $f in ci/mutants-suite.sh"
     status=1
     continue
   fi
   args=()
-  for t in $tests; do args+=(--test "$t"); done
-  out="target/mutants/${f//\//_}"
+  # -C: to the build as well as the test run, so a mutant builds only the
+  # listed binaries ("lib" = the crate's own unit tests), not all of them.
+  for t in $tests; do
+    if [ "$t" = lib ]; then args+=(--cargo-arg=--lib); else args+=("--cargo-arg=--test=$t"); fi
+  done
+  out="$PWD/target/mutants/${f//\//_}"
+  rerun=()
+  if [ -n "${RERUN_MISSED:-}" ]; then
+    # Only the mutants the last full run of this file missed (after tests
+    # were added): one exact -F per name.
+    [ -s "$out/mutants.out/missed.txt" ] || { echo "$f: nothing missed to re-run"; continue; }
+    while IFS= read -r m; do
+      rerun+=(-F "^$(printf '%s' "$m" | sed 's/[][\.*^$+?(){}|]/\\&/g')\$")
+    done <"$out/mutants.out/missed.txt"
+    out="$out.rerun"
+  fi
   mkdir -p "$out"
   echo "=== $f (tests: $tests)"
-  # --copy-target: start each scratch copy from this tree's target/ (the
-  # dependencies are built already); --baseline skip: the suite is known
-  # green (run `cargo test` first), and the timeouts are given.
-  cargo mutants -f "$f" -j 1 --no-shuffle --baseline skip --copy-target true \
+  tree=.
+  if [ -n "${HIDDEN[$f]:-}" ]; then
+    # cargo-mutants finds a file only by following `mod` items, never into a
+    # macro's input: a module declared inside `cfg_not_loom! { .. }` is not
+    # seen. Mutate a scratch copy of the tree in which that `mod` item is
+    # moved out of the macro, with the `#[cfg(not(loopwork_loom))]` the
+    # macro would give it (the same crate).
+    read -r parent item <<<"${HIDDEN[$f]}"
+    tree="$(mktemp -d)/loopwork"
+    mkdir -p "$tree"
+    git ls-files -z --cached --others --exclude-standard | tar -cf - --null -T - | tar -xf - -C "$tree"
+    grep -q "^ *$item *\$" "$tree/$parent" || { echo "FAIL: '$item' not in $parent"; status=1; continue; }
+    sed -i "/^ *${item//\//\\/} *\$/d" "$tree/$parent"
+    printf '\n#[cfg(not(loopwork_loom))]\n%s\n' "$item" >>"$tree/$parent"
+    trap 'rm -rf "$(dirname "$tree")"' EXIT
+  fi
+  # --baseline skip: the suite is known green (run `cargo test` first; see
+  # TESTING.md for the baseline), and the timeouts are given.
+  "${nice[@]}" cargo mutants -d "$tree" -f "$f" -j 1 --no-shuffle --baseline skip --copy-target false \
     --timeout "$timeout" --build-timeout "$build_timeout" \
-    -o "$out" -- "${args[@]}" >"$out.log" 2>&1
+    "${args[@]}" "${rerun[@]}" ${MUTANTS_ARGS:-} -o "$out" >"$out.log" 2>&1
   rc=$?
   # cargo-mutants exits 0 when every mutant was caught, 2 when some were
   # missed, 3 on timeouts: anything else is a harness error.

@@ -689,3 +689,227 @@ impl<T> fmt::Debug for ConcurrentFuture<T> {
         )
     }
 }
+
+// The shared state driven by hand, without a loop: the `Deliver` side
+// polled by the test, the consumer's answers read back. The integration
+// tests (handoff.rs, cancel_exact.rs) run the same protocol through loops.
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::task::Waker;
+
+    fn cx() -> Context<'static> {
+        Context::from_waker(Waker::noop())
+    }
+
+    #[test]
+    fn a_concurrent_future_debug_prints_its_state() {
+        let pending = ConcurrentFuture::<u8>::from_shared(Shared::new());
+        assert_eq!(format!("{pending:?}"), "<ConcurrentFuture pending>");
+        let shared = Shared::new();
+        let done = ConcurrentFuture::from_shared(shared.clone());
+        assert!(shared.resolve(Ok(1u8)));
+        assert_eq!(format!("{done:?}"), "<ConcurrentFuture done>");
+        let cancelled = ConcurrentFuture::<u8>::from_shared(Shared::new());
+        assert!(cancelled.cancel());
+        assert_eq!(format!("{cancelled:?}"), "<ConcurrentFuture cancelled>");
+    }
+
+    #[test]
+    fn the_first_resolution_wins_and_the_second_is_dropped() {
+        let shared = Shared::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone());
+        assert!(!fut.done() && !fut.cancelled());
+        assert!(shared.resolve(Ok(1)));
+        assert!(!shared.resolve(Ok(2)));
+        assert!(!shared.resolve(Err(TaskError::Cancelled)));
+        assert!(fut.done() && !fut.cancelled());
+        assert!(!fut.cancel(), "done: the result is delivered");
+        assert_eq!(fut.result().unwrap(), 1);
+    }
+
+    #[test]
+    fn deliver_resolves_with_the_value_and_is_never_polled_again() {
+        let shared = Shared::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let polls = AtomicUsize::new(0);
+        let mut deliver = std::pin::pin!(Deliver::new(
+            std::future::poll_fn(|_| {
+                if polls.fetch_add(1, SeqCst) == 0 {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(9)
+                }
+            }),
+            shared
+        ));
+        assert!(deliver.as_mut().poll(&mut cx()).is_pending());
+        assert!(!fut.done());
+        assert!(deliver.as_mut().poll(&mut cx()).is_ready());
+        assert!(deliver.as_mut().poll(&mut cx()).is_ready());
+        assert_eq!(polls.load(SeqCst), 2);
+        assert_eq!(fut.result().unwrap(), 9);
+    }
+
+    #[test]
+    fn a_cancelled_future_stops_deliver_before_the_next_poll() {
+        let shared = Shared::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let polls = AtomicUsize::new(0);
+        let mut deliver = std::pin::pin!(Deliver::new(
+            std::future::poll_fn(|_| {
+                polls.fetch_add(1, SeqCst);
+                Poll::<()>::Pending
+            }),
+            shared
+        ));
+        assert!(deliver.as_mut().poll(&mut cx()).is_pending());
+        assert!(fut.cancel());
+        assert!(fut.cancelled() && fut.done());
+        assert!(deliver.as_mut().poll(&mut cx()).is_ready());
+        assert_eq!(polls.load(SeqCst), 1, "never polled after the cancel");
+        assert!(fut.result().unwrap_err().is_cancelled());
+    }
+
+    #[test]
+    fn a_deliver_dropped_unfinished_resolves_cancelled_and_one_that_finished_does_not() {
+        let shared = Shared::<u8>::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone());
+        drop(Deliver::new(std::future::pending::<u8>(), shared));
+        assert!(fut.cancelled());
+        assert!(fut.result().unwrap_err().is_cancelled());
+
+        let shared = Shared::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let mut deliver = Box::pin(Deliver::new(std::future::ready(3), shared));
+        assert!(deliver.as_mut().poll(&mut cx()).is_ready());
+        drop(deliver);
+        assert!(!fut.cancelled());
+        assert_eq!(fut.result().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_cancel_from_inside_the_poll_wins_and_the_value_is_dropped() {
+        let shared = Shared::new();
+        let fut = std::sync::Arc::new(ConcurrentFuture::from_shared(shared.clone()));
+        let inner = fut.clone();
+        let mut deliver = std::pin::pin!(Deliver::new(
+            std::future::poll_fn(move |_| {
+                assert!(inner.cancel(), "nobody else polls: the cancel wins");
+                Poll::Ready(5)
+            }),
+            shared
+        ));
+        assert!(deliver.as_mut().poll(&mut cx()).is_ready());
+        assert!(fut.cancelled());
+    }
+
+    #[test]
+    fn a_pending_poll_cancelled_from_inside_stops_polling() {
+        let shared = Shared::new();
+        let fut = std::sync::Arc::new(ConcurrentFuture::from_shared(shared.clone()));
+        let inner = fut.clone();
+        let mut deliver = std::pin::pin!(Deliver::new(
+            std::future::poll_fn(move |_| {
+                inner.cancel();
+                Poll::<u8>::Pending
+            }),
+            shared
+        ));
+        assert!(
+            deliver.as_mut().poll(&mut cx()).is_ready(),
+            "not wanted any more"
+        );
+        assert!(fut.cancelled());
+    }
+
+    #[test]
+    fn a_panicking_poll_resolves_panicked() {
+        let shared = Shared::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let mut deliver = std::pin::pin!(Deliver::new(
+            std::future::poll_fn(|_| -> Poll<u8> { panic!("boom") }),
+            shared
+        ));
+        assert!(deliver.as_mut().poll(&mut cx()).is_ready());
+        match fut.result() {
+            Err(TaskError::Panicked(p)) => assert_eq!(p.message(), "boom"),
+            other => panic!("expected the panic, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cancel_on_drop_guard_resolves_cancelled_unless_disarmed() {
+        let shared = Shared::<u8>::new();
+        drop(CancelOnDrop(Some(shared.clone())));
+        assert!(shared.is_done());
+        assert!(ConcurrentFuture::from_shared(shared).cancelled());
+
+        let shared = Shared::<u8>::new();
+        let back = CancelOnDrop(Some(shared.clone())).disarm();
+        assert!(Arc::ptr_eq(&back, &shared));
+        assert!(!shared.is_done());
+    }
+
+    #[test]
+    fn done_callbacks_run_once_with_the_result_before_or_after_it_is_set() {
+        let shared = Shared::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        fut.add_done_callback(move |r| {
+            s.fetch_add(*r.as_ref().unwrap(), SeqCst);
+        });
+        assert_eq!(seen.load(SeqCst), 0);
+        shared.resolve(Ok(10));
+        assert_eq!(seen.load(SeqCst), 10);
+        let s = seen.clone();
+        fut.add_done_callback(move |r| {
+            s.fetch_add(*r.as_ref().unwrap() * 10, SeqCst);
+        });
+        assert_eq!(seen.load(SeqCst), 110);
+        // A panicking callback is logged, not propagated.
+        fut.add_done_callback(|_| panic!("callback"));
+        assert_eq!(fut.result().unwrap(), 10);
+    }
+
+    #[test]
+    fn result_timeout_elapses_while_pending_and_returns_the_result_once_set() {
+        let shared = Shared::new();
+        let mut fut = ConcurrentFuture::from_shared(shared.clone());
+        assert!(fut.result_timeout(Duration::ZERO).is_err());
+        assert!(fut.result_timeout(Duration::from_millis(1)).is_err());
+        shared.resolve(Ok(4));
+        assert_eq!(fut.result_timeout(Duration::ZERO).unwrap().unwrap(), 4);
+    }
+
+    #[test]
+    fn result_timeout_keeps_waiting_through_a_wake_up_without_a_result() {
+        let shared = Shared::new();
+        let mut fut = ConcurrentFuture::from_shared(shared.clone());
+        let waiter = std::thread::spawn(move || fut.result_timeout(Duration::from_secs(60)));
+        // Condvar wake-ups with no result (as `end_poll` gives a waiting
+        // cancel): the waiter must not take them for its timeout.
+        for _ in 0..2000 {
+            drop(shared.state.lock());
+            shared.cv.notify_all();
+            std::thread::yield_now();
+        }
+        shared.resolve(Ok(8));
+        assert_eq!(waiter.join().unwrap().expect("not elapsed").unwrap(), 8);
+    }
+
+    #[test]
+    fn awaiting_takes_the_result_once_set() {
+        let shared = Shared::new();
+        let mut fut = ConcurrentFuture::from_shared(shared.clone());
+        assert!(Pin::new(&mut fut).poll(&mut cx()).is_pending());
+        shared.resolve(Ok(6));
+        assert!(matches!(
+            Pin::new(&mut fut).poll(&mut cx()),
+            Poll::Ready(Ok(6))
+        ));
+    }
+}

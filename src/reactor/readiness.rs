@@ -275,3 +275,336 @@ impl Readiness {
         }
     }
 }
+
+// The cache driven by hand: scripted syscalls (`op`), a recorded re-arm, and
+// events dispatched by the test. The integration tests reach these paths
+// through real sockets, where a stale `ready` costs one extra syscall
+// rather than a wrong result (see TESTING.md, cargo-mutants); the lost
+// wakeups are loom's (`reactor_readiness`).
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn waker() -> Waker {
+        Waker::from(Arc::new(Count(AtomicUsize::new(0))))
+    }
+
+    const READ_ONLY: Interest = Interest {
+        read: true,
+        write: false,
+    };
+    const WRITE_ONLY: Interest = Interest {
+        read: false,
+        write: true,
+    };
+    const BOTH: Interest = Interest {
+        read: true,
+        write: true,
+    };
+
+    fn would_block<R>() -> io::Result<(R, bool)> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    fn listed(r: &Readiness) -> (usize, usize) {
+        let w = r.waiters.lock();
+        (w[READ].len(), w[WRITE].len())
+    }
+
+    #[test]
+    fn a_new_source_is_ready_both_ways_at_tick_zero() {
+        let r = Readiness::new();
+        assert_eq!(r.readiness(READ), (true, 0));
+        assert_eq!(r.readiness(WRITE), (true, 0));
+        assert_eq!(unpack(5), (true, 2));
+        assert_eq!(unpack(4), (false, 2));
+    }
+
+    #[test]
+    fn a_result_that_does_not_drain_the_fd_leaves_it_ready() {
+        let r = Readiness::new();
+        let w = waker();
+        let mut cx = Context::from_waker(&w);
+        let res = r.poll_io(READ, &mut cx, || Ok((7, false)), |_| panic!("no re-arm"));
+        assert!(matches!(res, Poll::Ready(Ok(7))));
+        assert_eq!(r.readiness(READ), (true, 0));
+    }
+
+    #[test]
+    fn a_draining_result_clears_ready_so_the_next_operation_waits_without_a_syscall() {
+        let r = Readiness::new();
+        let w = waker();
+        let mut cx = Context::from_waker(&w);
+        let res = r.poll_io(READ, &mut cx, || Ok((1, true)), |_| panic!("no re-arm"));
+        assert!(matches!(res, Poll::Ready(Ok(1))));
+        assert_eq!(r.readiness(READ), (false, 0));
+        assert_eq!(
+            r.readiness(WRITE),
+            (true, 0),
+            "the other direction is untouched"
+        );
+        let rearmed = RefCell::new(Vec::new());
+        let res = r.poll_io(
+            READ,
+            &mut cx,
+            || -> io::Result<((), bool)> { panic!("no syscall while not ready") },
+            |i| {
+                rearmed.borrow_mut().push(i);
+                Ok(())
+            },
+        );
+        assert!(res.is_pending());
+        assert_eq!(*rearmed.borrow(), vec![READ_ONLY]);
+        assert_eq!(listed(&r), (1, 0));
+    }
+
+    #[test]
+    fn a_draining_result_on_a_closed_source_leaves_it_ready() {
+        let r = Readiness::new();
+        r.mark_closed();
+        let w = waker();
+        let mut cx = Context::from_waker(&w);
+        let res = r.poll_io(READ, &mut cx, || Ok(((), true)), |_| panic!("no re-arm"));
+        assert!(matches!(res, Poll::Ready(Ok(()))));
+        assert_eq!(r.readiness(READ), (true, 0));
+    }
+
+    #[test]
+    fn would_block_waits_for_the_event_and_the_event_wakes_and_retries() {
+        let r = Readiness::new();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let w = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&w);
+        let calls = RefCell::new(0);
+        let op = || {
+            *calls.borrow_mut() += 1;
+            if *calls.borrow() == 1 {
+                would_block()
+            } else {
+                Ok((*calls.borrow(), false))
+            }
+        };
+        let rearmed = RefCell::new(Vec::new());
+        let rearm = |i| {
+            rearmed.borrow_mut().push(i);
+            Ok(())
+        };
+        assert!(r.poll_io(WRITE, &mut cx, op, rearm).is_pending());
+        assert_eq!(r.readiness(WRITE), (false, 0));
+        assert_eq!(*rearmed.borrow(), vec![WRITE_ONLY]);
+        // The event: the waiter is handed back, ready set, tick bumped, and
+        // nothing is left waiting, so no re-arm.
+        let mut wake = Vec::new();
+        r.dispatch(WRITE_ONLY, &mut wake, |_| panic!("nothing waits"));
+        assert_eq!(wake.len(), 1);
+        assert!(wake[0].will_wake(&w));
+        assert_eq!(r.readiness(WRITE), (true, 1));
+        assert_eq!(r.readiness(READ), (true, 0));
+        assert_eq!(listed(&r), (0, 0));
+        wake.into_iter().for_each(Waker::wake);
+        assert_eq!(count.0.load(SeqCst), 1);
+        let res = r.poll_io(WRITE, &mut cx, op, rearm);
+        assert!(matches!(res, Poll::Ready(Ok(2))));
+    }
+
+    #[test]
+    fn an_event_between_the_sample_and_the_clear_keeps_the_fd_ready() {
+        let r = Readiness::new();
+        let (_, tick) = r.readiness(READ);
+        r.dispatch(READ_ONLY, &mut Vec::new(), |_| {});
+        r.clear_ready_if(READ, tick);
+        assert_eq!(r.readiness(READ), (true, 1), "the stale clear lost");
+        r.clear_ready_if(READ, 1);
+        assert_eq!(r.readiness(READ), (false, 1));
+    }
+
+    #[test]
+    fn an_event_seen_after_would_block_retries_at_once() {
+        let r = Readiness::new();
+        let w = waker();
+        let mut cx = Context::from_waker(&w);
+        let calls = RefCell::new(0);
+        let res = r.poll_io(
+            READ,
+            &mut cx,
+            || {
+                *calls.borrow_mut() += 1;
+                if *calls.borrow() == 1 {
+                    // The event lands while the syscall runs.
+                    r.dispatch(READ_ONLY, &mut Vec::new(), |_| {});
+                    would_block()
+                } else {
+                    Ok(("second", false))
+                }
+            },
+            |_| panic!("no wait"),
+        );
+        assert!(matches!(res, Poll::Ready(Ok("second"))));
+        assert_eq!(listed(&r), (0, 0));
+    }
+
+    #[test]
+    fn a_syscall_error_is_returned_as_is() {
+        let r = Readiness::new();
+        let w = waker();
+        let mut cx = Context::from_waker(&w);
+        let res: Poll<io::Result<()>> = r.poll_io(
+            READ,
+            &mut cx,
+            || Err(io::ErrorKind::ConnectionReset.into()),
+            |_| panic!("no re-arm"),
+        );
+        match res {
+            Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+            _ => panic!("expected the error"),
+        }
+        assert_eq!(r.readiness(READ), (true, 0));
+    }
+
+    #[test]
+    fn a_waiter_polled_again_is_listed_once_and_a_ready_poll_lists_nothing() {
+        let r = Readiness::new();
+        r.clear_ready_if(READ, 0);
+        let (w1, w2) = (waker(), waker());
+        let rearmed = RefCell::new(Vec::new());
+        let rearm = |i| {
+            rearmed.borrow_mut().push(i);
+            Ok(())
+        };
+        assert!(r
+            .poll_ready(READ, &mut Context::from_waker(&w1), rearm)
+            .is_pending());
+        assert!(r
+            .poll_ready(READ, &mut Context::from_waker(&w1), rearm)
+            .is_pending());
+        assert_eq!(listed(&r), (1, 0));
+        assert!(r
+            .poll_ready(READ, &mut Context::from_waker(&w2), rearm)
+            .is_pending());
+        assert_eq!(listed(&r), (2, 0));
+        // Write is ready: no waiter is listed, no re-arm.
+        let res = r.poll_ready(WRITE, &mut Context::from_waker(&w1), |_| panic!("ready"));
+        assert!(matches!(res, Poll::Ready(Ok(()))));
+        assert_eq!(listed(&r), (2, 0));
+        // An already listed waiter that finds the fd ready stays listed.
+        r.dispatch(WRITE_ONLY, &mut Vec::new(), |_| {});
+        r.set_ready(READ_ONLY);
+        let res = r.poll_ready(READ, &mut Context::from_waker(&w1), |_| panic!("ready"));
+        assert!(matches!(res, Poll::Ready(Ok(()))));
+        assert_eq!(listed(&r), (2, 0));
+        assert_eq!(rearmed.borrow().len(), 3);
+    }
+
+    #[test]
+    fn a_failing_rearm_is_the_operations_error() {
+        let r = Readiness::new();
+        r.clear_ready_if(WRITE, 0);
+        let w = waker();
+        let res = r.poll_ready(WRITE, &mut Context::from_waker(&w), |_| {
+            Err(io::ErrorKind::OutOfMemory.into())
+        });
+        match res {
+            Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::OutOfMemory),
+            _ => panic!("expected the re-arm error"),
+        }
+    }
+
+    #[test]
+    fn an_event_in_one_direction_wakes_its_waiters_and_rearms_the_other() {
+        let r = Readiness::new();
+        r.clear_ready_if(READ, 0);
+        r.clear_ready_if(WRITE, 0);
+        let (wr, ww) = (waker(), waker());
+        let rearmed = RefCell::new(Vec::new());
+        let rearm = |i| {
+            rearmed.borrow_mut().push(i);
+            Ok(())
+        };
+        assert!(r
+            .poll_ready(READ, &mut Context::from_waker(&wr), rearm)
+            .is_pending());
+        assert!(r
+            .poll_ready(WRITE, &mut Context::from_waker(&ww), rearm)
+            .is_pending());
+        assert_eq!(*rearmed.borrow(), vec![READ_ONLY, BOTH]);
+        let mut wake = Vec::new();
+        let mut again = None;
+        r.dispatch(READ_ONLY, &mut wake, |i| again = Some(i));
+        assert_eq!(again, Some(WRITE_ONLY));
+        assert_eq!(wake.len(), 1);
+        assert!(wake[0].will_wake(&wr));
+        assert_eq!(
+            (r.readiness(READ), r.readiness(WRITE)),
+            ((true, 1), (false, 0))
+        );
+        let mut wake = Vec::new();
+        r.dispatch(BOTH, &mut wake, |_| panic!("nothing waits"));
+        assert_eq!(wake.len(), 1);
+        assert!(wake[0].will_wake(&ww));
+        assert_eq!(
+            (r.readiness(READ), r.readiness(WRITE)),
+            ((true, 2), (true, 1))
+        );
+    }
+
+    #[test]
+    fn shutdown_hands_back_every_waiter_and_later_waits_get_the_closed_error() {
+        let r = Readiness::new();
+        assert!(!r.shut_down(&mut Vec::new()), "no waiters");
+        let r = Readiness::new();
+        r.clear_ready_if(READ, 0);
+        r.clear_ready_if(WRITE, 0);
+        let (wr, ww) = (waker(), waker());
+        assert!(r
+            .poll_ready(READ, &mut Context::from_waker(&wr), |_| Ok(()))
+            .is_pending());
+        assert!(r
+            .poll_ready(WRITE, &mut Context::from_waker(&ww), |_| Ok(()))
+            .is_pending());
+        let mut wake = vec![waker()];
+        assert!(r.shut_down(&mut wake));
+        assert_eq!(wake.len(), 3);
+        assert_eq!(listed(&r), (0, 0));
+        let res = r.poll_ready(READ, &mut Context::from_waker(&wr), |_| panic!("closed"));
+        match res {
+            Poll::Ready(Err(e)) => assert!(e
+                .to_string()
+                .contains("runtime of this I/O object is closed")),
+            _ => panic!("expected the closed-runtime error"),
+        }
+        assert_eq!(listed(&r), (0, 0), "the failed waiter is not left listed");
+        // A ready direction still answers: nothing waits.
+        r.set_ready(WRITE_ONLY);
+        assert!(matches!(
+            r.poll_ready(WRITE, &mut Context::from_waker(&ww), |_| panic!("ready")),
+            Poll::Ready(Ok(()))
+        ));
+    }
+
+    #[test]
+    fn a_listed_waiter_polling_after_shutdown_stays_listed_until_handed_back() {
+        let r = Readiness::new();
+        r.clear_ready_if(READ, 0);
+        let w = waker();
+        assert!(r
+            .poll_ready(READ, &mut Context::from_waker(&w), |_| Ok(()))
+            .is_pending());
+        r.shut_down.store(true, Release);
+        assert!(r
+            .poll_ready(READ, &mut Context::from_waker(&w), |_| panic!("closed"))
+            .is_ready());
+        assert_eq!(listed(&r), (1, 0));
+    }
+}

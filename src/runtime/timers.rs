@@ -236,3 +236,215 @@ impl TimerStore {
         None
     }
 }
+
+// The store and an entry, driven by hand with a fixed `now`. The
+// integration tests see the store through sleeps on a running loop, where a
+// cancelled entry kept or a compaction skipped costs memory, not a wrong
+// wake (see TESTING.md, cargo-mutants).
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+    use crate::runtime::callbacks::{CallbackHandle, CallbackState};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (count.clone(), Waker::from(count))
+    }
+
+    fn entry(deadline: Instant) -> Arc<TimerEntry> {
+        Arc::new(TimerEntry::new(deadline, counting_waker().1))
+    }
+
+    /// Which entries (by `Arc` identity) a list of actions holds, in order.
+    fn which(actions: &[TimerAction], entries: &[&Arc<TimerEntry>]) -> Vec<usize> {
+        actions
+            .iter()
+            .map(|a| match a {
+                TimerAction::Wake(e) => entries
+                    .iter()
+                    .position(|x| Arc::ptr_eq(x, e))
+                    .expect("a known entry"),
+                TimerAction::Call(_) => usize::MAX,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_unrepresentable_delay_is_clamped_to_about_thirty_years() {
+        assert_eq!(FAR_FUTURE, Duration::from_secs(946_080_000));
+        let before = Instant::now();
+        let d = deadline_after(Duration::MAX);
+        let after = Instant::now();
+        assert!(d >= before + FAR_FUTURE && d <= after + FAR_FUTURE);
+        let d = deadline_after(Duration::from_secs(5));
+        assert!(
+            d >= before + Duration::from_secs(5) && d <= Instant::now() + Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn firing_wakes_the_latest_waker_once_and_poll_then_reports_fired() {
+        let (first, w1) = counting_waker();
+        let (second, w2) = counting_waker();
+        let e = TimerEntry::new(Instant::now(), w1.clone());
+        assert!(!e.poll_fired(&w1));
+        assert!(
+            !e.poll_fired(&w2),
+            "not fired: the new waker replaces the old"
+        );
+        e.fire();
+        assert_eq!((first.0.load(SeqCst), second.0.load(SeqCst)), (0, 1));
+        e.fire();
+        assert_eq!(second.0.load(SeqCst), 1, "fires once");
+        assert!(e.poll_fired(&w2));
+        assert!(!e.is_cancelled());
+    }
+
+    #[test]
+    fn a_poll_with_a_waker_that_wakes_the_same_task_keeps_the_stored_one() {
+        let (count, w) = counting_waker();
+        let e = TimerEntry::new(Instant::now(), w.clone());
+        let stored = |e: &TimerEntry| e.waker.lock().as_ref().map(|w| w.data());
+        let before = stored(&e);
+        assert!(!e.poll_fired(&w.clone()));
+        assert_eq!(stored(&e), before);
+        e.fire();
+        assert_eq!(count.0.load(SeqCst), 1);
+    }
+
+    #[test]
+    fn a_cancelled_entry_never_fires_and_drops_its_waker() {
+        let (count, w) = counting_waker();
+        let e = TimerEntry::new(Instant::now(), w);
+        e.cancel();
+        assert!(e.is_cancelled());
+        assert!(e.waker.lock().is_none());
+        e.fire();
+        assert_eq!(count.0.load(SeqCst), 0);
+        assert!(!e.poll_fired(&counting_waker().1), "cancelled is not fired");
+        // Cancelling after firing leaves it fired.
+        let e = TimerEntry::new(Instant::now(), counting_waker().1);
+        e.fire();
+        e.cancel();
+        assert!(!e.is_cancelled());
+        assert!(e.poll_fired(&counting_waker().1));
+    }
+
+    #[test]
+    fn due_entries_come_out_in_deadline_then_arming_order_and_later_ones_stay() {
+        let now = Instant::now();
+        let s = Duration::from_secs(1);
+        let (a, b, c, d) = (
+            entry(now + s),
+            entry(now),
+            entry(now + s),
+            entry(now + 2 * s),
+        );
+        let mut store = TimerStore::new();
+        assert!(store.is_empty());
+        for e in [&a, &b, &c, &d] {
+            store.insert(e.clone());
+        }
+        assert!(!store.is_empty());
+        assert_eq!(
+            which(&store.take_due(now - s), &[&a, &b, &c, &d]),
+            Vec::<usize>::new()
+        );
+        assert_eq!(which(&store.take_due(now), &[&a, &b, &c, &d]), vec![1]);
+        assert_eq!(
+            which(&store.take_due(now + s), &[&a, &b, &c, &d]),
+            vec![0, 2]
+        );
+        assert_eq!(store.next_timeout(now), Some(2 * s));
+        assert_eq!(store.next_timeout(now + 3 * s), Some(Duration::ZERO));
+        assert_eq!(
+            which(&store.take_due(now + 2 * s), &[&a, &b, &c, &d]),
+            vec![3]
+        );
+        assert!(store.is_empty());
+        assert_eq!(store.next_timeout(now), None);
+    }
+
+    #[test]
+    fn cancelled_entries_are_skipped_by_take_due_next_timeout_and_drain() {
+        let now = Instant::now();
+        let s = Duration::from_secs(1);
+        let (a, b, c) = (entry(now), entry(now + s), entry(now + 2 * s));
+        let mut store = TimerStore::new();
+        for e in [&a, &b, &c] {
+            store.insert(e.clone());
+        }
+        a.cancel();
+        assert_eq!(
+            store.next_timeout(now),
+            Some(s),
+            "the cancelled first one is skipped"
+        );
+        b.cancel();
+        assert_eq!(
+            which(&store.take_due(now + s), &[&a, &b, &c]),
+            Vec::<usize>::new()
+        );
+        assert_eq!(store.next_timeout(now), Some(2 * s));
+        let d = entry(now + 3 * s);
+        store.insert(d.clone());
+        d.cancel();
+        assert_eq!(which(&store.drain(), &[&a, &b, &c, &d]), vec![2]);
+    }
+
+    #[test]
+    fn callbacks_are_armed_and_a_cancelled_one_is_not_due() {
+        let now = Instant::now();
+        let mut store = TimerStore::new();
+        let handle = CallbackHandle::pending();
+        let cb = |state| LocalCallback {
+            f: Box::new(|| {}),
+            state,
+            location: std::panic::Location::caller(),
+        };
+        store.insert_callback(now, cb(CallbackState::Shared(handle.state.clone())));
+        store.insert_callback(now, cb(CallbackState::local()));
+        assert!(handle.cancel());
+        let due = store.take_due(now);
+        assert_eq!(due.len(), 1);
+        assert!(matches!(&due[0], TimerAction::Call(c) if !c.state.is_cancelled()));
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn arming_past_the_compaction_mark_drops_the_cancelled_entries() {
+        let now = Instant::now();
+        let mut store = TimerStore::new();
+        let live = entry(now);
+        store.insert(live.clone());
+        let cancelled: Vec<_> = (0..MIN_COMPACT - 1).map(|_| entry(now)).collect();
+        for e in &cancelled {
+            store.insert(e.clone());
+            e.cancel();
+        }
+        assert_eq!(store.heap.len(), MIN_COMPACT);
+        assert_eq!(store.seq, MIN_COMPACT as u64);
+        // The next arming compacts first: the live entry and the new one stay.
+        store.insert(entry(now + Duration::from_secs(1)));
+        assert_eq!(store.heap.len(), 2);
+        assert_eq!(store.compact_at, MIN_COMPACT, "at least MIN_COMPACT");
+        // Grow past it with live entries: the mark doubles what is live.
+        let more: Vec<_> = (0..MIN_COMPACT).map(|_| entry(now)).collect();
+        for e in &more {
+            store.insert(e.clone());
+        }
+        assert_eq!(store.heap.len(), MIN_COMPACT + 2);
+        assert_eq!(store.compact_at, 2 * MIN_COMPACT, "64 live entries when it compacted");
+        assert_eq!(store.seq, 2 * MIN_COMPACT as u64 + 1);
+    }
+}

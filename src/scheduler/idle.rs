@@ -177,3 +177,167 @@ impl Idle {
         self.sleepers[index / 64].load(SeqCst) & (1u64 << (index % 64)) != 0
     }
 }
+
+// The protocol's bookkeeping, one call at a time. The integration tests see
+// it only through wake-ups: a miscount that wakes one loop too many, or a
+// searcher too few, changes how much work is spread, not whether it all runs
+// (see TESTING.md, cargo-mutants); the lost wake-ups are loom's (park_notify).
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_idle_counts_every_loop_unparked_and_none_searching_or_parked() {
+        let idle = Idle::new(130);
+        assert_eq!(idle.num_unparked(), 130);
+        assert_eq!(idle.num_searching(), 0);
+        assert_eq!(idle.sleepers.len(), 3);
+        assert!((0..130).all(|i| !idle.is_parked(i)));
+        assert_eq!(SEARCH_MASK, 0xffff);
+        assert_eq!(UNPARKED_ONE, 0x1_0000);
+    }
+
+    #[test]
+    #[should_panic(expected = "bad loop count 0")]
+    fn an_idle_of_no_loops_is_refused() {
+        Idle::new(0);
+    }
+
+    #[test]
+    fn at_most_half_the_loops_search_at_once() {
+        for (loops, allowed) in [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3)] {
+            let idle = Idle::new(loops);
+            for _ in 0..allowed {
+                assert!(idle.transition_to_searching(), "{loops} loops");
+            }
+            assert!(!idle.transition_to_searching(), "{loops} loops");
+            assert_eq!(idle.num_searching(), allowed);
+            assert_eq!(idle.num_unparked(), loops);
+        }
+    }
+
+    #[test]
+    fn only_the_last_searcher_to_stop_is_told_so() {
+        let idle = Idle::new(4);
+        assert!(idle.transition_to_searching());
+        assert!(idle.transition_to_searching());
+        assert!(!idle.transition_from_searching());
+        assert_eq!(idle.num_searching(), 1);
+        assert!(idle.transition_from_searching());
+        assert_eq!(idle.num_searching(), 0);
+        assert_eq!(idle.num_unparked(), 4);
+    }
+
+    #[test]
+    fn parking_marks_the_loop_and_leaves_the_counts() {
+        let idle = Idle::new(130);
+        assert!(!idle.transition_to_parked(70, false));
+        assert!(idle.is_parked(70));
+        assert!((0..130).filter(|&i| i != 70).all(|i| !idle.is_parked(i)));
+        assert_eq!(idle.sleepers[1].load(SeqCst), 1 << 6);
+        assert_eq!(idle.num_unparked(), 129);
+        assert_eq!(idle.num_searching(), 0);
+
+        assert!(!idle.transition_to_parked(3, false));
+        assert_eq!(idle.sleepers[0].load(SeqCst), 1 << 3);
+        assert!(idle.is_parked(3) && !idle.is_parked(0) && !idle.is_parked(67));
+        assert_eq!(idle.num_unparked(), 128);
+    }
+
+    #[test]
+    fn a_parking_searcher_is_told_when_it_was_the_last() {
+        let idle = Idle::new(4);
+        idle.transition_to_searching();
+        idle.transition_to_searching();
+        assert!(
+            !idle.transition_to_parked(1, true),
+            "another searcher remains"
+        );
+        assert_eq!(idle.num_searching(), 1);
+        assert!(!idle.transition_to_parked(2, false), "not a searcher");
+        assert_eq!(idle.num_searching(), 1);
+        assert!(idle.transition_to_parked(3, true), "the last searcher");
+        assert_eq!(idle.num_searching(), 0);
+        assert_eq!(idle.num_unparked(), 1);
+    }
+
+    #[test]
+    fn a_loop_waking_on_its_own_counts_itself_back_unparked_not_searching() {
+        let idle = Idle::new(130);
+        idle.transition_to_parked(70, false);
+        assert!(!idle.transition_from_parked(70));
+        assert!(!idle.is_parked(70));
+        assert_eq!(idle.sleepers[1].load(SeqCst), 0);
+        assert_eq!(idle.num_unparked(), 130);
+        assert_eq!(idle.num_searching(), 0);
+    }
+
+    #[test]
+    fn a_notified_loop_is_woken_once_and_counted_searching() {
+        let idle = Idle::new(130);
+        idle.transition_to_parked(70, false);
+        idle.transition_to_parked(66, false);
+        idle.transition_to_parked(129, false);
+        assert_eq!(idle.num_unparked(), 127);
+        // The lowest parked loop is woken, and counted as searching at once.
+        assert_eq!(idle.notify_one(), Some(66));
+        assert!(!idle.is_parked(66) && idle.is_parked(70) && idle.is_parked(129));
+        assert_eq!(idle.num_searching(), 1);
+        assert_eq!(idle.num_unparked(), 128);
+        // A searcher exists: the next producer wakes nobody.
+        assert_eq!(idle.notify_one(), None);
+        // The woken loop learns it was woken (its bit is gone).
+        assert!(idle.transition_from_parked(66));
+        assert_eq!(idle.num_unparked(), 128);
+        assert_eq!(idle.num_searching(), 1);
+        assert!(idle.transition_from_searching());
+        assert_eq!(idle.notify_one(), Some(70));
+        assert!(idle.transition_from_searching());
+        assert_eq!(idle.notify_one(), Some(129));
+        assert_eq!(idle.num_unparked(), 130);
+    }
+
+    #[test]
+    fn no_loop_is_woken_when_all_are_awake() {
+        let idle = Idle::new(2);
+        assert_eq!(idle.notify_one(), None);
+        assert_eq!(idle.num_searching(), 0);
+        assert_eq!(idle.num_unparked(), 2);
+    }
+
+    #[test]
+    fn a_producer_whose_parked_loop_woke_on_its_own_gives_its_ticket_back() {
+        let idle = std::sync::Arc::new(Idle::new(2));
+        idle.transition_to_parked(1, false);
+        // Loop 1 is between the two halves of `transition_from_parked`: its
+        // bit is cleared, it is not counted unparked yet. A producer sees a
+        // parked loop but no bit to claim, and retries until loop 1 is back.
+        idle.sleepers[0].fetch_and(!0b10, SeqCst);
+        let producer = {
+            let idle = idle.clone();
+            std::thread::spawn(move || idle.notify_one())
+        };
+        // Wait until the producer holds a ticket (counted as a searcher), so
+        // the retry path is the one tested, then let loop 1 finish waking.
+        while idle.num_searching() == 0 {
+            std::thread::yield_now();
+        }
+        idle.state.fetch_add(UNPARKED_ONE, SeqCst);
+        assert_eq!(producer.join().unwrap(), None);
+        assert_eq!(idle.num_searching(), 0, "the ticket was given back");
+        assert_eq!(idle.num_unparked(), 2);
+    }
+
+    #[test]
+    fn local_work_always_keeps_a_loop_awake_and_shared_work_only_without_searchers() {
+        let idle = Idle::new(4);
+        assert!(idle.keeps_awake(true, || false));
+        assert!(idle.keeps_awake(true, || true));
+        assert!(idle.keeps_awake(false, || true));
+        assert!(!idle.keeps_awake(false, || false));
+        idle.transition_to_searching();
+        assert!(idle.keeps_awake(true, || true));
+        assert!(!idle.keeps_awake(false, || true));
+    }
+}

@@ -407,3 +407,345 @@ impl fmt::Debug for Snapshot {
             .finish()
     }
 }
+
+// Each transition, run alone from a known word: the integration tests reach
+// most of them only through the scheduler, where a wrong reference count
+// leaks or frees late without failing, and a wrong flag is often covered by
+// the next wake (see TESTING.md, cargo-mutants).
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+
+    /// A new task's state after its first poll returned `Pending`: idle, not
+    /// notified, one reference (the `Task`'s) and join interest.
+    fn idle_with_one_ref() -> State {
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), TransitionToRunning::Success);
+        assert_eq!(state.transition_to_idle(), TransitionToIdle::Ok);
+        state
+    }
+
+    #[test]
+    fn a_new_task_is_notified_join_interested_and_has_two_references() {
+        let s = State::new().load();
+        assert_eq!(s.0, (2 << REF_SHIFT) | JOIN_INTEREST | NOTIFIED);
+        assert!(s.is_idle() && s.is_notified() && s.is_join_interested());
+        assert!(!s.is_running() && !s.is_complete() && !s.is_cancelled());
+        assert!(!s.is_join_waker_set());
+        assert_eq!(s.ref_count(), 2);
+    }
+
+    #[test]
+    fn the_flags_and_the_reference_count_do_not_overlap() {
+        assert_eq!(LIFECYCLE_MASK, 0b11);
+        assert_eq!(REF_ONE, 64);
+        assert_eq!(REF_MASK, !63);
+        assert_eq!(INITIAL, 128 + 16 + 4);
+        let all_flags =
+            Snapshot(RUNNING | COMPLETE | NOTIFIED | CANCELLED | JOIN_INTEREST | JOIN_WAKER);
+        assert_eq!(all_flags.ref_count(), 0);
+        let refs_only = Snapshot(5 * REF_ONE);
+        assert_eq!(refs_only.ref_count(), 5);
+        assert!(refs_only.is_idle());
+        for flag in [
+            RUNNING,
+            COMPLETE,
+            NOTIFIED,
+            CANCELLED,
+            JOIN_INTEREST,
+            JOIN_WAKER,
+        ] {
+            let s = Snapshot(flag | (3 * REF_ONE));
+            assert_eq!(s.ref_count(), 3);
+            assert_eq!(s.is_running(), flag == RUNNING);
+            assert_eq!(s.is_complete(), flag == COMPLETE);
+            assert_eq!(s.is_notified(), flag == NOTIFIED);
+            assert_eq!(s.is_cancelled(), flag == CANCELLED);
+            assert_eq!(s.is_join_interested(), flag == JOIN_INTEREST);
+            assert_eq!(s.is_join_waker_set(), flag == JOIN_WAKER);
+            assert_eq!(s.is_idle(), flag != RUNNING && flag != COMPLETE);
+        }
+    }
+
+    #[test]
+    fn running_clears_notified_and_keeps_the_references() {
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), TransitionToRunning::Success);
+        let s = state.load();
+        assert!(s.is_running() && !s.is_notified() && !s.is_idle());
+        assert_eq!(s.ref_count(), 2);
+        assert_eq!(s.0, (2 << REF_SHIFT) | JOIN_INTEREST | RUNNING);
+    }
+
+    #[test]
+    fn running_a_cancelled_task_reports_cancelled() {
+        let state = State::new();
+        assert!(
+            !state.transition_to_notified_and_cancel(),
+            "already notified"
+        );
+        assert_eq!(
+            state.transition_to_running(),
+            TransitionToRunning::Cancelled
+        );
+        let s = state.load();
+        assert!(s.is_running() && s.is_cancelled() && !s.is_notified());
+    }
+
+    #[test]
+    fn a_stale_notified_releases_its_reference_and_frees_only_on_the_last() {
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), TransitionToRunning::Success);
+        // A wake while running sets NOTIFIED without a new `Notified`; a
+        // `Notified` that then finds the task running is stale.
+        assert_eq!(
+            state.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(state.transition_to_running(), TransitionToRunning::Failed);
+        assert_eq!(state.load().ref_count(), 1);
+        assert!(state.load().is_running() && state.load().is_notified());
+        // Same again with one reference left: that one is the last.
+        assert_eq!(state.transition_to_running(), TransitionToRunning::Dealloc);
+        assert_eq!(state.load().ref_count(), 0);
+    }
+
+    #[test]
+    fn idle_after_pending_releases_the_running_reference() {
+        let state = idle_with_one_ref();
+        let s = state.load();
+        assert!(s.is_idle() && !s.is_running() && !s.is_notified());
+        assert_eq!(s.ref_count(), 1);
+        assert_eq!(s.0, REF_ONE | JOIN_INTEREST);
+    }
+
+    #[test]
+    fn idle_after_a_wake_while_running_keeps_the_reference_for_the_new_notified() {
+        let state = State::new();
+        state.transition_to_running();
+        assert_eq!(
+            state.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(state.transition_to_idle(), TransitionToIdle::OkNotified);
+        let s = state.load();
+        assert!(s.is_idle() && s.is_notified());
+        assert_eq!(s.ref_count(), 2);
+    }
+
+    #[test]
+    fn idle_with_the_last_reference_frees_the_task() {
+        let state = State::new();
+        state.transition_to_running();
+        assert!(!state.ref_dec(), "two references, not the last");
+        assert_eq!(state.transition_to_idle(), TransitionToIdle::OkDealloc);
+        assert_eq!(state.load().ref_count(), 0);
+    }
+
+    #[test]
+    fn idle_after_a_cancel_while_running_stays_running_for_the_canceller() {
+        let state = State::new();
+        state.transition_to_running();
+        assert!(
+            !state.transition_to_notified_and_cancel(),
+            "running: no submit"
+        );
+        let before = state.load();
+        assert!(before.is_cancelled() && !before.is_notified());
+        assert_eq!(state.transition_to_idle(), TransitionToIdle::Cancelled);
+        assert_eq!(state.load().0, before.0, "unchanged");
+    }
+
+    #[test]
+    fn complete_swaps_running_for_complete_and_keeps_the_rest() {
+        let state = State::new();
+        state.transition_to_running();
+        let s = state.transition_to_complete();
+        assert_eq!(s.0, state.load().0);
+        assert!(s.is_complete() && !s.is_running() && !s.is_idle());
+        assert_eq!(s.0, (2 << REF_SHIFT) | JOIN_INTEREST | COMPLETE);
+    }
+
+    #[test]
+    fn a_wake_by_value_of_an_idle_task_submits_with_the_wakers_reference() {
+        let state = idle_with_one_ref();
+        state.ref_inc(); // the waker's
+        assert_eq!(
+            state.transition_to_notified_by_val(),
+            TransitionToNotified::Submit
+        );
+        let s = state.load();
+        assert!(s.is_notified() && s.is_idle());
+        assert_eq!(s.ref_count(), 2);
+    }
+
+    #[test]
+    fn a_wake_by_value_while_running_marks_notified_and_drops_the_wakers_reference() {
+        let state = State::new();
+        state.transition_to_running();
+        state.ref_inc(); // the waker's
+        assert_eq!(
+            state.transition_to_notified_by_val(),
+            TransitionToNotified::DoNothing
+        );
+        let s = state.load();
+        assert!(s.is_notified() && s.is_running());
+        assert_eq!(s.ref_count(), 2);
+    }
+
+    #[test]
+    fn a_wake_by_value_of_a_notified_or_complete_task_only_drops_the_reference() {
+        // Notified: the queued `Notified` runs it.
+        let state = State::new();
+        state.ref_inc();
+        assert_eq!(
+            state.transition_to_notified_by_val(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(state.load().0, INITIAL);
+        // Complete, and the waker's reference is the last one.
+        let state = State::new();
+        state.transition_to_running();
+        state.transition_to_complete();
+        assert!(!state.ref_dec());
+        assert_eq!(
+            state.transition_to_notified_by_val(),
+            TransitionToNotified::Dealloc
+        );
+        let s = state.load();
+        assert_eq!(s.ref_count(), 0);
+        assert!(s.is_complete() && !s.is_notified());
+    }
+
+    #[test]
+    fn a_wake_by_reference_takes_a_reference_only_when_it_submits() {
+        let state = idle_with_one_ref();
+        assert_eq!(
+            state.transition_to_notified_by_ref(),
+            TransitionToNotified::Submit
+        );
+        let s = state.load();
+        assert!(s.is_notified() && s.is_idle());
+        assert_eq!(s.ref_count(), 2);
+        // Already notified: nothing changes.
+        assert_eq!(
+            state.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(state.load().0, s.0);
+        // Complete: nothing changes.
+        let state = State::new();
+        state.transition_to_running();
+        let done = state.transition_to_complete();
+        assert_eq!(
+            state.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(state.load().0, done.0);
+    }
+
+    #[test]
+    fn cancel_of_an_idle_task_notifies_it_with_a_new_reference() {
+        let state = idle_with_one_ref();
+        assert!(state.transition_to_notified_and_cancel());
+        let s = state.load();
+        assert!(s.is_cancelled() && s.is_notified() && s.is_idle());
+        assert_eq!(s.ref_count(), 2);
+        // A second cancel does nothing.
+        assert!(!state.transition_to_notified_and_cancel());
+        assert_eq!(state.load().0, s.0);
+    }
+
+    #[test]
+    fn cancel_of_a_notified_task_only_marks_it() {
+        let state = State::new();
+        assert!(!state.transition_to_notified_and_cancel());
+        assert_eq!(state.load().0, INITIAL | CANCELLED);
+    }
+
+    #[test]
+    fn cancel_of_a_complete_task_changes_nothing() {
+        let state = State::new();
+        state.transition_to_running();
+        let done = state.transition_to_complete();
+        assert!(!state.transition_to_notified_and_cancel());
+        assert_eq!(state.load().0, done.0);
+        assert!(!state.load().is_cancelled());
+    }
+
+    #[test]
+    fn shutdown_claims_an_idle_task_and_only_marks_a_running_one() {
+        let state = idle_with_one_ref();
+        assert!(state.transition_to_shutdown());
+        let s = state.load();
+        assert!(s.is_running() && s.is_cancelled());
+        assert_eq!(s.ref_count(), 1);
+
+        let state = State::new();
+        state.transition_to_running();
+        assert!(!state.transition_to_shutdown());
+        let s = state.load();
+        assert!(s.is_running() && s.is_cancelled());
+        assert_eq!(s.0, (2 << REF_SHIFT) | JOIN_INTEREST | RUNNING | CANCELLED);
+    }
+
+    #[test]
+    fn dropping_join_interest_clears_the_bit_unless_the_task_completed() {
+        let state = State::new();
+        assert_eq!(state.unset_join_interested(), Ok(()));
+        assert_eq!(state.load().0, (2 << REF_SHIFT) | NOTIFIED);
+
+        let state = State::new();
+        state.transition_to_running();
+        let done = state.transition_to_complete();
+        assert_eq!(state.unset_join_interested(), Err(done));
+        assert!(state.load().is_join_interested());
+    }
+
+    #[test]
+    fn the_join_waker_bit_is_set_and_taken_back_until_the_task_completes() {
+        let state = State::new();
+        let set = state.set_join_waker().expect("not complete");
+        assert_eq!(set.0, INITIAL | JOIN_WAKER);
+        assert_eq!(state.load().0, set.0);
+        let unset = state.unset_waker().expect("not complete");
+        assert_eq!(unset.0, INITIAL);
+        assert_eq!(state.load().0, INITIAL);
+
+        state.set_join_waker().unwrap();
+        state.transition_to_running();
+        let done = state.transition_to_complete();
+        assert_eq!(state.unset_waker(), Err(done));
+        assert!(state.load().is_join_waker_set());
+
+        let state = State::new();
+        state.transition_to_running();
+        let done = state.transition_to_complete();
+        assert_eq!(state.set_join_waker(), Err(done));
+        assert!(!state.load().is_join_waker_set());
+    }
+
+    #[test]
+    fn references_count_up_and_the_last_release_says_so() {
+        let state = State::new();
+        state.ref_inc();
+        assert_eq!(state.load().ref_count(), 3);
+        assert_eq!(state.load().0, INITIAL + REF_ONE);
+        assert!(!state.ref_dec());
+        assert!(!state.ref_dec());
+        assert_eq!(state.load().ref_count(), 1);
+        assert!(state.ref_dec());
+        assert_eq!(state.load().0, JOIN_INTEREST | NOTIFIED);
+    }
+
+    #[test]
+    fn a_snapshot_debug_prints_each_flag_and_the_count() {
+        let s = format!("{:?}", State::new().load());
+        assert_eq!(
+            s,
+            "Snapshot { running: false, complete: false, notified: true, cancelled: false, \
+             join_interested: true, join_waker: false, refs: 2 }"
+        );
+    }
+}
