@@ -706,21 +706,23 @@ mod tests {
 
     #[test]
     fn a_concurrent_future_debug_prints_its_state() {
-        let pending = ConcurrentFuture::<u8>::from_shared(Shared::new());
-        assert_eq!(format!("{pending:?}"), "<ConcurrentFuture pending>");
+        let pending = ConcurrentFuture::<u8>::from_shared(Shared::new(), Location::caller());
+        let repr = |f: &ConcurrentFuture<u8>| format!("{f:?}");
+        assert!(repr(&pending)
+            .starts_with("<ConcurrentFuture pending created at src/handoff/concurrent.rs:"));
         let shared = Shared::new();
-        let done = ConcurrentFuture::from_shared(shared.clone());
+        let done = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         assert!(shared.resolve(Ok(1u8)));
-        assert_eq!(format!("{done:?}"), "<ConcurrentFuture done>");
-        let cancelled = ConcurrentFuture::<u8>::from_shared(Shared::new());
+        assert!(repr(&done).starts_with("<ConcurrentFuture done created at "));
+        let cancelled = ConcurrentFuture::<u8>::from_shared(Shared::new(), Location::caller());
         assert!(cancelled.cancel());
-        assert_eq!(format!("{cancelled:?}"), "<ConcurrentFuture cancelled>");
+        assert!(repr(&cancelled).starts_with("<ConcurrentFuture cancelled created at "));
     }
 
     #[test]
     fn the_first_resolution_wins_and_the_second_is_dropped() {
         let shared = Shared::new();
-        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         assert!(!fut.done() && !fut.cancelled());
         assert!(shared.resolve(Ok(1)));
         assert!(!shared.resolve(Ok(2)));
@@ -733,7 +735,7 @@ mod tests {
     #[test]
     fn deliver_resolves_with_the_value_and_is_never_polled_again() {
         let shared = Shared::new();
-        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         let polls = AtomicUsize::new(0);
         let mut deliver = std::pin::pin!(Deliver::new(
             std::future::poll_fn(|_| {
@@ -756,7 +758,7 @@ mod tests {
     #[test]
     fn a_cancelled_future_stops_deliver_before_the_next_poll() {
         let shared = Shared::new();
-        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         let polls = AtomicUsize::new(0);
         let mut deliver = std::pin::pin!(Deliver::new(
             std::future::poll_fn(|_| {
@@ -776,13 +778,13 @@ mod tests {
     #[test]
     fn a_deliver_dropped_unfinished_resolves_cancelled_and_one_that_finished_does_not() {
         let shared = Shared::<u8>::new();
-        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         drop(Deliver::new(std::future::pending::<u8>(), shared));
         assert!(fut.cancelled());
         assert!(fut.result().unwrap_err().is_cancelled());
 
         let shared = Shared::new();
-        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         let mut deliver = Box::pin(Deliver::new(std::future::ready(3), shared));
         assert!(deliver.as_mut().poll(&mut cx()).is_ready());
         drop(deliver);
@@ -793,7 +795,10 @@ mod tests {
     #[test]
     fn a_cancel_from_inside_the_poll_wins_and_the_value_is_dropped() {
         let shared = Shared::new();
-        let fut = std::sync::Arc::new(ConcurrentFuture::from_shared(shared.clone()));
+        let fut = std::sync::Arc::new(ConcurrentFuture::from_shared(
+            shared.clone(),
+            Location::caller(),
+        ));
         let inner = fut.clone();
         let mut deliver = std::pin::pin!(Deliver::new(
             std::future::poll_fn(move |_| {
@@ -809,7 +814,10 @@ mod tests {
     #[test]
     fn a_pending_poll_cancelled_from_inside_stops_polling() {
         let shared = Shared::new();
-        let fut = std::sync::Arc::new(ConcurrentFuture::from_shared(shared.clone()));
+        let fut = std::sync::Arc::new(ConcurrentFuture::from_shared(
+            shared.clone(),
+            Location::caller(),
+        ));
         let inner = fut.clone();
         let mut deliver = std::pin::pin!(Deliver::new(
             std::future::poll_fn(move |_| {
@@ -828,7 +836,7 @@ mod tests {
     #[test]
     fn a_panicking_poll_resolves_panicked() {
         let shared = Shared::new();
-        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         let mut deliver = std::pin::pin!(Deliver::new(
             std::future::poll_fn(|_| -> Poll<u8> { panic!("boom") }),
             shared
@@ -845,7 +853,7 @@ mod tests {
         let shared = Shared::<u8>::new();
         drop(CancelOnDrop(Some(shared.clone())));
         assert!(shared.is_done());
-        assert!(ConcurrentFuture::from_shared(shared).cancelled());
+        assert!(ConcurrentFuture::from_shared(shared, Location::caller()).cancelled());
 
         let shared = Shared::<u8>::new();
         let back = CancelOnDrop(Some(shared.clone())).disarm();
@@ -856,7 +864,7 @@ mod tests {
     #[test]
     fn done_callbacks_run_once_with_the_result_before_or_after_it_is_set() {
         let shared = Shared::new();
-        let fut = ConcurrentFuture::from_shared(shared.clone());
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         let seen = std::sync::Arc::new(AtomicUsize::new(0));
         let s = seen.clone();
         fut.add_done_callback(move |r| {
@@ -878,7 +886,7 @@ mod tests {
     #[test]
     fn result_timeout_elapses_while_pending_and_returns_the_result_once_set() {
         let shared = Shared::new();
-        let mut fut = ConcurrentFuture::from_shared(shared.clone());
+        let mut fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         assert!(fut.result_timeout(Duration::ZERO).is_err());
         assert!(fut.result_timeout(Duration::from_millis(1)).is_err());
         shared.resolve(Ok(4));
@@ -888,7 +896,7 @@ mod tests {
     #[test]
     fn result_timeout_keeps_waiting_through_a_wake_up_without_a_result() {
         let shared = Shared::new();
-        let mut fut = ConcurrentFuture::from_shared(shared.clone());
+        let mut fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         let waiter = std::thread::spawn(move || fut.result_timeout(Duration::from_secs(60)));
         // Condvar wake-ups with no result (as `end_poll` gives a waiting
         // cancel): the waiter must not take them for its timeout.
@@ -904,7 +912,7 @@ mod tests {
     #[test]
     fn awaiting_takes_the_result_once_set() {
         let shared = Shared::new();
-        let mut fut = ConcurrentFuture::from_shared(shared.clone());
+        let mut fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
         assert!(Pin::new(&mut fut).poll(&mut cx()).is_pending());
         shared.resolve(Ok(6));
         assert!(matches!(

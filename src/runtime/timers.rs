@@ -444,7 +444,11 @@ mod tests {
             store.insert(e.clone());
         }
         assert_eq!(store.heap.len(), MIN_COMPACT + 2);
-        assert_eq!(store.compact_at, 2 * MIN_COMPACT, "64 live entries when it compacted");
+        assert_eq!(
+            store.compact_at,
+            2 * MIN_COMPACT,
+            "64 live entries when it compacted"
+        );
         assert_eq!(store.seq, 2 * MIN_COMPACT as u64 + 1);
     }
 }
