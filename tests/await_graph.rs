@@ -581,8 +581,11 @@ fn a_frame_names_an_await_point_between_the_task_and_its_leaf_until_it_ends() {
         .await;
         never.await.unwrap();
     });
+    // Both: the frames are listed from their first poll, before the task
+    // returns Pending (and is drawn as waiting).
     let tree = wait_tree(&rt, "the frames", |t| {
-        t.to_string().contains("frame 'query'")
+        let text = t.to_string();
+        text.contains("frame 'query'") && text.contains("'user' [waiting")
     });
     let text = tree.to_string();
     let at = text.find("'user' [waiting").expect("the task");
