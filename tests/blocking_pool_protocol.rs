@@ -175,3 +175,38 @@ fn close_returns_after_the_pool_threads_have_ended() {
         );
     });
 }
+
+#[test]
+fn a_thread_claimed_while_idle_still_leaves_after_its_keep_alive() {
+    common::within(60, "claimed-then-leaves", || {
+        // Long enough that the claim below comes while the thread waits.
+        let rt = runtime_with(4, Duration::from_millis(300));
+        let handle = rt.handle();
+        assert_eq!(wait(handle.spawn_blocking(|| 1)).unwrap(), 1);
+        common::eventually(10, "the thread goes idle", || {
+            rt.metrics().blocking.idle_threads == 1
+        });
+        // Claims the idle thread (no new thread: `threads` stays 1).
+        let (exited_tx, exited_rx) = mpsc::channel();
+        let job = handle.spawn_blocking(move || {
+            EXITED.with(|g| *g.borrow_mut() = Some(exited_tx));
+        });
+        wait(job).unwrap();
+        assert_eq!(rt.metrics().blocking.threads, 1);
+        // The event: the thread ends (its thread-local is dropped), once
+        // its keep-alive has passed without a claim. A claim it never
+        // consumed would keep it waking "claimed" forever.
+        // Nothing is sent: `recv` returns when the sender the thread-local
+        // held is dropped.
+        assert!(exited_rx.recv().is_err());
+        common::eventually(10, "the pool counts no thread", || {
+            rt.metrics().blocking.threads == 0
+        });
+        rt.close();
+    });
+}
+
+thread_local! {
+    static EXITED: std::cell::RefCell<Option<mpsc::Sender<()>>> =
+        const { std::cell::RefCell::new(None) };
+}

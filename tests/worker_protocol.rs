@@ -8,7 +8,9 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 type Log = Arc<Mutex<Vec<&'static str>>>;
 
@@ -41,6 +43,75 @@ fn a_loop_runs_its_own_ready_task_before_remote_work_that_arrived_later() {
         // The injector is looked at first only every 61st poll (so remote
         // work is never starved): otherwise the loop's own queue comes first.
         assert_eq!(*log.lock().unwrap(), ["local", "remote"]);
+        rt.close();
+    });
+}
+
+#[test]
+fn a_blocked_loops_queued_tasks_are_stolen_whichever_loop_it_is() {
+    common::within(120, "steal-from-each", || {
+        const LOOPS: usize = 4;
+        const N: usize = 8;
+        let rt = common::runtime(LOOPS);
+        for blocked in 0..LOOPS {
+            let (done_tx, done_rx) = mpsc::channel::<()>();
+            // A task of loop `blocked` queues N tasks on that loop's own
+            // deque, then holds the loop until they ran: only a sibling's
+            // steal can run them.
+            let ran = rt
+                .loop_handle(blocked)
+                .run_coroutine_threadsafe(async move {
+                    for _ in 0..N {
+                        let tx = done_tx.clone();
+                        loopwork::spawn(async move { tx.send(()).unwrap() }).detach();
+                    }
+                    (0..N).all(|_| done_rx.recv_timeout(Duration::from_secs(20)).is_ok())
+                });
+            assert!(
+                ran.result().unwrap(),
+                "the tasks queued on blocked loop {blocked} were not stolen"
+            );
+            let out = rt.metrics().loops[blocked].stolen_out;
+            assert!(out >= N as u64, "loop {blocked}: {out} stolen out");
+        }
+        rt.close();
+    });
+}
+
+#[test]
+fn pinned_tasks_run_while_stealable_work_keeps_the_deque_busy() {
+    common::within(60, "pinned-turn", || {
+        let rt = common::runtime(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        // Keeps the only loop's deque non-empty: the child, then the parent
+        // it wakes, then the next child.
+        let busy = rt.handle().spawn(async move {
+            while !s.load(SeqCst) {
+                loopwork::spawn(async {}).await.unwrap();
+            }
+        });
+        // A pinned task of that loop gets its turn: the loop alternates
+        // between its pinned queue and its deque.
+        let pinned = rt
+            .handle()
+            .spawn(async { loopwork::spawn_local(async { 5 }).await.unwrap() });
+        assert_eq!(futures::executor::block_on(pinned).unwrap(), 5);
+        stop.store(true, SeqCst);
+        futures::executor::block_on(busy).unwrap();
+        rt.close();
+    });
+}
+
+#[test]
+fn a_task_taken_from_the_injector_is_counted() {
+    common::within(30, "from-injector", || {
+        let rt = common::runtime(1);
+        // From a thread outside the runtime: through the injector.
+        let task = rt.handle().spawn(async { 7 });
+        assert_eq!(futures::executor::block_on(task).unwrap(), 7);
+        let m = rt.metrics();
+        assert!(m.loops[0].from_injector >= 1, "{:?}", m.loops[0]);
         rt.close();
     });
 }
