@@ -118,3 +118,42 @@ fn a_task_taken_from_the_injector_is_counted() {
         rt.close();
     });
 }
+
+#[test]
+fn an_item_handed_to_a_loops_inbox_is_counted() {
+    common::within(30, "inbox-count", || {
+        let rt = common::runtime(1);
+        // A coroutine submitted from outside reaches the loop through its
+        // inbox.
+        let fut = rt.loop_handle(0).run_coroutine_threadsafe(async { 6 * 7 });
+        assert_eq!(fut.result().unwrap(), 42);
+        let m = rt.metrics();
+        assert!(m.loops[0].inbox_items >= 1, "{:?}", m.loops[0]);
+        rt.close();
+    });
+}
+
+#[test]
+fn timers_fire_while_ready_tasks_keep_the_loop_busy() {
+    common::within(60, "timers-under-load", || {
+        let rt = common::runtime(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        // Always a ready task on the only loop (see above).
+        let busy = rt.handle().spawn(async move {
+            while !s.load(SeqCst) {
+                loopwork::spawn(async {}).await.unwrap();
+            }
+        });
+        // The iteration's budget ends a run of ready tasks, so the loop
+        // gets back to its timers.
+        let sleeper = rt.handle().spawn(async {
+            loopwork::sleep(Duration::from_millis(1)).await;
+            "woke"
+        });
+        assert_eq!(futures::executor::block_on(sleeper).unwrap(), "woke");
+        stop.store(true, SeqCst);
+        futures::executor::block_on(busy).unwrap();
+        rt.close();
+    });
+}
