@@ -381,3 +381,56 @@ fn current_worker_of(inner: &Arc<Inner>) -> Option<usize> {
         .filter(|&(pool, _)| pool == addr)
         .map(|(_, id)| id)
 }
+
+// The pool driven directly (no runtime): what the integration tests cannot
+// reach once `close` has consumed the runtime, and the `Debug` output no
+// public type prints.
+#[cfg(all(test, not(loopwork_loom)))]
+mod tests {
+    use super::super::{BlockingScheduler, BlockingTask};
+    use super::*;
+    use crate::task::{new_task, Task, TaskKind, TaskMeta};
+    use std::panic::Location;
+    use std::time::Instant;
+
+    #[track_caller]
+    fn submit(pool: &BlockingPool, f: impl FnOnce() + Send + 'static) -> Task<()> {
+        let (notified, task) = new_task(
+            BlockingTask::new(f),
+            BlockingScheduler::pool(pool.clone()),
+            TaskMeta::new(None, Location::caller(), TaskKind::Blocking),
+        );
+        pool.submit(notified);
+        task
+    }
+
+    #[test]
+    fn an_idle_thread_ended_by_shutdown_leaves_the_counts() {
+        let pool = BlockingPool::new(2, Duration::from_secs(600), "unit".to_owned());
+        futures::executor::block_on(submit(&pool, || ())).unwrap();
+        // The thread goes idle right after its job (the joiner may be woken
+        // first). Bounded: hang detection only.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.stats().idle_threads != 1 {
+            assert!(Instant::now() < deadline, "the thread never went idle");
+            std::thread::yield_now();
+        }
+        assert_eq!(pool.shutdown(None), 0, "no job was running");
+        let stats = pool.stats();
+        assert_eq!((stats.threads, stats.idle_threads), (0, 0), "{stats:?}");
+    }
+
+    #[test]
+    fn the_debug_output_shows_the_settings_and_the_counts() {
+        let pool = BlockingPool::new(3, Duration::from_secs(7), "unit".to_owned());
+        let out = format!("{pool:?}");
+        assert!(
+            out.starts_with("BlockingPool")
+                && out.contains("thread_cap: 3")
+                && out.contains("keep_alive: 7s")
+                && out.contains("threads: 0"),
+            "{out}"
+        );
+        pool.shutdown(None);
+    }
+}
