@@ -155,6 +155,28 @@ pub(crate) fn to_nanos(ticks: u64) -> u64 {
     ns.min(u128::from(u64::MAX)) as u64
 }
 
+/// A poll's duration as the flight recorder keeps it: ticks in units of
+/// `1 << UNIT_SHIFT` (a shift on the loop's hot path, saturating at
+/// `u32::MAX` units, over 20 minutes of TSC ticks), converted to time only
+/// when the event is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Units(pub(crate) u32);
+
+const UNIT_SHIFT: u32 = 10;
+
+impl Units {
+    /// `ticks` in units (saturating).
+    #[inline]
+    pub(crate) fn from_ticks(ticks: u64) -> Units {
+        Units((ticks >> UNIT_SHIFT).min(u64::from(u32::MAX)) as u32)
+    }
+
+    /// The duration in whole microseconds (rounded down to a unit).
+    pub(crate) fn micros(self) -> u64 {
+        to_nanos(u64::from(self.0) << UNIT_SHIFT) / 1000
+    }
+}
+
 /// A duration as a tick difference (for thresholds, converted once).
 pub(crate) fn from_duration(d: Duration) -> u64 {
     let q = (d.as_nanos() << 32) / u128::from(calibration().ns_per_tick_q32);
@@ -181,6 +203,16 @@ pub(crate) fn instant_of(t: u64) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn units_keep_a_duration_to_within_one_unit_and_saturate() {
+        let d = Duration::from_millis(5);
+        let micros = Units::from_ticks(from_duration(d)).micros();
+        let unit = to_nanos(1 << UNIT_SHIFT) / 1000 + 1;
+        assert!(5000 - micros <= unit, "5 ms read back as {micros} µs");
+        assert_eq!(Units::from_ticks(u64::MAX), Units(u32::MAX));
+        assert_eq!(Units::from_ticks(0).micros(), 0);
+    }
 
     #[test]
     fn ticks_agree_with_instant_over_a_spin() {

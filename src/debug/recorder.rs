@@ -24,6 +24,7 @@
 //! the clock themselves (they are rare next to polls) except wakes, which
 //! carry the loop's last reading (`≈`: at most one poll old).
 
+use super::clock;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{fence, AtomicU64, Ordering::*};
@@ -38,12 +39,13 @@ const BUSY: u64 = u64::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EventKind {
     /// A task poll, recorded when it ends (the event's time), with how long
-    /// it ran (µs, saturating): it started `micros` before. It returned
+    /// it ran (in clock units: converted when the event is shown, not on the
+    /// loop's hot path). It returned
     /// `Pending`, or completed (a value or a panic). The poll running now is
     /// in the loop's activity record, not here.
     Poll {
         task: u64,
-        micros: u32,
+        took: clock::Units,
         pending: bool,
     },
     /// A task was woken (or spawned) on this loop's thread and queued here.
@@ -79,9 +81,9 @@ impl EventKind {
         let (tag, small, arg): (u64, u32, u64) = match self {
             EventKind::Poll {
                 task,
-                micros,
+                took,
                 pending,
-            } => (u64::from(pending), micros, task),
+            } => (u64::from(pending), took.0, task),
             EventKind::Wake { task } => (2, 0, task),
             EventKind::StealIn { from, count } => (3, from, count),
             EventKind::Injector { count } => (4, 0, count),
@@ -107,7 +109,7 @@ impl EventKind {
         Some(match word as u32 {
             0 | 1 => EventKind::Poll {
                 task: arg,
-                micros: small,
+                took: clock::Units(small),
                 pending: word as u32 == 1,
             },
             2 => EventKind::Wake { task: arg },
@@ -137,11 +139,12 @@ impl fmt::Display for EventKind {
         match *self {
             EventKind::Poll {
                 task,
-                micros,
+                took,
                 pending,
             } => write!(
                 f,
-                "poll        task #{task} ran {micros} µs, {}",
+                "poll        task #{task} ran {} µs, {}",
+                took.micros(),
                 if pending { "pending" } else { "completed" }
             ),
             EventKind::Wake { task } => write!(f, "wake        task #{task} (queued here)"),
@@ -313,12 +316,12 @@ mod tests {
         let kinds = [
             EventKind::Poll {
                 task: 7,
-                micros: 12,
+                took: clock::Units(12),
                 pending: true,
             },
             EventKind::Poll {
                 task: 8,
-                micros: u32::MAX,
+                took: clock::Units(u32::MAX),
                 pending: false,
             },
             EventKind::Wake { task: 3 },

@@ -102,7 +102,9 @@ impl RuntimeMetrics {
                     inbox_items: m.inbox_items.load(Relaxed),
                     event_steals: m.event_steals.load(Relaxed),
                     wrong_thread_calls: m.wrong_thread_calls.load(Relaxed),
-                    longest_poll: Duration::from_nanos(m.longest_poll_ns.load(Relaxed)),
+                    longest_poll: crate::debug::clock::to_duration(
+                        m.longest_poll_ticks.load(Relaxed),
+                    ),
                 }
             })
             .collect();

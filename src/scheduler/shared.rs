@@ -195,8 +195,8 @@ pub(crate) struct Counters {
     pub(crate) event_steals: AtomicU64,
     /// Callbacks run (`call_soon*`, due `call_later` / `call_at`).
     pub(crate) callbacks: AtomicU64,
-    /// Debug mode: the longest task poll, in nanoseconds.
-    pub(crate) longest_poll_ns: AtomicU64,
+    /// Debug mode: the longest task poll, in `debug::clock` ticks.
+    pub(crate) longest_poll_ticks: AtomicU64,
     /// Tasks this loop stole, per victim loop.
     pub(crate) stolen_from: Box<[AtomicU64]>,
     /// Loop-local calls aimed at this loop from another thread and routed

@@ -436,7 +436,13 @@ impl<I: InboxItem> LoopScheduler<I> {
     }
 
     fn pop_pinned(&self) -> Option<Notified> {
-        self.pinned.borrow_mut().pop_front()
+        let mut pinned = self.pinned.borrow_mut();
+        let task = pinned.pop_front();
+        if task.is_some() && self.shared.is_debug() {
+            // For the watchdog's report (see `push_pinned`).
+            self.me().activity.set_pinned_waiting(pinned.len());
+        }
+        task
     }
 
     fn run_task(&self, task: Notified) {
@@ -466,11 +472,11 @@ impl<I: InboxItem> LoopScheduler<I> {
     fn debug_poll_start(&self, task: RawTask) {
         let start = self.last_poll_end.take().unwrap_or_else(clock::now);
         self.poll_started.set(Some(start));
-        let activity = &self.me().activity;
-        // Work only this loop may run, for the watchdog's report; kept up
-        // to date by `push_pinned` while the poll runs.
-        activity.set_pinned_waiting(self.pinned.borrow().len());
-        activity.start_task(task.header() as *const _ as *const (), start);
+        // (The count of pinned tasks waiting, for the watchdog's report, is
+        // kept up to date where the pinned queue changes, not per poll.)
+        self.me()
+            .activity
+            .start_task(task.header() as *const _ as *const (), start);
     }
 
     /// Whether the task being polled (if any) is pinned to this loop.
@@ -500,43 +506,52 @@ impl<I: InboxItem> LoopScheduler<I> {
         task.header().meta.stats.poll_finished(timed);
     }
 
-    /// Debug mode's side of `after_poll`; the poll's duration.
+    /// Debug mode's side of `after_poll`; the poll's duration in clock
+    /// ticks. Runs on every poll: figures stay in ticks (converted when
+    /// read or reported), and the reports are out of line.
     #[inline]
-    fn debug_poll_end(&self, task: RawTask, start: u64, pending: bool) -> Duration {
+    fn debug_poll_end(&self, task: RawTask, start: u64, pending: bool) -> u64 {
         let now = clock::now();
         self.last_poll_end.set(Some(now));
         self.last_tick.set(now);
         let me = self.me();
         // After this no reader looks at the task (see `debug::activity`).
         let reported = me.activity.end();
-        let meta = &task.header().meta;
         let ticks = now.saturating_sub(start);
-        let ns = clock::to_nanos(ticks);
         me.recorder.record(
             now,
             EventKind::Poll {
-                task: meta.id.as_u64(),
-                micros: (ns / 1000).min(u64::from(u32::MAX)) as u32,
+                task: task.header().meta.id.as_u64(),
+                took: clock::Units::from_ticks(ticks),
                 pending,
             },
         );
         if ticks > self.longest_ticks.get() {
             self.longest_ticks.set(ticks);
-            me.counters.longest_poll_ns.store(ns, Relaxed);
+            me.counters.longest_poll_ticks.store(ticks, Relaxed);
         }
-        let took = Duration::from_nanos(ns);
+        if ticks >= self.slow_ticks() || reported {
+            self.report_poll(task, ticks, reported);
+        }
+        ticks
+    }
+
+    /// A slow poll, or the end of a poll the watchdog reported as blocked.
+    #[cold]
+    #[inline(never)]
+    fn report_poll(&self, task: RawTask, ticks: u64, reported: bool) {
+        let took = clock::to_duration(ticks);
         if ticks >= self.slow_ticks() {
             crate::debug::report_slow(task.header(), took);
         }
         if reported {
             crate::debug::watchdog::report_unblocked(
                 self.index,
-                me.activity.thread(),
+                self.me().activity.thread(),
                 task.header(),
                 took,
             );
         }
-        took
     }
 
     /// Task hook: the poll of `task` panicked (before `after_poll`). Debug

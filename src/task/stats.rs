@@ -8,10 +8,13 @@
 //!
 //! Cost: production writes two words per poll into the task's header, a cache
 //! line the poll touches anyway; debug mode adds the poll time (the clock read
-//! it already makes for the slow-poll check).
+//! it already makes for the slow-poll check), kept in the debug clock's ticks
+//! and converted to time only when read.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
+
+use crate::debug::clock;
 
 /// No loop has polled the task yet.
 const NO_LOOP: u32 = u32::MAX;
@@ -25,9 +28,10 @@ pub(crate) struct TaskStats {
     last_loop: AtomicU32,
     /// Completed polls (saturating at `u32::MAX`).
     polls: AtomicU32,
-    /// Total and longest poll time in nanoseconds (debug mode only).
-    busy_ns: AtomicU64,
-    longest_ns: AtomicU64,
+    /// Total and longest poll time in `debug::clock` ticks (debug mode
+    /// only).
+    busy_ticks: AtomicU64,
+    longest_ticks: AtomicU64,
 }
 
 #[cfg_attr(not(test), allow(dead_code))]
@@ -36,8 +40,8 @@ impl TaskStats {
         TaskStats {
             last_loop: AtomicU32::new(NO_LOOP),
             polls: AtomicU32::new(0),
-            busy_ns: AtomicU64::new(0),
-            longest_ns: AtomicU64::new(0),
+            busy_ticks: AtomicU64::new(0),
+            longest_ticks: AtomicU64::new(0),
         }
     }
 
@@ -48,18 +52,18 @@ impl TaskStats {
         self.last_loop.store(index as u32, Relaxed);
     }
 
-    /// Records a finished poll (`took` is known in debug mode only).
-    /// Called by the poller, under `RUNNING`.
+    /// Records a finished poll; `ticks`: how long it ran, in debug clock
+    /// ticks (known in debug mode only). Called by the poller, under
+    /// `RUNNING`.
     #[inline]
-    pub(crate) fn poll_finished(&self, took: Option<Duration>) {
+    pub(crate) fn poll_finished(&self, ticks: Option<u64>) {
         let polls = self.polls.load(Relaxed);
         self.polls.store(polls.saturating_add(1), Relaxed);
-        if let Some(took) = took {
-            let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-            self.busy_ns
-                .store(self.busy_ns.load(Relaxed).saturating_add(ns), Relaxed);
-            if ns > self.longest_ns.load(Relaxed) {
-                self.longest_ns.store(ns, Relaxed);
+        if let Some(ticks) = ticks {
+            self.busy_ticks
+                .store(self.busy_ticks.load(Relaxed).saturating_add(ticks), Relaxed);
+            if ticks > self.longest_ticks.load(Relaxed) {
+                self.longest_ticks.store(ticks, Relaxed);
             }
         }
     }
@@ -79,12 +83,12 @@ impl TaskStats {
 
     /// Total time spent in polls (zero unless debug mode timed them).
     pub(crate) fn busy(&self) -> Duration {
-        Duration::from_nanos(self.busy_ns.load(Relaxed))
+        clock::to_duration(self.busy_ticks.load(Relaxed))
     }
 
     /// The longest single poll (zero unless debug mode timed it).
     pub(crate) fn longest_poll(&self) -> Duration {
-        Duration::from_nanos(self.longest_ns.load(Relaxed))
+        clock::to_duration(self.longest_ticks.load(Relaxed))
     }
 }
 
@@ -100,12 +104,14 @@ mod tests {
         s.poll_finished(None);
         assert_eq!((s.last_loop(), s.polls()), (Some(3), 1));
         assert_eq!(s.busy(), Duration::ZERO, "production polls are not timed");
+        let ticks = |us| clock::from_duration(Duration::from_micros(us));
         s.poll_started(1);
-        s.poll_finished(Some(Duration::from_micros(5)));
+        s.poll_finished(Some(ticks(5)));
         s.poll_started(1);
-        s.poll_finished(Some(Duration::from_micros(2)));
+        s.poll_finished(Some(ticks(2)));
         assert_eq!((s.last_loop(), s.polls()), (Some(1), 3));
-        assert_eq!(s.busy(), Duration::from_micros(7));
-        assert_eq!(s.longest_poll(), Duration::from_micros(5));
+        assert_eq!(s.busy(), clock::to_duration(ticks(5) + ticks(2)));
+        assert_eq!(s.longest_poll(), clock::to_duration(ticks(5)));
+        assert!(s.busy().abs_diff(Duration::from_micros(7)) < Duration::from_micros(1));
     }
 }
