@@ -319,13 +319,13 @@ impl Builder {
             wrong_thread_calls: AtomicU64::new(0),
             started: AtomicUsize::new(0),
             blocking,
-            watchdog: super::watchdog::Watchdog::new(),
+            watchdog: super::background::BackgroundThread::new(),
         });
         if let Some(sig) = self.dump_signal.or_else(super::dump_signal::from_env) {
             super::dump_signal::install(&shared, sig)?;
         }
         if self.debug {
-            super::watchdog::Watchdog::start(&shared);
+            super::watchdog::start(&shared);
         }
         let mut threads = Vec::with_capacity(n);
         for (index, worker) in workers.into_iter().enumerate() {

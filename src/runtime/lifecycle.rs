@@ -129,7 +129,7 @@ impl Runtime {
     pub fn set_debug(&self, on: bool) {
         self.shared.set_debug(on);
         if on {
-            super::watchdog::Watchdog::start(&self.shared);
+            super::watchdog::start(&self.shared);
         }
     }
 

@@ -21,6 +21,7 @@ pub(crate) mod blocking;
 pub(crate) mod callbacks;
 
 mod affinity;
+pub(crate) mod background;
 mod block_on_waker;
 mod builder;
 pub(crate) mod context;

@@ -74,7 +74,7 @@ pub(crate) struct Shared {
     /// The threads behind `spawn_blocking` / `run_in_executor`.
     pub(crate) blocking: BlockingPool,
     /// Debug mode's watchdog thread (see `runtime::watchdog`).
-    pub(crate) watchdog: super::watchdog::Watchdog,
+    pub(crate) watchdog: super::background::BackgroundThread,
 }
 
 /// The runtime's part of one loop that other threads may touch.

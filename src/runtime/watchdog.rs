@@ -4,10 +4,10 @@
 //!
 //! # Life
 //! * Started by `Builder::build` when debug mode is on, or by the first
-//!   `Runtime::set_debug(true)`; at most one per runtime (`Watchdog::start`
-//!   is idempotent). While debug mode is off it wakes but checks nothing.
+//!   `Runtime::set_debug(true)`; at most one per runtime (`start` is
+//!   idempotent). While debug mode is off it wakes but checks nothing.
 //! * Stopped by the runtime's shutdown, after the loops have finished (a
-//!   loop that holds `close()` up is still reported): `Watchdog::stop` sets
+//!   loop that holds `close()` up is still reported): `BackgroundThread::stop` sets
 //!   the flag under the lock, wakes the thread and joins it.
 //!
 //! # What it reads
@@ -24,80 +24,32 @@ use super::shared::Shared;
 use crate::debug::clock;
 use crate::debug::recorder::{EventKind, EventList};
 use crate::debug::watchdog::{report_blocked, Blocked};
-use crate::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use crate::sync::Arc;
 use std::time::Duration;
 
 /// Events of the blocked loop shown in its report.
 const REPORT_EVENTS: usize = 16;
 
-/// The watchdog's handle in the runtime's shared state.
-pub(crate) struct Watchdog {
-    state: Mutex<State>,
-    wake: Condvar,
-}
-
-struct State {
-    thread: Option<JoinHandle<()>>,
-    stop: bool,
-}
-
-impl Watchdog {
-    pub(crate) fn new() -> Watchdog {
-        Watchdog {
-            state: Mutex::new(State {
-                thread: None,
-                stop: false,
-            }),
-            wake: Condvar::new(),
-        }
+/// Starts the watchdog thread of `shared` unless it runs (or the runtime
+/// has stopped it); its handle is `shared.watchdog`.
+pub(crate) fn start(shared: &Arc<Shared>) {
+    // Under loom there is no real time to watch, and a thread outside the
+    // model must not touch the model's locks.
+    if cfg!(loopwork_loom) {
+        return;
     }
-
-    /// Starts the watchdog thread of `shared` unless it runs (or the
-    /// runtime has stopped it).
-    pub(crate) fn start(shared: &Arc<Shared>) {
-        // Under loom there is no real time to watch, and a thread outside
-        // the model must not touch the model's locks.
-        if cfg!(loopwork_loom) {
-            return;
-        }
-        let mut state = shared.watchdog.state.lock();
-        if state.thread.is_some() || state.stop {
-            return;
-        }
+    let started = shared.watchdog.start(|| {
         clock::init();
         let shared2 = shared.clone();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("{}-watchdog", shared.config.thread_name))
-            .spawn(move || run(&shared2));
-        match spawned {
-            Ok(t) => state.thread = Some(t),
-            Err(e) => log::error!(
-                target: "loopwork",
-                "debug mode: cannot start the watchdog thread ({e}); blocked loops are reported only when their poll ends"
-            ),
-        }
-    }
-
-    /// Stops and joins the thread (the runtime's shutdown).
-    pub(crate) fn stop(&self) {
-        let thread = {
-            let mut state = self.state.lock();
-            state.stop = true;
-            state.thread.take()
-        };
-        self.wake.notify_all();
-        if let Some(t) = thread {
-            if t.thread().id() != std::thread::current().id() {
-                let _ = t.join();
-            }
-        }
-    }
-
-    /// Whether the thread runs (for tests).
-    #[cfg(test)]
-    pub(crate) fn is_running(&self) -> bool {
-        self.state.lock().thread.is_some()
+            .spawn(move || run(&shared2))
+    });
+    if let Err(e) = started {
+        log::error!(
+            target: "loopwork",
+            "debug mode: cannot start the watchdog thread ({e}); blocked loops are reported only when their poll ends"
+        );
     }
 }
 
@@ -111,12 +63,7 @@ fn run(shared: &Arc<Shared>) {
             check_blocked(shared, threshold_ticks);
             periodic_checks(shared);
         }
-        let state = shared.watchdog.state.lock();
-        if state.stop {
-            return;
-        }
-        let state = shared.watchdog.wake.wait_timeout(state, period).0;
-        if state.stop {
+        if !shared.watchdog.sleep(period) {
             return;
         }
     }
