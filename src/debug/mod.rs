@@ -110,17 +110,22 @@ impl DestroyedPending {
     }
 }
 
-/// A `Runtime` dropped without `close()` or `shutdown_timeout()` (asyncio's
-/// `ResourceWarning: unclosed event loop`): warn in debug mode, debug otherwise.
-pub(crate) fn report_unclosed_runtime(runtime: &dyn Display, debug: bool) {
-    let level = if debug {
+/// The level of a report that is a warning in debug mode and a debug line
+/// otherwise (as asyncio's `ResourceWarning`s, shown only in debug mode).
+pub(crate) fn warn_in_debug_mode(debug: bool) -> log::Level {
+    if debug {
         log::Level::Warn
     } else {
         log::Level::Debug
-    };
+    }
+}
+
+/// A `Runtime` dropped without `close()` or `shutdown_timeout()` (asyncio's
+/// `ResourceWarning: unclosed event loop`): warn in debug mode, debug otherwise.
+pub(crate) fn report_unclosed_runtime(runtime: &dyn Display, debug: bool) {
     log::log!(
         target: "loopwork",
-        level,
+        warn_in_debug_mode(debug),
         "unclosed runtime {runtime} dropped: call close() or shutdown_timeout() to shut it down explicitly"
     );
 }

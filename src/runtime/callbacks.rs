@@ -130,14 +130,9 @@ pub(crate) fn report_dropped(debug: bool, n: usize, what: &str) {
     if n == 0 {
         return;
     }
-    let level = if debug {
-        log::Level::Warn
-    } else {
-        log::Level::Debug
-    };
     log::log!(
         target: "loopwork",
-        level,
+        crate::debug::warn_in_debug_mode(debug),
         "{what}: {n} callback(s) accepted before close() never ran; their handles report dropped()"
     );
 }
