@@ -2,8 +2,8 @@
 //! report when it is dropped without ever being consumed.
 //!
 //! Invariants:
-//! * [`Origin`] is one enum of a pointer and a tag, 16 bytes, the size of a
-//!   `&'static Location` plus a flag: production pays that and nothing else
+//! * [`Origin`] is one pointer, 8 bytes: the `&'static Location` with the
+//!   future's state in its low bits. Production pays that and nothing else
 //!   (no clock, no allocation, no backtrace). In debug mode the tag says
 //!   the call site's shared creation backtrace exists (see `backtrace.rs`);
 //!   the report looks it up by site.
@@ -24,27 +24,47 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 type Site = &'static Location<'static>;
 
-/// Where a future was created and whether it was awaited.
-pub(crate) struct Origin(State);
+/// Where a future was created and whether it was awaited: one pointer, the
+/// creation site with the state in its two low bits (a `Location` starts
+/// with a `&str`, so its address is a multiple of 8 and those bits are
+/// free).
+pub(crate) struct Origin(*const Location<'static>);
 
-enum State {
-    /// Not yet consumed.
-    Fresh(Site),
-    /// Not yet consumed; debug mode: with its creation backtrace.
-    Traced(Site),
-    /// Consumed (or not tracked): its drop says nothing.
-    Done(Site),
-}
+// SAFETY: the pointer is a `&'static Location` with tag bits added: a shared
+// reference to immutable `'static` data (`Location` is `Sync`), only ever
+// read; `Origin` is otherwise plain data, changed only through `&mut`.
+unsafe impl Send for Origin {}
+// SAFETY: as for `Send`: `&Origin` gives only reads of the site.
+unsafe impl Sync for Origin {}
+
+/// Not yet consumed.
+const FRESH: usize = 0;
+/// Not yet consumed; debug mode: with its creation backtrace.
+const TRACED: usize = 1;
+/// Consumed (or not tracked): its drop says nothing.
+const DONE: usize = 2;
+const TAG: usize = 3;
 
 impl Origin {
+    #[inline]
+    fn tagged(site: Site, tag: usize) -> Origin {
+        const { assert!(std::mem::align_of::<Location<'static>>() > TAG) };
+        Origin((site as *const Location<'static>).map_addr(|a| a | tag))
+    }
+
+    #[inline]
+    fn tag(&self) -> usize {
+        self.0.addr() & TAG
+    }
+
     /// A future created at `site`, with a backtrace if the current runtime
     /// is in debug mode.
     #[inline]
     pub(crate) fn new(site: Site) -> Origin {
         if backtrace::note_site_if_wanted(site) {
-            Origin(State::Traced(site))
+            Origin::tagged(site, TRACED)
         } else {
-            Origin(State::Fresh(site))
+            Origin::tagged(site, FRESH)
         }
     }
 
@@ -52,28 +72,28 @@ impl Origin {
     /// busy loop, such as `yield_now`, whose call site says all).
     #[inline]
     pub(crate) fn site_only(site: Site) -> Origin {
-        Origin(State::Fresh(site))
+        Origin::tagged(site, FRESH)
     }
 
     /// A future loopwork makes for itself and may drop unpolled.
     #[inline]
     pub(crate) fn untracked(site: Site) -> Origin {
-        Origin(State::Done(site))
+        Origin::tagged(site, DONE)
     }
 
     /// Where the future was created.
     pub(crate) fn site(&self) -> Site {
-        match &self.0 {
-            State::Fresh(s) | State::Traced(s) | State::Done(s) => s,
-        }
+        // SAFETY: made by `tagged` from a `&'static Location` whose low
+        // bits were clear (asserted there); clearing the tag gives back that
+        // pointer, with its provenance (`map_addr`).
+        unsafe { &*self.0.map_addr(|a| a & !TAG) }
     }
 
     /// The future was consumed (polled, or handed to something that will).
     #[inline]
     pub(crate) fn consume(&mut self) {
-        if !matches!(self.0, State::Done(_)) {
-            let site = self.site();
-            self.0 = State::Done(site);
+        if self.tag() != DONE {
+            *self = Origin::tagged(self.site(), DONE);
         }
     }
 
@@ -81,13 +101,14 @@ impl Origin {
     /// `what` is the type (`Sleep`), `hint` what else the user may mean.
     #[inline]
     pub(crate) fn check_dropped(&mut self, what: &str, hint: &str) {
-        if !matches!(self.0, State::Done(_)) {
+        let tag = self.tag();
+        if tag != DONE {
             let site = self.site();
-            let state = std::mem::replace(&mut self.0, State::Done(site));
-            let (site, trace) = match state {
-                State::Fresh(site) => (site, None),
-                State::Traced(site) => (site, backtrace::trace_of(site)),
-                State::Done(_) => unreachable!(),
+            *self = Origin::tagged(site, DONE);
+            let trace = if tag == TRACED {
+                backtrace::trace_of(site)
+            } else {
+                None
             };
             report(what, site, trace.as_deref(), hint);
         }
@@ -201,10 +222,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origin_is_the_size_of_a_location_pointer_and_a_flag() {
+    fn origin_is_the_size_of_a_location_pointer() {
         assert_eq!(
             std::mem::size_of::<Origin>(),
-            std::mem::size_of::<(&'static Location<'static>, bool)>()
+            std::mem::size_of::<&'static Location<'static>>()
         );
+    }
+
+    #[test]
+    fn origin_keeps_its_site_through_every_state() {
+        let site = Location::caller();
+        let mut o = Origin::site_only(site);
+        assert_eq!((o.site(), o.tag()), (site, FRESH));
+        o.consume();
+        assert_eq!((o.site(), o.tag()), (site, DONE));
+        o.consume();
+        assert_eq!(
+            (o.site(), o.tag()),
+            (site, DONE),
+            "consuming twice is harmless"
+        );
+        let mut t = Origin::tagged(site, TRACED);
+        assert_eq!(t.site(), site);
+        t.check_dropped("Sleep", "");
+        assert_eq!((t.site(), t.tag()), (site, DONE), "reported once");
+        assert_eq!(Origin::untracked(site).tag(), DONE);
     }
 }
