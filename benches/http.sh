@@ -13,7 +13,9 @@
 # 1. Peak: wrk (WRK_ARGS) as fast as it can. Per run: requests/s, the latency
 #    distribution (p50/p90/p99/p99.9, from benches/http_latency.lua) and the
 #    server's CPU seconds per request (utime + stime from /proc/PID/stat before
-#    and after the run, divided by the requests wrk completed).
+#    and after the run, divided by the requests wrk completed) and its context
+#    switches per request (summed over /proc/PID/task/*/status: the sleeps
+#    and wake-ups a request costs).
 # 2. Fixed rate (unless RATE=0): oha -q RATE (constant throughput, latency
 #    corrected for coordinated omission) at RATE requests/s, by default 50% of
 #    tokio's median peak from pass 1, where the tail is not dominated by
@@ -82,6 +84,15 @@ tck=$(getconf CLK_TCK)
 # cpu_ticks PID: utime + stime of the process (all its threads), in ticks.
 # The fields are counted after the ")" that ends the command name.
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# ctx_switches PID: voluntary + involuntary context switches of the
+# process's live threads (a thread that exits during the run takes its
+# count with it; the servers' loop threads live for the whole run). Each
+# time a loop sleeps and is woken is one: at a fixed rate this counts the
+# sleeps and wake-ups a request costs, which load barely changes.
+ctx_switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^(voluntary|nonvoluntary)_ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
 
 # start NAME CMD...: start the server, wait for its address, check it; sets
 # $pid and $url.
@@ -111,15 +122,16 @@ stop() {
     pid=
 }
 
-# result FILE: writes "rps p50 p90 p99 p999 cpu_us_per_request errors" (latencies
-# in µs) to FILE.res from FILE (the load tool's output) and FILE.cpu (ticks).
+# result FILE: writes "rps p50 p90 p99 p999 cpu_us_per_request errors
+# ctx_switches_per_request" (latencies in µs) to FILE.res from FILE (the load tool's output) and FILE.cpu (ticks).
 # load PASS NAME ROUND: runs the pass's load tool against $url.
 load() {
     local pass=$1 name=$2 round=$3
     local out=$work/$pass.$name.$round
     echo "http.sh: $pass: $name on $url, round $round, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-    local c0 c1
+    local c0 c1 s0 s1
     c0=$(cpu_ticks "$pid")
+    s0=$(ctx_switches "$pid")
     if [ "$pass" = peak ]; then
         # shellcheck disable=SC2086
         wrk $WRK_ARGS --latency -s "$lua" "$url/" >"$out"
@@ -128,20 +140,21 @@ load() {
             --latency-correction "$url/" >"$out"
     fi
     c1=$(cpu_ticks "$pid")
+    s1=$(ctx_switches "$pid")
     if [ "$pass" = peak ]; then
         grep -v '^HTTP_SH' "$out" >&2
-        awk -v c=$((c1 - c0)) -v tck="$tck" '/^HTTP_SH/ {
+        awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v tck="$tck" '/^HTTP_SH/ {
             for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-            printf "%.0f %d %d %d %d %.1f %d\n", v["requests"] / (v["duration_us"] / 1e6),
+            printf "%.0f %d %d %d %d %.1f %d %.3f\n", v["requests"] / (v["duration_us"] / 1e6),
                 v["p50"], v["p90"], v["p99"], v["p999"],
-                c / tck / v["requests"] * 1e6, v["errors"]
+                c / tck / v["requests"] * 1e6, v["errors"], s / v["requests"]
         }' "$out" >"$out.res"
     else
         # oha's JSON: latencies in seconds; successes and errors counted.
-        python3 - "$out" $((c1 - c0)) "$tck" >"$out.res" <<'PY'
+        python3 - "$out" $((c1 - c0)) "$tck" $((s1 - s0)) >"$out.res" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-ticks, tck = int(sys.argv[2]), int(sys.argv[3])
+ticks, tck, switches = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 p = d["latencyPercentiles"]
 ok = sum(d.get("statusCodeDistribution", {}).values())
 # Requests still in flight when -z ends are "aborted due to deadline": an
@@ -149,7 +162,7 @@ ok = sum(d.get("statusCodeDistribution", {}).values())
 errs = sum(n for k, n in d.get("errorDistribution", {}).items() if "deadline" not in k)
 us = lambda k: round((p.get(k) or 0) * 1e6)
 print(f'{d["summary"]["requestsPerSec"]:.0f} {us("p50")} {us("p90")} {us("p99")} {us("p99.9")} '
-      f'{ticks / tck / max(ok, 1) * 1e6:.1f} {errs}')
+      f'{ticks / tck / max(ok, 1) * 1e6:.1f} {errs} {switches / max(ok, 1):.3f}')
 PY
         cat "$out.res" >&2
     fi
@@ -181,28 +194,29 @@ report() {
     echo
     echo "$2"
     echo
-    echo "| round | server | requests/s | p50 | p90 | p99 | p99.9 | server CPU per request | errors |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| round | server | requests/s | p50 | p90 | p99 | p99.9 | server CPU per request | server context switches per request | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for round in $(seq "$ROUNDS"); do
         for name in loopwork tokio; do
             awk -v r="$round" -v n="$name" '{
-                printf "| %s | %s | %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %s µs | %s |\n",
-                    r, n, $1, $2 / 1000, $3 / 1000, $4 / 1000, $5 / 1000, $6, $7
+                printf "| %s | %s | %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %s µs | %s | %s |\n",
+                    r, n, $1, $2 / 1000, $3 / 1000, $4 / 1000, $5 / 1000, $6, $8, $7
             }' "$work/$p.$name.$round.res"
         done
     done
     echo
     local line="median over $ROUNDS rounds of loopwork/tokio:"
-    local col=1
-    for what in requests/s p50 p90 p99 p99.9 "CPU/request"; do
-        local r
+    local col
+    # Columns of the .res files; 7 (errors) is not a ratio.
+    for col in 1 2 3 4 5 6 8; do
+        local r what
+        what=$(echo "requests/s p50 p90 p99 p99.9 CPU/request - context-switches/request" | cut -d' ' -f$col)
         r=$(for round in $(seq "$ROUNDS"); do
             l=$(cut -d' ' -f$col "$work/$p.loopwork.$round.res")
             t=$(cut -d' ' -f$col "$work/$p.tokio.$round.res")
             awk -v l="$l" -v t="$t" 'BEGIN { if (t > 0) printf "%.3f\n", l / t }'
         done | median)
         line="$line $what $(printf '%.2f' "${r:-0}"),"
-        col=$((col + 1))
     done
     echo "${line%,}"
 }

@@ -9,7 +9,7 @@ use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use crate::sync::{Arc, Mutex};
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// The OS poller of one loop, and the I/O sources registered with it.
@@ -137,11 +137,11 @@ impl Driver {
 
     /// Wakes the tasks waiting on the sources of `events`; whether there
     /// were any I/O events (a bare `notify` brings none).
-    pub(crate) fn dispatch(&self, events: &Events) -> bool {
+    pub(crate) fn dispatch(&self, events: &mut Events) -> bool {
         if events.is_empty() {
             return false;
         }
-        let mut wake: Vec<Waker> = Vec::new();
+        let mut wake = events.wakers_mut().take();
         {
             let sources = self.sources.lock();
             for ev in events.iter() {
@@ -150,9 +150,10 @@ impl Driver {
                 }
             }
         }
-        for w in wake {
+        for w in wake.drain(..) {
             w.wake();
         }
+        events.wakers_mut().put(wake);
         true
     }
 

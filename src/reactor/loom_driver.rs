@@ -95,7 +95,7 @@ impl Driver {
     pub(crate) fn retry_after_loop_poll(&self, _source: &Source, _dir: usize) {}
 
     /// Never any I/O events.
-    pub(crate) fn dispatch(&self, _events: &Events) -> bool {
+    pub(crate) fn dispatch(&self, _events: &mut Events) -> bool {
         false
     }
 

@@ -39,6 +39,29 @@ pub(crate) struct IoEvent {
     pub(crate) closed: bool,
 }
 
+/// Where a dispatch collects the wakers of the tasks its events wake (woken
+/// after the sources' lock is released), kept with its waiter's events so
+/// that it keeps its capacity from one wait to the next. A fresh `Vec` per
+/// dispatch was one `malloc` and `free` per wait that brought events: 0.3
+/// per HTTP request at half load, where tokio's driver allocates nothing
+/// (BENCHMARKS.md, "Issue 16: CPU per request at half load").
+#[derive(Default)]
+pub(crate) struct WakerBuf(Vec<std::task::Waker>);
+
+impl WakerBuf {
+    /// The buffer, empty, for one dispatch; give it back with `put`.
+    pub(crate) fn take(&mut self) -> Vec<std::task::Waker> {
+        std::mem::take(&mut self.0)
+    }
+
+    /// Gives the buffer back after its wakers were woken (emptied, with
+    /// its capacity).
+    pub(crate) fn put(&mut self, mut wakers: Vec<std::task::Waker>) {
+        wakers.clear();
+        self.0 = wakers;
+    }
+}
+
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{Events, Waiter};
 
@@ -47,7 +70,7 @@ pub(crate) use portable::{Events, Waiter};
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use super::IoEvent;
+    use super::{IoEvent, WakerBuf};
     use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
     use std::io;
     use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -63,16 +86,23 @@ mod linux {
     /// a kernel before 5.11, or a seccomp filter that refuses it).
     static PWAIT2: AtomicU8 = AtomicU8::new(0);
 
-    /// The events buffer of one waiter (a loop's, or its stealers').
+    /// The events buffer of one waiter (a loop's, or its stealers'), and
+    /// the wakers buffer its dispatch reuses (see `super::WakerBuf`).
     pub(crate) struct Events {
         pub(super) list: Vec<libc::epoll_event>,
+        wakers: WakerBuf,
     }
 
     impl Events {
         pub(crate) fn new() -> Events {
             Events {
                 list: Vec::with_capacity(CAPACITY),
+                wakers: WakerBuf::default(),
             }
+        }
+
+        pub(crate) fn wakers_mut(&mut self) -> &mut WakerBuf {
+            &mut self.wakers
         }
 
         pub(crate) fn is_empty(&self) -> bool {
@@ -254,16 +284,21 @@ mod linux {
 
 #[cfg(not(target_os = "linux"))]
 mod portable {
-    use super::IoEvent;
+    use super::{IoEvent, WakerBuf};
     use std::io;
     use std::time::Duration;
 
-    /// The events buffer of one waiter.
-    pub(crate) struct Events(polling::Events);
+    /// The events buffer of one waiter, and the wakers buffer its dispatch
+    /// reuses (see `super::WakerBuf`).
+    pub(crate) struct Events(polling::Events, WakerBuf);
 
     impl Events {
         pub(crate) fn new() -> Events {
-            Events(polling::Events::new())
+            Events(polling::Events::new(), WakerBuf::default())
+        }
+
+        pub(crate) fn wakers_mut(&mut self) -> &mut WakerBuf {
+            &mut self.1
         }
 
         pub(crate) fn is_empty(&self) -> bool {
@@ -309,6 +344,32 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
+
+    /// The dispatch's wakers buffer comes back empty (no waker is woken
+    /// twice or kept alive) and keeps its allocation for the next wait.
+    #[test]
+    fn a_returned_wakers_buffer_is_empty_and_keeps_its_capacity() {
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(0.into()));
+        let mut events = Events::new();
+        let mut wakers = events.wakers_mut().take();
+        wakers.extend((0..3).map(|_| std::task::Waker::from(count.clone())));
+        let capacity = wakers.capacity();
+        let ptr = wakers.as_ptr();
+        wakers.drain(..).for_each(|w| w.wake());
+        events.wakers_mut().put(wakers);
+        assert_eq!(Arc::strong_count(&count), 1, "every waker was consumed");
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let again = events.wakers_mut().take();
+        assert!(again.is_empty());
+        assert_eq!(again.capacity(), capacity, "the allocation is kept");
+        assert_eq!(again.as_ptr(), ptr, "the same allocation");
+    }
 
     fn waiter() -> (polling::Poller, Waiter) {
         let poller = polling::Poller::new().unwrap();

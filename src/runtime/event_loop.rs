@@ -275,7 +275,7 @@ impl LoopHooks<InboxItem> for LoopCore {
                 log::error!(target: "loopwork", "loop {} failed to poll: {e}", self.index);
             }
         }
-        let io = self.me().driver.dispatch(&events);
+        let io = self.me().driver.dispatch(&mut events);
         if let Some(start) = start {
             crate::debug::watchdog::report_wait(
                 self.index,
