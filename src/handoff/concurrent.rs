@@ -240,17 +240,13 @@ impl<T> Shared<T> {
         #[cfg(not(loopwork_loom))]
         {
             use crate::sync::atomic::Ordering::Acquire;
-            if self.spin.is_zero() {
-                return;
-            }
-            let deadline = Instant::now() + self.spin;
-            // Acquire: pairs with `resolve`'s Release store of the hint.
-            while !self.done_hint.load(Acquire) {
-                std::thread::yield_now();
-                if Instant::now() >= deadline {
-                    return;
-                }
-            }
+            spin_until(
+                self.spin,
+                Instant::now,
+                // Acquire: pairs with `resolve`'s Release store of the hint.
+                || self.done_hint.load(Acquire),
+                std::thread::yield_now,
+            );
         }
     }
 
@@ -287,6 +283,41 @@ impl<T> Shared<T> {
             wait: Some(wait),
         }
     }
+}
+
+/// The spin's decisions (`Shared::spin_until_done`), with the clock, the
+/// result hint and the pause handed in so that the unit tests can script
+/// them: no spin at all for a zero `spin`; otherwise look at `done`, and
+/// while it is false pause, then give up once `spin` has passed since the
+/// start.
+#[cfg(not(loopwork_loom))]
+#[inline]
+fn spin_until(
+    spin: Duration,
+    mut now: impl FnMut() -> Instant,
+    mut done: impl FnMut() -> bool,
+    mut pause: impl FnMut(),
+) {
+    if spin.is_zero() {
+        return;
+    }
+    let deadline = now() + spin;
+    while !done() {
+        pause();
+        if now() >= deadline {
+            return;
+        }
+    }
+}
+
+/// Whether a timed wait in `result_timeout` ends with `Elapsed` after its
+/// condvar wait returned: only if that wait timed out *and* no result is
+/// there. A result set as the wait timed out (the resolver held the lock
+/// at the deadline) is returned, not reported late; a wake-up without a
+/// result (a waiting `cancel`'s notify) waits again.
+#[inline]
+fn elapsed_after_wait(timed_out: bool, result_set: bool) -> bool {
+    timed_out && !result_set
 }
 
 /// A foreign thread blocked on a `ConcurrentFuture` (see `Shared::block`).
@@ -521,7 +552,7 @@ impl<T> ConcurrentFuture<T> {
                     st = guard;
                     // Timed out means the deadline has passed (under loom,
                     // which has no clock, it means "the timeout fired first").
-                    if timed_out && !st.shot.is_set() {
+                    if elapsed_after_wait(timed_out, st.shot.is_set()) {
                         return Err(Elapsed::new());
                     }
                 }
@@ -697,6 +728,7 @@ impl<T> fmt::Debug for ConcurrentFuture<T> {
 #[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
+    use std::cell::Cell;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::task::Waker;
 
@@ -907,6 +939,117 @@ mod tests {
         }
         shared.resolve(Ok(8));
         assert_eq!(waiter.join().unwrap().expect("not elapsed").unwrap(), 8);
+    }
+
+    /// `spin_until` on a scripted clock that advances one microsecond per
+    /// reading and a hint that turns true at look `done_at` (1-based):
+    /// how many times it looked at the hint and how many times it paused.
+    fn scripted_spin(spin: Duration, done_at: Option<usize>) -> (usize, usize) {
+        let start = Instant::now();
+        let (readings, looks, pauses) = (Cell::new(0), Cell::new(0), Cell::new(0));
+        spin_until(
+            spin,
+            || {
+                readings.set(readings.get() + 1);
+                start + Duration::from_micros(readings.get() - 1)
+            },
+            || {
+                looks.set(looks.get() + 1);
+                done_at.is_some_and(|n| looks.get() >= n)
+            },
+            || pauses.set(pauses.get() + 1),
+        );
+        (looks.get(), pauses.get())
+    }
+
+    #[test]
+    fn the_spin_watches_an_absent_result_until_its_window_ends() {
+        // Clock readings 1..=10 are before the deadline (reading 0 + 10 us).
+        assert_eq!(
+            scripted_spin(Duration::from_micros(10), None),
+            (10, 10),
+            "one look and one pause per microsecond of the window, no more"
+        );
+    }
+
+    #[test]
+    fn the_spin_stops_at_the_look_that_sees_the_result() {
+        assert_eq!(scripted_spin(Duration::from_micros(10), Some(1)), (1, 0));
+        assert_eq!(scripted_spin(Duration::from_micros(10), Some(3)), (3, 2));
+    }
+
+    #[test]
+    fn a_zero_spin_window_does_not_look_at_all() {
+        assert_eq!(scripted_spin(Duration::ZERO, Some(1)), (0, 0));
+    }
+
+    #[test]
+    fn a_blocking_wait_with_a_spin_window_watches_for_the_result_until_the_window_ends() {
+        // Not a timing assertion: `spin_until` returns on a clock reading at
+        // or past its deadline, which it took after `start`.
+        let window = Duration::from_millis(2);
+        let shared = Shared::<u8>::pinned_to((0, 0), window);
+        let start = Instant::now();
+        shared.spin_until_done();
+        assert!(
+            start.elapsed() >= window,
+            "the waiter stopped watching before its window ended"
+        );
+    }
+
+    #[test]
+    fn a_timed_wait_is_elapsed_only_when_it_timed_out_without_a_result() {
+        assert!(elapsed_after_wait(true, false));
+        assert!(
+            !elapsed_after_wait(true, true),
+            "a result set as the wait timed out is returned, not Elapsed"
+        );
+        assert!(
+            !elapsed_after_wait(false, false),
+            "a wake-up without a result waits again"
+        );
+        assert!(!elapsed_after_wait(false, true));
+    }
+
+    #[test]
+    fn a_task_attached_to_a_cancelled_future_is_cancelled_before_it_runs() {
+        struct Requeue;
+        impl crate::task::Schedule for Requeue {
+            fn schedule(&self, task: crate::task::Notified) {
+                drop(task);
+            }
+        }
+        struct CountDrop(std::sync::Arc<AtomicUsize>);
+        impl Drop for CountDrop {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+        let shared = Shared::<u8>::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
+        assert!(fut.cancel(), "no task yet: the cancel wins");
+        let (polled, dropped) = (
+            std::sync::Arc::new(AtomicUsize::new(0)),
+            std::sync::Arc::new(AtomicUsize::new(0)),
+        );
+        let guard = CountDrop(dropped.clone());
+        let counter = polled.clone();
+        let (notified, task) = crate::task::new_task(
+            async move {
+                let _guard = guard;
+                counter.fetch_add(1, SeqCst);
+                std::future::pending::<()>().await
+            },
+            Requeue,
+            crate::task::TaskMeta::new(None, Location::caller(), crate::task::TaskKind::Stealable),
+        );
+        shared.set_task(task);
+        notified.run();
+        assert_eq!(
+            (polled.load(SeqCst), dropped.load(SeqCst)),
+            (0, 1),
+            "the task of a future cancelled before it was attached is dropped unpolled"
+        );
     }
 
     #[test]
