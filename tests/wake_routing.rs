@@ -98,3 +98,55 @@ fn a_task_spawned_through_another_runtimes_handle_on_a_loop_runs_on_that_runtime
         target.close();
     });
 }
+
+#[test]
+fn a_task_that_yields_on_its_loop_is_requeued_there_not_through_the_injector() {
+    common::within(20, "yield-stays-local", || {
+        let rt = common::runtime(1);
+        let before = rt.metrics().loops[0].from_injector;
+        // Spawned from outside the runtime: through the injector, once.
+        let task = rt.handle().spawn(async {
+            for _ in 0..20 {
+                loopwork::yield_now().await;
+            }
+        });
+        rt.block_on(task).unwrap();
+        let taken = rt.metrics().loops[0].from_injector - before;
+        assert!(
+            taken < 10,
+            "20 yields on the task's own loop went through the injector ({taken} tasks taken from it)"
+        );
+        rt.close();
+    });
+}
+
+#[test]
+fn a_pinned_tasks_polls_are_counted_after_each_poll() {
+    common::within(20, "pinned-polls-counted", || {
+        let rt = common::runtime(1);
+        let (task, id) = rt
+            .loop_handle(0)
+            .run_coroutine_threadsafe(async {
+                let task = loopwork::task::Builder::new()
+                    .name("pinned-yielder")
+                    .spawn_local(async {
+                        for _ in 0..3 {
+                            loopwork::yield_now().await;
+                        }
+                        std::future::pending::<()>().await
+                    });
+                let id = task.id();
+                (task, id)
+            })
+            .result()
+            .unwrap();
+        // Three yields, then parked for good: four completed polls (the
+        // count is updated right after each poll ends, on the loop thread).
+        let polls = || rt.all_tasks().iter().find(|i| i.id == id).map(|i| i.polls);
+        common::eventually(10, "a pinned task's four polls were never counted", || {
+            polls() == Some(4)
+        });
+        task.cancel();
+        rt.close();
+    });
+}
