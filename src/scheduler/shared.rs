@@ -597,6 +597,67 @@ mod tests {
     }
 
     #[test]
+    fn stolen_from_sums_every_thiefs_count_for_the_victim() {
+        let (sched, _workers) = scheduler(3);
+        Counters::add(&sched.loops[0].counters.stolen_from[1], 2);
+        Counters::add(&sched.loops[2].counters.stolen_from[1], 3);
+        Counters::add(&sched.loops[1].counters.stolen_from[0], 7);
+        assert_eq!(sched.stolen_from(1), 5);
+        assert_eq!(sched.stolen_from(0), 7);
+        assert_eq!(sched.stolen_from(2), 0);
+    }
+
+    #[test]
+    fn loop_events_merge_in_the_siblings_steals_from_this_loop_by_time() {
+        let (sched, _workers) = scheduler(3);
+        let wake = |task| EventKind::Wake { task };
+        sched.loops[0].recorder.record(10, wake(1));
+        sched.loops[0].recorder.record(30, wake(2));
+        // Loop 1 stole from loop 0 at 20, and from loop 2 at 25.
+        sched.loops[1]
+            .recorder
+            .record(20, EventKind::StealIn { from: 0, count: 4 });
+        sched.loops[1]
+            .recorder
+            .record(25, EventKind::StealIn { from: 2, count: 1 });
+        // Loop 2 stole from loop 0 before loop 0's oldest event kept.
+        sched.loops[2]
+            .recorder
+            .record(5, EventKind::StealIn { from: 0, count: 9 });
+        let seen: Vec<(u64, EventKind)> = sched
+            .loop_events(0, 10)
+            .iter()
+            .map(|e| (e.at, e.kind))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (10, wake(1)),
+                (20, EventKind::StealOut { to: 1, count: 4 }),
+                (30, wake(2)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_loops_activity_counts_its_queued_pinned_tasks_and_inbox_items_as_waiting() {
+        let (sched, _workers) = scheduler(1);
+        let slot = &sched.loops[0];
+        assert!(slot.activity().is_none(), "nothing running");
+        slot.activity
+            .start_callback(Location::caller(), crate::debug::clock::now());
+        slot.activity.set_pinned_waiting(2);
+        for v in 0..3 {
+            slot.send(Item::Value(v));
+        }
+        let seen = slot.activity().expect("a callback runs");
+        assert_eq!(seen.pinned_waiting, 2 + 3);
+        assert_eq!(seen.task, None);
+        slot.activity.end();
+        slot.drain_inbox(drop);
+    }
+
+    #[test]
     fn drain_inbox_hands_over_every_item_in_order() {
         let (sched, _workers) = scheduler(2);
         let slot = &sched.loops[1];
