@@ -1011,14 +1011,50 @@ mod tests {
         assert!(!elapsed_after_wait(false, true));
     }
 
+    /// A scheduler for tasks the test runs by hand: nothing wakes them.
+    struct ByHand;
+    impl crate::task::Schedule for ByHand {
+        fn schedule(&self, task: crate::task::Notified) {
+            drop(task);
+        }
+    }
+
+    /// Who awaits the producing task attached to `shared` (the await graph).
+    fn awaited_by(shared: &Shared<u8>) -> Option<u64> {
+        let st = shared.state.lock();
+        let header = st.task.as_ref().and_then(|t| t.header());
+        header.map(|h| h.trace.awaited_by())
+    }
+
+    #[test]
+    fn a_task_attached_while_a_thread_is_blocked_is_awaited_by_that_thread_until_the_wait_ends() {
+        let shared = Shared::<u8>::new();
+        // A foreign thread blocks in `result` before the loop attached the
+        // task (the loop has not run it yet).
+        let blocked = shared.block("ConcurrentFuture::result", Location::caller());
+        let node = shared.state.lock().blocked_node;
+        assert_ne!(node, 0);
+        let (_notified, task) = crate::task::new_task(
+            std::future::pending::<()>(),
+            ByHand,
+            crate::task::TaskMeta::new(None, Location::caller(), crate::task::TaskKind::Stealable),
+        );
+        shared.set_task(task);
+        assert_eq!(
+            awaited_by(&shared),
+            Some(node),
+            "the task attached later is awaited by the blocked thread"
+        );
+        drop(blocked);
+        assert_eq!(
+            awaited_by(&shared),
+            Some(0),
+            "the wait ended: no edge from the thread is left"
+        );
+    }
+
     #[test]
     fn a_task_attached_to_a_cancelled_future_is_cancelled_before_it_runs() {
-        struct Requeue;
-        impl crate::task::Schedule for Requeue {
-            fn schedule(&self, task: crate::task::Notified) {
-                drop(task);
-            }
-        }
         struct CountDrop(std::sync::Arc<AtomicUsize>);
         impl Drop for CountDrop {
             fn drop(&mut self) {
@@ -1040,7 +1076,7 @@ mod tests {
                 counter.fetch_add(1, SeqCst);
                 std::future::pending::<()>().await
             },
-            Requeue,
+            ByHand,
             crate::task::TaskMeta::new(None, Location::caller(), crate::task::TaskKind::Stealable),
         );
         shared.set_task(task);
