@@ -1011,6 +1011,91 @@ mod tests {
         assert!(!elapsed_after_wait(false, true));
     }
 
+    /// Waits (yielding, bounded: hang detection only) until `cond` holds.
+    fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_thread_waiting_for_a_pending_result_is_listed_as_blocked_until_it_returns() {
+        for timed in [false, true] {
+            let shared = Shared::<u8>::new();
+            let mut fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
+            let waiter = std::thread::spawn(move || {
+                if timed {
+                    fut.result_timeout(Duration::from_secs(60))
+                        .expect("resolved long before")
+                } else {
+                    fut.result()
+                }
+            });
+            wait_until(
+                &format!(
+                    "the waiting thread never became a node of the await graph (timed: {timed})"
+                ),
+                || shared.state.lock().blocked_node != 0,
+            );
+            shared.resolve(Ok(3));
+            assert_eq!(waiter.join().unwrap().unwrap(), 3);
+            assert_eq!(
+                shared.state.lock().blocked_node,
+                0,
+                "no node once it returned"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cancel_during_another_threads_poll_waits_for_it_and_loses_to_its_value() {
+        let shared = Shared::new();
+        let fut = std::sync::Arc::new(ConcurrentFuture::from_shared(
+            shared.clone(),
+            Location::caller(),
+        ));
+        let (in_poll_tx, in_poll) = std::sync::mpsc::channel();
+        let (go_tx, go) = std::sync::mpsc::channel::<()>();
+        let work = shared.clone();
+        let poller = std::thread::spawn(move || {
+            let mut deliver = std::pin::pin!(Deliver::new(
+                std::future::poll_fn(move |_| {
+                    in_poll_tx.send(()).unwrap();
+                    go.recv().unwrap();
+                    Poll::Ready(5u8)
+                }),
+                work
+            ));
+            deliver.as_mut().poll(&mut cx()).is_ready()
+        });
+        in_poll.recv().unwrap();
+        let (decided_tx, decided) = std::sync::mpsc::channel();
+        let canceller = {
+            let fut = fut.clone();
+            std::thread::spawn(move || {
+                let won = fut.cancel();
+                decided_tx.send(()).unwrap();
+                won
+            })
+        };
+        // The cancel waits for the poll in progress (or, wrongly, decided
+        // without waiting); only then does the poll end.
+        wait_until("the cancel neither waited nor decided", || {
+            shared.state.lock().cancel_waiting || decided.try_recv().is_ok()
+        });
+        go_tx.send(()).unwrap();
+        assert!(poller.join().unwrap());
+        assert!(
+            !canceller.join().unwrap(),
+            "the poll in progress completed the work: the cancel must lose"
+        );
+        let fut = std::sync::Arc::try_unwrap(fut).expect("the only handle left");
+        assert!(!fut.cancelled());
+        assert_eq!(fut.result().unwrap(), 5);
+    }
+
     /// A scheduler for tasks the test runs by hand: nothing wakes them.
     struct ByHand;
     impl crate::task::Schedule for ByHand {
