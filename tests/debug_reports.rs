@@ -503,3 +503,32 @@ fn set_debug_reaches_every_loop_at_its_next_poll() {
         );
     }
 }
+
+#[test]
+fn a_pending_pinned_task_destroyed_at_close_is_reported() {
+    capture();
+    let rt = runtime(false);
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.loop_handle(0)
+        .run_coroutine_threadsafe(async move {
+            Builder::new()
+                .name("destroyed-pinned")
+                .spawn_local(async move {
+                    tx.send(()).unwrap();
+                    std::future::pending::<()>().await
+                })
+                .detach();
+        })
+        .result()
+        .unwrap();
+    // It has started, so it is pending, parked on no waker.
+    rx.recv().unwrap();
+    rt.close();
+    let record = one_record("'destroyed-pinned'");
+    assert!(
+        record.starts_with(
+            "ERROR Task was destroyed but it is pending! <Task pending name='destroyed-pinned' id="
+        ),
+        "{record}"
+    );
+}

@@ -407,3 +407,30 @@ fn the_watchdog_logs_a_new_await_cycle_once_at_error() {
     );
     rt.close();
 }
+
+#[test]
+fn a_pinned_task_panic_in_debug_mode_logs_the_events_that_led_to_it() {
+    capture();
+    within(60, "pinned-panic-events", || {
+        let rt = debug_runtime("pinpanic", 1);
+        rt.loop_handle(0)
+            .run_coroutine_threadsafe(async {
+                let t = loopwork::task::Builder::new()
+                    .name("boom-pinned")
+                    .spawn_local(async { panic!("boom from a pinned task") });
+                assert!(t.await.is_err());
+            })
+            .result()
+            .unwrap();
+        rt.close();
+        let report = record_with_all(&["name='boom-pinned'", "panicked on loop 0"]);
+        for part in [
+            "WARN ",
+            "(thread 'pinpanic-loop-0')",
+            "boom from a pinned task",
+            "the loop's last scheduling events before the panic:",
+        ] {
+            assert!(report.contains(part), "missing {part:?} in:\n{report}");
+        }
+    });
+}

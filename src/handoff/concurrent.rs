@@ -240,17 +240,13 @@ impl<T> Shared<T> {
         #[cfg(not(loopwork_loom))]
         {
             use crate::sync::atomic::Ordering::Acquire;
-            if self.spin.is_zero() {
-                return;
-            }
-            let deadline = Instant::now() + self.spin;
-            // Acquire: pairs with `resolve`'s Release store of the hint.
-            while !self.done_hint.load(Acquire) {
-                std::thread::yield_now();
-                if Instant::now() >= deadline {
-                    return;
-                }
-            }
+            spin_until(
+                self.spin,
+                Instant::now,
+                // Acquire: pairs with `resolve`'s Release store of the hint.
+                || self.done_hint.load(Acquire),
+                std::thread::yield_now,
+            );
         }
     }
 
@@ -287,6 +283,41 @@ impl<T> Shared<T> {
             wait: Some(wait),
         }
     }
+}
+
+/// The spin's decisions (`Shared::spin_until_done`), with the clock, the
+/// result hint and the pause handed in so that the unit tests can script
+/// them: no spin at all for a zero `spin`; otherwise look at `done`, and
+/// while it is false pause, then give up once `spin` has passed since the
+/// start.
+#[cfg(not(loopwork_loom))]
+#[inline]
+fn spin_until(
+    spin: Duration,
+    mut now: impl FnMut() -> Instant,
+    mut done: impl FnMut() -> bool,
+    mut pause: impl FnMut(),
+) {
+    if spin.is_zero() {
+        return;
+    }
+    let deadline = now() + spin;
+    while !done() {
+        pause();
+        if now() >= deadline {
+            return;
+        }
+    }
+}
+
+/// Whether a timed wait in `result_timeout` ends with `Elapsed` after its
+/// condvar wait returned: only if that wait timed out *and* no result is
+/// there. A result set as the wait timed out (the resolver held the lock
+/// at the deadline) is returned, not reported late; a wake-up without a
+/// result (a waiting `cancel`'s notify) waits again.
+#[inline]
+fn elapsed_after_wait(timed_out: bool, result_set: bool) -> bool {
+    timed_out && !result_set
 }
 
 /// A foreign thread blocked on a `ConcurrentFuture` (see `Shared::block`).
@@ -521,7 +552,7 @@ impl<T> ConcurrentFuture<T> {
                     st = guard;
                     // Timed out means the deadline has passed (under loom,
                     // which has no clock, it means "the timeout fired first").
-                    if timed_out && !st.shot.is_set() {
+                    if elapsed_after_wait(timed_out, st.shot.is_set()) {
                         return Err(Elapsed::new());
                     }
                 }
@@ -697,6 +728,7 @@ impl<T> fmt::Debug for ConcurrentFuture<T> {
 #[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
+    use std::cell::Cell;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::task::Waker;
 
@@ -907,6 +939,238 @@ mod tests {
         }
         shared.resolve(Ok(8));
         assert_eq!(waiter.join().unwrap().expect("not elapsed").unwrap(), 8);
+    }
+
+    /// `spin_until` on a scripted clock that advances one microsecond per
+    /// reading and a hint that turns true at look `done_at` (1-based):
+    /// how many times it looked at the hint and how many times it paused.
+    fn scripted_spin(spin: Duration, done_at: Option<usize>) -> (usize, usize) {
+        let start = Instant::now();
+        let (readings, looks, pauses) = (Cell::new(0), Cell::new(0), Cell::new(0));
+        spin_until(
+            spin,
+            || {
+                readings.set(readings.get() + 1);
+                start + Duration::from_micros(readings.get() - 1)
+            },
+            || {
+                looks.set(looks.get() + 1);
+                done_at.is_some_and(|n| looks.get() >= n)
+            },
+            || pauses.set(pauses.get() + 1),
+        );
+        (looks.get(), pauses.get())
+    }
+
+    #[test]
+    fn the_spin_watches_an_absent_result_until_its_window_ends() {
+        // Clock readings 1..=10 are before the deadline (reading 0 + 10 us).
+        assert_eq!(
+            scripted_spin(Duration::from_micros(10), None),
+            (10, 10),
+            "one look and one pause per microsecond of the window, no more"
+        );
+    }
+
+    #[test]
+    fn the_spin_stops_at_the_look_that_sees_the_result() {
+        assert_eq!(scripted_spin(Duration::from_micros(10), Some(1)), (1, 0));
+        assert_eq!(scripted_spin(Duration::from_micros(10), Some(3)), (3, 2));
+    }
+
+    #[test]
+    fn a_zero_spin_window_does_not_look_at_all() {
+        assert_eq!(scripted_spin(Duration::ZERO, Some(1)), (0, 0));
+    }
+
+    #[test]
+    fn a_blocking_wait_with_a_spin_window_watches_for_the_result_until_the_window_ends() {
+        // Not a timing assertion: `spin_until` returns on a clock reading at
+        // or past its deadline, which it took after `start`.
+        let window = Duration::from_millis(2);
+        let shared = Shared::<u8>::pinned_to((0, 0), window);
+        let start = Instant::now();
+        shared.spin_until_done();
+        assert!(
+            start.elapsed() >= window,
+            "the waiter stopped watching before its window ended"
+        );
+    }
+
+    #[test]
+    fn a_timed_wait_is_elapsed_only_when_it_timed_out_without_a_result() {
+        assert!(elapsed_after_wait(true, false));
+        assert!(
+            !elapsed_after_wait(true, true),
+            "a result set as the wait timed out is returned, not Elapsed"
+        );
+        assert!(
+            !elapsed_after_wait(false, false),
+            "a wake-up without a result waits again"
+        );
+        assert!(!elapsed_after_wait(false, true));
+    }
+
+    /// Waits (yielding, bounded: hang detection only) until `cond` holds.
+    fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_thread_waiting_for_a_pending_result_is_listed_as_blocked_until_it_returns() {
+        for timed in [false, true] {
+            let shared = Shared::<u8>::new();
+            let mut fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
+            let waiter = std::thread::spawn(move || {
+                if timed {
+                    fut.result_timeout(Duration::from_secs(60))
+                        .expect("resolved long before")
+                } else {
+                    fut.result()
+                }
+            });
+            wait_until(
+                &format!(
+                    "the waiting thread never became a node of the await graph (timed: {timed})"
+                ),
+                || shared.state.lock().blocked_node != 0,
+            );
+            shared.resolve(Ok(3));
+            assert_eq!(waiter.join().unwrap().unwrap(), 3);
+            assert_eq!(
+                shared.state.lock().blocked_node,
+                0,
+                "no node once it returned"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cancel_during_another_threads_poll_waits_for_it_and_loses_to_its_value() {
+        let shared = Shared::new();
+        let fut = std::sync::Arc::new(ConcurrentFuture::from_shared(
+            shared.clone(),
+            Location::caller(),
+        ));
+        let (in_poll_tx, in_poll) = std::sync::mpsc::channel();
+        let (go_tx, go) = std::sync::mpsc::channel::<()>();
+        let work = shared.clone();
+        let poller = std::thread::spawn(move || {
+            let mut deliver = std::pin::pin!(Deliver::new(
+                std::future::poll_fn(move |_| {
+                    in_poll_tx.send(()).unwrap();
+                    go.recv().unwrap();
+                    Poll::Ready(5u8)
+                }),
+                work
+            ));
+            deliver.as_mut().poll(&mut cx()).is_ready()
+        });
+        in_poll.recv().unwrap();
+        let (decided_tx, decided) = std::sync::mpsc::channel();
+        let canceller = {
+            let fut = fut.clone();
+            std::thread::spawn(move || {
+                let won = fut.cancel();
+                decided_tx.send(()).unwrap();
+                won
+            })
+        };
+        // The cancel waits for the poll in progress (or, wrongly, decided
+        // without waiting); only then does the poll end.
+        wait_until("the cancel neither waited nor decided", || {
+            shared.state.lock().cancel_waiting || decided.try_recv().is_ok()
+        });
+        go_tx.send(()).unwrap();
+        assert!(poller.join().unwrap());
+        assert!(
+            !canceller.join().unwrap(),
+            "the poll in progress completed the work: the cancel must lose"
+        );
+        let fut = std::sync::Arc::try_unwrap(fut).expect("the only handle left");
+        assert!(!fut.cancelled());
+        assert_eq!(fut.result().unwrap(), 5);
+    }
+
+    /// A scheduler for tasks the test runs by hand: nothing wakes them.
+    struct ByHand;
+    impl crate::task::Schedule for ByHand {
+        fn schedule(&self, task: crate::task::Notified) {
+            drop(task);
+        }
+    }
+
+    /// Who awaits the producing task attached to `shared` (the await graph).
+    fn awaited_by(shared: &Shared<u8>) -> Option<u64> {
+        let st = shared.state.lock();
+        let header = st.task.as_ref().and_then(|t| t.header());
+        header.map(|h| h.trace.awaited_by())
+    }
+
+    #[test]
+    fn a_task_attached_while_a_thread_is_blocked_is_awaited_by_that_thread_until_the_wait_ends() {
+        let shared = Shared::<u8>::new();
+        // A foreign thread blocks in `result` before the loop attached the
+        // task (the loop has not run it yet).
+        let blocked = shared.block("ConcurrentFuture::result", Location::caller());
+        let node = shared.state.lock().blocked_node;
+        assert_ne!(node, 0);
+        let (_notified, task) = crate::task::new_task(
+            std::future::pending::<()>(),
+            ByHand,
+            crate::task::TaskMeta::new(None, Location::caller(), crate::task::TaskKind::Stealable),
+        );
+        shared.set_task(task);
+        assert_eq!(
+            awaited_by(&shared),
+            Some(node),
+            "the task attached later is awaited by the blocked thread"
+        );
+        drop(blocked);
+        assert_eq!(
+            awaited_by(&shared),
+            Some(0),
+            "the wait ended: no edge from the thread is left"
+        );
+    }
+
+    #[test]
+    fn a_task_attached_to_a_cancelled_future_is_cancelled_before_it_runs() {
+        struct CountDrop(std::sync::Arc<AtomicUsize>);
+        impl Drop for CountDrop {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+        let shared = Shared::<u8>::new();
+        let fut = ConcurrentFuture::from_shared(shared.clone(), Location::caller());
+        assert!(fut.cancel(), "no task yet: the cancel wins");
+        let (polled, dropped) = (
+            std::sync::Arc::new(AtomicUsize::new(0)),
+            std::sync::Arc::new(AtomicUsize::new(0)),
+        );
+        let guard = CountDrop(dropped.clone());
+        let counter = polled.clone();
+        let (notified, task) = crate::task::new_task(
+            async move {
+                let _guard = guard;
+                counter.fetch_add(1, SeqCst);
+                std::future::pending::<()>().await
+            },
+            ByHand,
+            crate::task::TaskMeta::new(None, Location::caller(), crate::task::TaskKind::Stealable),
+        );
+        shared.set_task(task);
+        notified.run();
+        assert_eq!(
+            (polled.load(SeqCst), dropped.load(SeqCst)),
+            (0, 1),
+            "the task of a future cancelled before it was attached is dropped unpolled"
+        );
     }
 
     #[test]

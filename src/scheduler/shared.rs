@@ -466,3 +466,214 @@ impl<I: InboxItem> Slot<I> {
         }
     }
 }
+
+// The answers other code acts on, read from a `Scheduler` built by hand (no
+// loop runs): which queues `siblings_have_tasks` looks at, what the shared
+// driver forwards, the debug flag, the closer's inbox sweep. The loops that
+// act on them change only the spread of work or its cost, which the
+// integration tests cannot see without timing (TESTING.md, `shared.rs`).
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::super::queue::Worker;
+    use super::*;
+    use crate::task::{new_task, Schedule, TaskKind, TaskMeta};
+    use std::panic::Location;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A driver that only answers `has_sources` and counts its notifies.
+    struct TestDriver {
+        sources: bool,
+        notified: Arc<AtomicUsize>,
+    }
+
+    impl Driver for TestDriver {
+        fn notify(&self) {
+            self.notified.fetch_add(1, SeqCst);
+        }
+        fn has_sources(&self) -> bool {
+            self.sources
+        }
+        fn steal_events(&self) -> bool {
+            false
+        }
+    }
+
+    /// An inbox item that is either a task or a number.
+    enum Item {
+        Task(Notified),
+        Value(u32),
+    }
+
+    impl InboxItem for Item {
+        fn task(task: Notified) -> Item {
+            Item::Task(task)
+        }
+        fn into_task(self) -> Result<Notified, Item> {
+            match self {
+                Item::Task(t) => Ok(t),
+                other => Err(other),
+            }
+        }
+    }
+
+    struct NoSchedule;
+
+    impl Schedule for NoSchedule {
+        fn schedule(&self, task: Notified) {
+            task.shutdown();
+        }
+    }
+
+    fn task() -> Notified {
+        new_task(
+            std::future::pending::<()>(),
+            NoSchedule,
+            TaskMeta::new(None, Location::caller(), TaskKind::Stealable),
+        )
+        .0
+    }
+
+    /// `n` loops whose deques the test owns; not in debug mode.
+    fn scheduler(n: usize) -> (Scheduler<Item>, Vec<Worker<Notified>>) {
+        let workers: Vec<Worker<Notified>> = (0..n).map(|_| Worker::new_fifo()).collect();
+        let drivers = (0..n)
+            .map(|_| {
+                Box::new(TestDriver {
+                    sources: false,
+                    notified: Arc::new(AtomicUsize::new(0)),
+                }) as Box<dyn Driver>
+            })
+            .collect();
+        let tuning = Tuning {
+            spin: Duration::ZERO,
+            stall: Duration::from_secs(1),
+            slow_poll: Duration::from_secs(1),
+        };
+        let sched = Scheduler::new(
+            workers.iter().map(Worker::stealer).collect(),
+            drivers,
+            false,
+            tuning,
+        );
+        (sched, workers)
+    }
+
+    #[test]
+    fn siblings_have_tasks_sees_a_siblings_deque_and_not_the_loops_own() {
+        let (sched, workers) = scheduler(3);
+        assert!(!sched.siblings_have_tasks(0), "every deque is empty");
+        workers[1].push(task());
+        assert!(sched.siblings_have_tasks(0), "loop 1 is loop 0's sibling");
+        assert!(sched.siblings_have_tasks(2), "and loop 2's");
+        assert!(
+            !sched.siblings_have_tasks(1),
+            "loop 1's own deque is not a sibling's"
+        );
+        workers[1].pop().unwrap().shutdown();
+    }
+
+    #[test]
+    fn a_shared_driver_forwards_has_sources_and_notify() {
+        let notified = Arc::new(AtomicUsize::new(0));
+        for sources in [false, true] {
+            let driver = Arc::new(TestDriver {
+                sources,
+                notified: notified.clone(),
+            });
+            assert_eq!(Driver::has_sources(&driver), sources);
+            assert!(!Driver::steal_events(&driver));
+            Driver::notify(&driver);
+        }
+        assert_eq!(notified.load(SeqCst), 2);
+    }
+
+    #[test]
+    fn is_debug_reports_the_flag_it_was_built_with_and_set_to() {
+        let (sched, _workers) = scheduler(1);
+        assert!(!sched.is_debug(), "built with debug off");
+        sched.debug.store(true, Relaxed);
+        assert!(sched.is_debug());
+    }
+
+    #[test]
+    fn stolen_from_sums_every_thiefs_count_for_the_victim() {
+        let (sched, _workers) = scheduler(3);
+        Counters::add(&sched.loops[0].counters.stolen_from[1], 2);
+        Counters::add(&sched.loops[2].counters.stolen_from[1], 3);
+        Counters::add(&sched.loops[1].counters.stolen_from[0], 7);
+        assert_eq!(sched.stolen_from(1), 5);
+        assert_eq!(sched.stolen_from(0), 7);
+        assert_eq!(sched.stolen_from(2), 0);
+    }
+
+    #[test]
+    fn loop_events_merge_in_the_siblings_steals_from_this_loop_by_time() {
+        let (sched, _workers) = scheduler(3);
+        let wake = |task| EventKind::Wake { task };
+        sched.loops[0].recorder.record(10, wake(1));
+        sched.loops[0].recorder.record(30, wake(2));
+        // Loop 1 stole from loop 0 at 20, and from loop 2 at 25.
+        sched.loops[1]
+            .recorder
+            .record(20, EventKind::StealIn { from: 0, count: 4 });
+        sched.loops[1]
+            .recorder
+            .record(25, EventKind::StealIn { from: 2, count: 1 });
+        // Loop 2 stole from loop 0 before loop 0's oldest event kept.
+        sched.loops[2]
+            .recorder
+            .record(5, EventKind::StealIn { from: 0, count: 9 });
+        let seen: Vec<(u64, EventKind)> = sched
+            .loop_events(0, 10)
+            .iter()
+            .map(|e| (e.at, e.kind))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (10, wake(1)),
+                (20, EventKind::StealOut { to: 1, count: 4 }),
+                (30, wake(2)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_loops_activity_counts_its_queued_pinned_tasks_and_inbox_items_as_waiting() {
+        let (sched, _workers) = scheduler(1);
+        let slot = &sched.loops[0];
+        assert!(slot.activity().is_none(), "nothing running");
+        slot.activity
+            .start_callback(Location::caller(), crate::debug::clock::now());
+        slot.activity.set_pinned_waiting(2);
+        for v in 0..3 {
+            slot.send(Item::Value(v));
+        }
+        let seen = slot.activity().expect("a callback runs");
+        assert_eq!(seen.pinned_waiting, 2 + 3);
+        assert_eq!(seen.task, None);
+        slot.activity.end();
+        slot.drain_inbox(drop);
+    }
+
+    #[test]
+    fn drain_inbox_hands_over_every_item_in_order() {
+        let (sched, _workers) = scheduler(2);
+        let slot = &sched.loops[1];
+        slot.send(Item::Value(1));
+        slot.send(Item::task(task()));
+        slot.send(Item::Value(3));
+        let mut seen = Vec::new();
+        slot.drain_inbox(|item| match item.into_task() {
+            Ok(t) => {
+                t.shutdown();
+                seen.push(0);
+            }
+            Err(Item::Value(v)) => seen.push(v),
+            Err(Item::Task(_)) => unreachable!("into_task returns tasks as Ok"),
+        });
+        assert_eq!(seen, [1, 0, 3]);
+        assert!(slot.inbox.is_empty());
+    }
+}

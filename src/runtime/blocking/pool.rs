@@ -341,6 +341,16 @@ impl fmt::Debug for BlockingPool {
 
 #[cfg(not(loopwork_loom))]
 fn spawn_thread(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
+    // The OS refusing a thread cannot be provoked here (the tests run as
+    // root, whom `RLIMIT_NPROC` does not limit): a unit test makes this
+    // thread's spawns fail to drive `submit`'s failure paths.
+    #[cfg(test)]
+    if tests::SPAWN_FAILS.with(std::cell::Cell::get) {
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "thread spawn refused by the test",
+        ));
+    }
     crate::sync::thread::Builder::new().name(name).spawn(f)
 }
 
@@ -385,7 +395,8 @@ fn current_worker_of(inner: &Arc<Inner>) -> Option<usize> {
 // The pool driven directly (no runtime): what the integration tests cannot
 // reach once `close` has consumed the runtime, and the `Debug` output no
 // public type prints.
-#[cfg(all(test, not(loopwork_loom)))]
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
 mod tests {
     use super::super::{BlockingScheduler, BlockingTask};
     use super::*;
@@ -402,6 +413,62 @@ mod tests {
         );
         pool.submit(notified);
         task
+    }
+
+    std::thread_local! {
+        /// Set by a test: `spawn_thread` fails on this thread, as when the
+        /// OS refuses a thread (`submit` runs on the submitting thread).
+        pub(super) static SPAWN_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// `submit`, with this thread's thread spawns failing.
+    #[track_caller]
+    fn submit_spawn_failing(pool: &BlockingPool, f: impl FnOnce() + Send + 'static) -> Task<()> {
+        SPAWN_FAILS.with(|fails| fails.set(true));
+        let task = submit(pool, f);
+        SPAWN_FAILS.with(|fails| fails.set(false));
+        task
+    }
+
+    #[test]
+    fn a_failed_spawn_with_no_thread_alive_cancels_the_queued_job() {
+        let pool = BlockingPool::new(2, Duration::from_secs(600), "unit".to_owned());
+        let job = submit_spawn_failing(&pool, || unreachable!("no thread runs it"));
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.threads, stats.queued_jobs),
+            (0, 0),
+            "no thread will ever take a queued job: it is cancelled, not stranded ({stats:?})"
+        );
+        let err = futures::executor::block_on(job).unwrap_err();
+        assert!(err.is_cancelled(), "{err:?}");
+        assert_eq!(pool.shutdown(None), 0);
+    }
+
+    #[test]
+    fn a_failed_spawn_while_a_thread_is_busy_leaves_the_job_to_that_thread() {
+        let pool = BlockingPool::new(2, Duration::from_secs(600), "unit".to_owned());
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let first = submit(&pool, move || {
+            started_tx.send(()).unwrap();
+            held.recv().unwrap();
+        });
+        // The pool's one thread is in its job: none is idle, one may spawn.
+        started.recv().unwrap();
+        let (ran_tx, ran) = std::sync::mpsc::channel();
+        let second = submit_spawn_failing(&pool, move || ran_tx.send("second").unwrap());
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.threads, stats.queued_jobs),
+            (1, 1),
+            "the job waits for the busy thread, it is not cancelled ({stats:?})"
+        );
+        release.send(()).unwrap();
+        futures::executor::block_on(first).unwrap();
+        futures::executor::block_on(second).expect("run by the thread that was busy");
+        assert_eq!(ran.recv().unwrap(), "second");
+        assert_eq!(pool.shutdown(None), 0);
     }
 
     #[test]

@@ -123,3 +123,72 @@ mod running {
         let _ = RUNNING.try_with(|r| r.set(task));
     }
 }
+
+// The hooks driven by hand on the test thread: what no pool run shows (the
+// fallback `schedule` that nothing reaches in practice, the slot left
+// behind after a poll).
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+    use crate::task::{new_task, Task, TaskKind, TaskMeta};
+    use futures::FutureExt;
+    use std::panic::Location;
+    use std::time::Duration;
+
+    #[track_caller]
+    fn job<R: 'static>(
+        f: impl FnOnce() -> R + Send + 'static,
+        scheduler: BlockingScheduler,
+    ) -> (Notified, Task<R>) {
+        new_task(
+            BlockingTask::new(f),
+            scheduler,
+            TaskMeta::new(None, Location::caller(), TaskKind::Blocking),
+        )
+    }
+
+    #[test]
+    fn a_scheduled_user_executor_job_is_cancelled_so_its_joiner_never_hangs() {
+        let (notified, task) = job(
+            || unreachable!("cancelled, never run"),
+            BlockingScheduler::detached(),
+        );
+        BlockingScheduler::detached().schedule(notified);
+        let out = task.now_or_never().expect("the joiner is answered at once");
+        assert!(out.unwrap_err().is_cancelled());
+    }
+
+    #[test]
+    fn a_scheduled_pool_job_is_resubmitted_to_its_pool() {
+        let pool = BlockingPool::new(1, Duration::from_secs(600), "unit".to_owned());
+        let (ran_tx, ran) = std::sync::mpsc::channel();
+        let (notified, task) = job(
+            move || ran_tx.send(7).unwrap(),
+            BlockingScheduler::pool(pool.clone()),
+        );
+        BlockingScheduler::pool(pool.clone()).schedule(notified);
+        // Bounded: a job that was dropped instead would never send.
+        assert_eq!(ran.recv_timeout(Duration::from_secs(10)), Ok(7));
+        futures::executor::block_on(task).unwrap();
+        assert_eq!(pool.shutdown(None), 0);
+    }
+
+    #[test]
+    fn the_running_slot_holds_the_job_during_its_poll_only() {
+        let (notified, task) = job(
+            || running::current().is_some(),
+            BlockingScheduler::detached(),
+        );
+        assert!(running::current().is_none());
+        notified.run();
+        assert!(
+            task.now_or_never().expect("the job ran").unwrap(),
+            "the job found itself in the slot while it ran"
+        );
+        assert!(
+            running::current().is_none(),
+            "the finished (and freed) job's pointer was left in the thread's slot"
+        );
+    }
+}
