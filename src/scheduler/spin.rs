@@ -121,7 +121,7 @@ impl SpinPolicy {
 
     /// Whether the next idle period after a handoff will be spun.
     #[cfg(test)]
-    fn armed(&self) -> bool {
+    pub(super) fn armed(&self) -> bool {
         self.armed.get()
     }
 }
