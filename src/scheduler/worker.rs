@@ -1044,26 +1044,34 @@ mod tests {
         }
     }
 
-    /// Counts the notifies a loop's wait got.
-    #[derive(Default)]
-    struct CountingDriver(Arc<AtomicUsize>);
+    /// Counts the notifies a loop's wait got and the sibling polls of its
+    /// events (each of which finds some when it has sources).
+    struct CountingDriver {
+        notifies: Arc<AtomicUsize>,
+        steals: Arc<AtomicUsize>,
+        sources: bool,
+    }
 
     impl Driver for CountingDriver {
         fn notify(&self) {
-            self.0.fetch_add(1, SeqCst);
+            self.notifies.fetch_add(1, SeqCst);
         }
         fn has_sources(&self) -> bool {
-            false
+            self.sources
         }
         fn steal_events(&self) -> bool {
-            false
+            self.steals.fetch_add(1, SeqCst);
+            true
         }
     }
 
     /// The runtime's side of an iteration, as each test sets it.
     #[derive(Default)]
     struct Hooks {
-        callbacks: Cell<u32>,
+        /// Ready callbacks; a task may make some ready.
+        callbacks: std::rc::Rc<Cell<u32>>,
+        /// The timeouts of the poller waits.
+        polled: RefCell<Vec<Option<Duration>>>,
         next_timeout: Cell<Option<Duration>>,
         /// What each `clear` returns, in turn (then `false`); the first
         /// also hands the loop's inbox an item, as a dropped callback that
@@ -1090,7 +1098,8 @@ mod tests {
         fn next_timeout(&self) -> Option<Duration> {
             self.next_timeout.get()
         }
-        fn poll_events(&self, _timeout: Option<Duration>) -> bool {
+        fn poll_events(&self, timeout: Option<Duration>) -> bool {
+            self.polled.borrow_mut().push(timeout);
             false
         }
         fn discard(&self, item: Item) {
@@ -1112,17 +1121,26 @@ mod tests {
     struct Setup {
         shared: Arc<Scheduler<Item>>,
         notifies: Vec<Arc<AtomicUsize>>,
+        steals: Vec<Arc<AtomicUsize>>,
         deques: Vec<Option<Worker<Notified>>>,
     }
 
-    fn setup(loops: usize, tuning: Tuning) -> Setup {
+    fn setup(loops: usize, tuning: Tuning, sources: bool) -> Setup {
         let deques: Vec<Worker<Notified>> = (0..loops).map(|_| Worker::new_fifo()).collect();
         let notifies: Vec<Arc<AtomicUsize>> = (0..loops).map(|_| Arc::default()).collect();
+        let steals: Vec<Arc<AtomicUsize>> = (0..loops).map(|_| Arc::default()).collect();
         let shared = Arc::new(Scheduler::new(
             deques.iter().map(|d| d.stealer()).collect(),
             notifies
                 .iter()
-                .map(|n| Box::new(CountingDriver(n.clone())) as Box<dyn Driver>)
+                .zip(&steals)
+                .map(|(n, st)| {
+                    Box::new(CountingDriver {
+                        notifies: n.clone(),
+                        steals: st.clone(),
+                        sources,
+                    }) as Box<dyn Driver>
+                })
                 .collect(),
             false,
             tuning,
@@ -1130,6 +1148,7 @@ mod tests {
         Setup {
             shared,
             notifies,
+            steals,
             deques: deques.into_iter().map(Some).collect(),
         }
     }
@@ -1144,10 +1163,10 @@ mod tests {
 
     impl Setup {
         fn new(loops: usize) -> Setup {
-            setup(loops, tuning(Duration::ZERO))
+            setup(loops, tuning(Duration::ZERO), false)
         }
         fn with_spin(loops: usize, spin: Duration) -> Setup {
-            setup(loops, tuning(spin))
+            setup(loops, tuning(spin), false)
         }
         /// Loop `index`'s scheduler (each once).
         fn sched(&mut self, index: usize) -> LoopScheduler<Item> {
@@ -1188,6 +1207,12 @@ mod tests {
             )
         }
     }
+
+    /// Puts work somewhere for loop 0 (`&Setup`, `&LoopScheduler`: its
+    /// scheduler, `X`: what else the case needs).
+    type AddWork<'a, X> = &'a dyn Fn(&Setup, &LoopScheduler<Item>, X);
+    /// Work for loop 0, or ready callbacks (`&Hooks`).
+    type AddLocal<'a> = &'a dyn Fn(&Setup, &LoopScheduler<Item>, &Hooks);
 
     /// Cancels what a test left queued (a dropped `Notified` only drops its
     /// reference).
@@ -1259,7 +1284,7 @@ mod tests {
         sched.notify_if_work_pending();
         assert_eq!(s.notified(1), 0, "no work left to share");
         // Each kind of work left wakes the parked sibling.
-        let cases: [&dyn Fn(&Setup, &LoopScheduler<Item>, &LoopScheduler<Item>); 3] = [
+        let cases: [AddWork<&LoopScheduler<Item>>; 3] = [
             &|s, me, _| me.deque.push(s.stealable(async {}).0),
             &|s, _, _| s.shared.injector.push(s.stealable(async {}).0),
             &|s, _, sib| sib.deque.push(s.stealable(async {}).0),
@@ -1289,15 +1314,15 @@ mod tests {
 
     #[test]
     fn a_spin_ends_in_time_on_each_kind_of_work_another_thread_hands_over() {
-        let cases: [(&str, &dyn Fn(&Setup, &LoopScheduler<Item>)); 4] = [
-            ("inbox", &|s, _| s.shared.loops[0].send(Item::Id(1))),
-            ("injector", &|s, _| {
+        let cases: [(&str, AddWork<()>); 4] = [
+            ("inbox", &|s, _, ()| s.shared.loops[0].send(Item::Id(1))),
+            ("injector", &|s, _, ()| {
                 s.shared.injector.push(s.stealable(async {}).0)
             }),
-            ("close", &|s, _| {
+            ("close", &|s, _, ()| {
                 s.shared.close();
             }),
-            ("a sibling's deque, while searching", &|_, me| {
+            ("a sibling's deque, while searching", &|_, me, ()| {
                 me.searching.set(true)
             }),
         ];
@@ -1308,7 +1333,7 @@ mod tests {
             if what.starts_with("a sibling") {
                 sibling.deque.push(s.stealable(async {}).0);
             }
-            add(&s, &sched);
+            add(&s, &sched, ());
             let hooks = Hooks::default();
             // A timer due after the window: the window decides.
             hooks.next_timeout.set(Some(LONG * 2));
@@ -1430,7 +1455,7 @@ mod tests {
 
     #[test]
     fn work_only_this_loop_can_run_keeps_it_from_parking() {
-        let cases: [(&str, &dyn Fn(&Setup, &LoopScheduler<Item>, &Hooks)); 6] = [
+        let cases: [(&str, AddLocal); 6] = [
             ("inbox", &|s, _, _| s.shared.loops[0].send(Item::Id(1))),
             ("deque", &|s, me, _| me.deque.push(s.stealable(async {}).0)),
             ("pinned", &|s, me, _| {
@@ -1501,5 +1526,369 @@ mod tests {
         for (notified, _task) in pending {
             notified.shutdown();
         }
+    }
+
+    // --- entering and leaving ---
+
+    #[test]
+    fn a_loop_is_the_threads_current_loop_until_its_guard_drops() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        for _ in 0..2 {
+            // A second `enter` after the guard dropped is fine: the thread
+            // runs no loop any more.
+            let guard = sched.enter();
+            with_current::<Item, _>(|c| assert!(c.is_some_and(|c| std::ptr::eq(c, &sched))));
+            drop(guard);
+            with_current::<Item, _>(|c| assert!(c.is_none(), "the loop stopped"));
+        }
+    }
+
+    #[test]
+    fn a_closing_loop_leaves_the_searchers_count() {
+        let mut s = Setup::new(2);
+        let sched = s.sched(0);
+        // Nothing to find: the loop is left searching.
+        assert!(sched.search().is_none());
+        assert_eq!(s.shared.idle.num_searching(), 1);
+        s.shared.close();
+        sched.run(&Hooks::default());
+        assert_eq!(s.shared.idle.num_searching(), 0);
+    }
+
+    #[test]
+    fn a_closing_loop_makes_another_pass_after_its_queues_were_cleared() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let hooks = Hooks::default();
+        // Clearing the runtime's queues found something, whose drop sent an
+        // item to this loop's inbox: the next pass disposes of it.
+        hooks.clears.borrow_mut().push_back(true);
+        hooks
+            .inbox_on_clear
+            .set(Some(&s.shared.loops[0] as *const _));
+        s.shared.close();
+        sched.run(&hooks);
+        assert_eq!(*hooks.discarded.borrow(), [99]);
+    }
+
+    // --- yielders ---
+
+    #[test]
+    fn yielders_requeue_behind_a_batch_of_remote_work() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let (remote, _r) = s.stealable(async {});
+        let (yielder, _y) = s.stealable(async {});
+        let (remote_id, yielder_id) = (remote.header().meta.id, yielder.header().meta.id);
+        s.shared.injector.push(remote);
+        sched.defer(yielder);
+        sched.requeue_deferred();
+        assert!(
+            s.shared.injector.is_empty(),
+            "the remote work was brought in"
+        );
+        let order: Vec<_> = std::iter::from_fn(|| sched.deque.pop())
+            .map(|t| {
+                let id = t.header().meta.id;
+                t.shutdown();
+                id
+            })
+            .collect();
+        assert_eq!(order, [remote_id, yielder_id]);
+    }
+
+    // --- the poll hooks ---
+
+    #[test]
+    fn a_pinned_task_is_told_it_is_polled_pinned_and_only_while_it_runs() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let seen2 = seen.clone();
+        let (pinned, _p) = s.pinned(0, async move {
+            with_current::<Item, _>(|c| {
+                if c.unwrap().polling_pinned() {
+                    seen2.fetch_add(1, SeqCst);
+                }
+            })
+        });
+        let seen3 = seen.clone();
+        let (stealable, _t) = s.stealable(async move {
+            with_current::<Item, _>(|c| {
+                if c.unwrap().polling_pinned() {
+                    seen3.fetch_add(10, SeqCst);
+                }
+            })
+        });
+        sched.run_task(pinned);
+        assert_eq!(seen.load(SeqCst), 1, "the pinned task saw itself pinned");
+        assert!(!sched.polling_pinned(), "no poll runs");
+        sched.run_task(stealable);
+        assert_eq!(seen.load(SeqCst), 1, "a stealable task is not pinned");
+    }
+
+    // --- debug mode's flight recorder ---
+
+    #[test]
+    fn debug_mode_records_scheduling_events_and_wakes_in_the_flight_recorder() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let (task, _t) = s.stealable(async {});
+        let id = task.header().meta.id.as_u64();
+        // Off: nothing is recorded.
+        sched.record(EventKind::Park);
+        sched.record_wake(&task);
+        assert!(s.shared.loops[0].recent_events(16).is_empty());
+        s.shared.debug.store(true, Relaxed);
+        sched.record_wake(&task);
+        sched.record(EventKind::Park);
+        let kinds: Vec<_> = s.shared.loops[0]
+            .recent_events(16)
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, [EventKind::Wake { task: id }, EventKind::Park]);
+        task.shutdown();
+    }
+
+    // --- one iteration's decisions ---
+
+    /// Loop 0's `polls` counter: tasks it polled.
+    fn polls(s: &Setup) -> u64 {
+        s.shared.loops[0].counters.polls.load(Relaxed)
+    }
+
+    #[test]
+    fn an_iteration_polls_at_most_budget_tasks() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (n, t) = s.stealable(async {});
+                sched.deque.push(n);
+                t
+            })
+            .collect();
+        let hooks = Hooks::default();
+        sched.run_once(&hooks);
+        assert_eq!(polls(&s), u64::from(BUDGET));
+        sched.run_once(&hooks);
+        assert_eq!(polls(&s), 100);
+        drop(tasks);
+    }
+
+    #[test]
+    fn callbacks_a_task_made_ready_count_against_the_budget_like_tasks() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let hooks = Hooks::default();
+        // Each task makes one callback ready: a task and its callback per
+        // step, so half the budget in tasks.
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let callbacks = hooks.callbacks.clone();
+                let (n, t) = s.pinned(0, async move { callbacks.set(callbacks.get() + 1) });
+                assert!(sched.spawn(n, true));
+                t
+            })
+            .collect();
+        sched.run_once(&hooks);
+        assert_eq!(polls(&s), u64::from(BUDGET / 2));
+        drop(tasks);
+        drain(&sched);
+    }
+
+    #[test]
+    fn a_loop_that_ran_work_starts_its_next_iteration_without_parking() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let (n, _t) = s.stealable(async {});
+        sched.deque.push(n);
+        let hooks = Hooks::default();
+        sched.run_once(&hooks);
+        assert_eq!(polls(&s), 1);
+        assert_eq!(s.shared.loops[0].counters.parks.load(Relaxed), 0);
+        assert!(hooks.polled.borrow().is_empty(), "no wait, no event check");
+        // With nothing left, the next iteration parks.
+        sched.run_once(&hooks);
+        assert_eq!(s.shared.loops[0].counters.parks.load(Relaxed), 1);
+        assert_eq!(*hooks.polled.borrow(), [None]);
+    }
+
+    #[test]
+    fn a_busy_loop_collects_its_io_events_every_event_interval_looks_at_its_queues() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let hooks = Hooks::default();
+        let mut tasks = Vec::new();
+        // Each iteration looks at its queues once per task and once more
+        // to find them empty: 59 tasks are 60 looks, short of 61.
+        for n in [59, 1] {
+            for _ in 0..n {
+                let (n, t) = s.stealable(async {});
+                sched.deque.push(n);
+                tasks.push(t);
+            }
+            sched.run_once(&hooks);
+        }
+        assert_eq!(polls(&s), 60);
+        assert_eq!(*hooks.polled.borrow(), [Some(Duration::ZERO)]);
+    }
+
+    #[test]
+    fn only_a_non_empty_inbox_counts_as_a_handoff() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let hooks = Hooks::default();
+        sched.drain_inbox(&hooks);
+        assert!(!sched.handoff_seen.get());
+        s.shared.loops[0].send(Item::Id(1));
+        s.shared.loops[0].send(Item::Id(2));
+        sched.drain_inbox(&hooks);
+        assert!(sched.handoff_seen.get());
+        assert_eq!(*hooks.handled.borrow(), [1, 2]);
+        assert_eq!(s.shared.loops[0].counters.inbox_items.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn the_deque_and_the_pinned_queue_take_turns_starting_with_the_deque() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let mut expect = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..2 {
+            let (d, td) = s.stealable(async {});
+            let (p, tp) = s.pinned(0, async {});
+            expect.extend([d.header().meta.id, p.header().meta.id]);
+            sched.deque.push(d);
+            sched.push_pinned(p);
+            handles.push((td, tp));
+        }
+        let order: Vec<_> = std::iter::from_fn(|| sched.next_task())
+            .map(|t| {
+                let id = t.header().meta.id;
+                t.shutdown();
+                id
+            })
+            .collect();
+        assert_eq!(order, expect);
+    }
+
+    #[test]
+    fn a_thread_running_a_loop_has_no_current_loop_of_another_inbox_type() {
+        struct Other;
+        impl InboxItem for Other {
+            fn task(_: Notified) -> Self {
+                Other
+            }
+            fn into_task(self) -> Result<Notified, Self> {
+                Err(self)
+            }
+        }
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        with_current::<Item, _>(|c| assert!(c.is_some()));
+        with_current::<Other, _>(|c| assert!(c.is_none()));
+    }
+
+    #[test]
+    fn a_search_steals_from_whichever_sibling_has_work() {
+        let mut s = Setup::new(4);
+        let sched = s.sched(0);
+        let siblings: Vec<_> = (1..4).map(|i| s.sched(i)).collect();
+        for sibling in &siblings {
+            // Many searches, each from another random start.
+            for _ in 0..16 {
+                let (n, _t) = s.stealable(async {});
+                let id = n.header().meta.id;
+                sibling.deque.push(n);
+                let found = sched.search().map(|t| {
+                    let found = t.header().meta.id;
+                    t.shutdown();
+                    found
+                });
+                assert_eq!(found, Some(id), "loop {}'s task", sibling.index);
+            }
+        }
+        assert_eq!(s.shared.loops[0].counters.stolen.load(Relaxed), 48);
+    }
+
+    #[test]
+    fn only_a_busy_sibling_that_made_no_progress_for_the_stall_has_its_events_taken() {
+        let stall = Duration::from_secs(1);
+        let mut s = setup(
+            2,
+            Tuning {
+                spin: Duration::ZERO,
+                stall,
+                slow_poll: Duration::MAX,
+            },
+            true,
+        );
+        let sched = s.sched(0);
+        let hints = &s.shared.loops[1].hints;
+        let steals = || s.steals[1].load(SeqCst);
+        // Not busy (parked, or between tasks): never.
+        assert!(!sched.steal_events());
+        hints.busy.store(true, Relaxed);
+        hints.progress.store(7, Relaxed);
+        // Busy: its progress is noted, then it must stay for `stall`.
+        assert!(!sched.steal_events());
+        assert!(!sched.steal_events());
+        assert_eq!(steals(), 0);
+        // The same progress since twice the stall (backdated, not slept).
+        let backdate = || {
+            sched.seen_progress.borrow_mut()[1].1 = Instant::now().checked_sub(2 * stall).unwrap();
+        };
+        backdate();
+        assert!(sched.steal_events());
+        assert_eq!(steals(), 1);
+        assert_eq!(s.shared.loops[0].counters.event_steals.load(Relaxed), 1);
+        // New progress: it runs again; noted, not taken.
+        hints.progress.store(8, Relaxed);
+        backdate();
+        assert!(!sched.steal_events());
+        assert_eq!(steals(), 1);
+        // And not busy any more: not taken, however long ago.
+        hints.busy.store(false, Relaxed);
+        backdate();
+        assert!(!sched.steal_events());
+        assert_eq!(steals(), 1);
+    }
+
+    #[test]
+    fn debug_mode_records_each_polls_duration_and_the_longest_poll() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        s.shared.debug.store(true, Relaxed);
+        // A poll of at least 5 ms: well above the µs unit, and above what
+        // a duration in ns times 1000 fits in a u32.
+        let (n, _t) = s.stealable(async {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(5) {
+                std::hint::spin_loop();
+            }
+        });
+        sched.run_task(n);
+        let micros: Vec<u32> = s.shared.loops[0]
+            .recent_events(16)
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Poll { micros, .. } => Some(micros),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(micros.len(), 1, "{micros:?}");
+        assert!((1000..u32::MAX).contains(&micros[0]), "{micros:?} µs");
+        let longest = s.shared.loops[0].counters.longest_poll_ns.load(Relaxed);
+        assert!(longest >= 1_000_000, "longest poll {longest} ns");
     }
 }
