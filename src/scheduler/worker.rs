@@ -1077,7 +1077,7 @@ mod tests {
         /// also hands the loop's inbox an item, as a dropped callback that
         /// sends a value home would.
         clears: RefCell<VecDeque<bool>>,
-        inbox_on_clear: Cell<Option<*const Slot<Item>>>,
+        inbox_on_clear: RefCell<Option<Arc<Scheduler<Item>>>>,
         discarded: RefCell<Vec<usize>>,
         handled: RefCell<Vec<usize>>,
     }
@@ -1109,10 +1109,8 @@ mod tests {
             }
         }
         fn clear(&self) -> bool {
-            if let Some(slot) = self.inbox_on_clear.take() {
-                // SAFETY: the test set it to a slot of the scheduler it
-                // runs, alive for the whole test.
-                unsafe { &*slot }.send(Item::Id(99));
+            if let Some(shared) = self.inbox_on_clear.take() {
+                shared.loops[0].send(Item::Id(99));
             }
             self.clears.borrow_mut().pop_front().unwrap_or(false)
         }
@@ -1564,9 +1562,7 @@ mod tests {
         // Clearing the runtime's queues found something, whose drop sent an
         // item to this loop's inbox: the next pass disposes of it.
         hooks.clears.borrow_mut().push_back(true);
-        hooks
-            .inbox_on_clear
-            .set(Some(&s.shared.loops[0] as *const _));
+        *hooks.inbox_on_clear.borrow_mut() = Some(s.shared.clone());
         s.shared.close();
         sched.run(&hooks);
         assert_eq!(*hooks.discarded.borrow(), [99]);
