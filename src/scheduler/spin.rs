@@ -121,12 +121,13 @@ impl SpinPolicy {
 
     /// Whether the next idle period after a handoff will be spun.
     #[cfg(test)]
-    fn armed(&self) -> bool {
+    pub(super) fn armed(&self) -> bool {
         self.armed.get()
     }
 }
 
-#[cfg(all(test, not(loopwork_loom)))]
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
 

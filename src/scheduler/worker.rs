@@ -1024,3 +1024,883 @@ impl Registry {
         released
     }
 }
+
+// One loop's scheduling decisions driven directly, without a runtime: what
+// the integration tests see only as timing (how many siblings a batch
+// wakes, whether the loop spins before it parks, the victim order), memory
+// (the registry's sweeps) or not at all (debug mode's flight recorder).
+// A `Scheduler` of test drivers that count their notifies, `LoopHooks` whose
+// answers each test sets, and real tasks with the runtime's own schedulers.
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::super::queue::Worker;
+    use super::super::schedulers::{PinnedScheduler, StealableScheduler};
+    use super::super::shared::{Driver, Tuning};
+    use super::*;
+    use crate::task::{new_task, Task, TaskMeta};
+    use std::future::Future;
+    use std::panic::Location;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    enum Item {
+        Task(Notified),
+        Id(usize),
+    }
+
+    impl InboxItem for Item {
+        fn task(task: Notified) -> Self {
+            Item::Task(task)
+        }
+        fn into_task(self) -> Result<Notified, Self> {
+            match self {
+                Item::Task(t) => Ok(t),
+                other => Err(other),
+            }
+        }
+    }
+
+    /// Counts the notifies a loop's wait got and the sibling polls of its
+    /// events (each of which finds some when it has sources).
+    struct CountingDriver {
+        notifies: Arc<AtomicUsize>,
+        steals: Arc<AtomicUsize>,
+        sources: bool,
+    }
+
+    impl Driver for CountingDriver {
+        fn notify(&self) {
+            self.notifies.fetch_add(1, SeqCst);
+        }
+        fn has_sources(&self) -> bool {
+            self.sources
+        }
+        fn steal_events(&self) -> bool {
+            self.steals.fetch_add(1, SeqCst);
+            true
+        }
+    }
+
+    /// The runtime's side of an iteration, as each test sets it.
+    #[derive(Default)]
+    struct Hooks {
+        /// Ready callbacks; a task may make some ready.
+        callbacks: std::rc::Rc<Cell<u32>>,
+        /// The timeouts of the poller waits.
+        polled: RefCell<Vec<Option<Duration>>>,
+        next_timeout: Cell<Option<Duration>>,
+        /// What each `clear` returns, in turn (then `false`); the first
+        /// also hands the loop's inbox an item, as a dropped callback that
+        /// sends a value home would.
+        clears: RefCell<VecDeque<bool>>,
+        inbox_on_clear: RefCell<Option<Arc<Scheduler<Item>>>>,
+        discarded: RefCell<Vec<usize>>,
+        handled: RefCell<Vec<usize>>,
+    }
+
+    impl LoopHooks<Item> for Hooks {
+        fn handle(&self, item: Item) {
+            if let Item::Id(id) = item {
+                self.handled.borrow_mut().push(id);
+            }
+        }
+        fn fire_timers(&self) {}
+        fn run_callbacks(&self) -> u32 {
+            self.callbacks.replace(0)
+        }
+        fn has_callbacks(&self) -> bool {
+            self.callbacks.get() > 0
+        }
+        fn next_timeout(&self) -> Option<Duration> {
+            self.next_timeout.get()
+        }
+        fn poll_events(&self, timeout: Option<Duration>) -> bool {
+            self.polled.borrow_mut().push(timeout);
+            false
+        }
+        fn discard(&self, item: Item) {
+            match item {
+                Item::Id(id) => self.discarded.borrow_mut().push(id),
+                Item::Task(t) => t.shutdown(),
+            }
+        }
+        fn clear(&self) -> bool {
+            if let Some(shared) = self.inbox_on_clear.take() {
+                shared.loops[0].send(Item::Id(99));
+            }
+            self.clears.borrow_mut().pop_front().unwrap_or(false)
+        }
+    }
+
+    struct Setup {
+        shared: Arc<Scheduler<Item>>,
+        notifies: Vec<Arc<AtomicUsize>>,
+        steals: Vec<Arc<AtomicUsize>>,
+        deques: Vec<Option<Worker<Notified>>>,
+    }
+
+    fn setup(loops: usize, tuning: Tuning, sources: bool) -> Setup {
+        let deques: Vec<Worker<Notified>> = (0..loops).map(|_| Worker::new_fifo()).collect();
+        let notifies: Vec<Arc<AtomicUsize>> = (0..loops).map(|_| Arc::default()).collect();
+        let steals: Vec<Arc<AtomicUsize>> = (0..loops).map(|_| Arc::default()).collect();
+        let shared = Arc::new(Scheduler::new(
+            deques.iter().map(|d| d.stealer()).collect(),
+            notifies
+                .iter()
+                .zip(&steals)
+                .map(|(n, st)| {
+                    Box::new(CountingDriver {
+                        notifies: n.clone(),
+                        steals: st.clone(),
+                        sources,
+                    }) as Box<dyn Driver>
+                })
+                .collect(),
+            false,
+            tuning,
+        ));
+        Setup {
+            shared,
+            notifies,
+            steals,
+            deques: deques.into_iter().map(Some).collect(),
+        }
+    }
+
+    fn tuning(spin: Duration) -> Tuning {
+        Tuning {
+            spin,
+            stall: Duration::ZERO,
+            slow_poll: Duration::MAX,
+        }
+    }
+
+    impl Setup {
+        fn new(loops: usize) -> Setup {
+            setup(loops, tuning(Duration::ZERO), false)
+        }
+        fn with_spin(loops: usize, spin: Duration) -> Setup {
+            setup(loops, tuning(spin), false)
+        }
+        /// Loop `index`'s scheduler (each once).
+        fn sched(&mut self, index: usize) -> LoopScheduler<Item> {
+            let deque = self.deques[index].take().expect("one scheduler per loop");
+            LoopScheduler::new(self.shared.clone(), index, deque)
+        }
+        /// Marks loop `index` parked, as its `park` would before waiting.
+        fn park(&self, index: usize) {
+            self.shared.idle.transition_to_parked(index, false);
+        }
+        fn notified(&self, index: usize) -> usize {
+            self.notifies[index].load(SeqCst)
+        }
+        #[track_caller]
+        fn stealable<F: Future + Send + 'static>(&self, f: F) -> (Notified, Task<F::Output>)
+        where
+            F::Output: Send + 'static,
+        {
+            let meta = TaskMeta::new(None, Location::caller(), TaskKind::Stealable);
+            new_task(
+                f,
+                StealableScheduler {
+                    shared: self.shared.clone(),
+                },
+                meta,
+            )
+        }
+        #[track_caller]
+        fn pinned<F: Future + 'static>(&self, owner: usize, f: F) -> (Notified, Task<F::Output>) {
+            let meta = TaskMeta::new(None, Location::caller(), TaskKind::Pinned(owner));
+            new_task(
+                f,
+                PinnedScheduler {
+                    shared: self.shared.clone(),
+                    owner,
+                },
+                meta,
+            )
+        }
+    }
+
+    /// Puts work somewhere for loop 0 (`&Setup`, `&LoopScheduler`: its
+    /// scheduler, `X`: what else the case needs).
+    type AddWork<'a, X> = &'a dyn Fn(&Setup, &LoopScheduler<Item>, X);
+    /// Work for loop 0, or ready callbacks (`&Hooks`).
+    type AddLocal<'a> = &'a dyn Fn(&Setup, &LoopScheduler<Item>, &Hooks);
+
+    /// Cancels what a test left queued (a dropped `Notified` only drops its
+    /// reference).
+    fn drain(sched: &LoopScheduler<Item>) {
+        while sched.shutdown_pass(drop) {}
+    }
+
+    // --- the victim RNG ---
+
+    #[test]
+    fn the_victim_rng_is_xorshift64_star_from_the_loops_seed() {
+        let mut s = Setup::new(3);
+        let sched = s.sched(2);
+        // Vigna's xorshift64* (shifts 12, 25, 27; the multiplier below),
+        // seeded per loop: a different sequence on every loop.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (3 << 17);
+        for _ in 0..1000 {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            assert_eq!(sched.next_rand(), x.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        }
+    }
+
+    #[test]
+    fn the_victim_rng_starts_searches_at_every_sibling() {
+        for n in 2..=8u64 {
+            let mut s = Setup::new(n as usize);
+            let sched = s.sched(0);
+            let mut seen = vec![false; n as usize];
+            for _ in 0..64 * n {
+                seen[(sched.next_rand() % n) as usize] = true;
+            }
+            assert!(seen.iter().all(|&s| s), "{n} loops: starts seen {seen:?}");
+        }
+    }
+
+    // --- wake-ups of siblings ---
+
+    #[test]
+    fn a_batch_of_events_wakes_a_sibling_only_when_more_than_one_task_is_left() {
+        let mut s = Setup::new(2);
+        let sched = s.sched(0);
+        s.park(1);
+        for expect_notified in [false, false, true] {
+            // 0, 1, then 2 tasks in the deque.
+            sched.notify_if_batch_left();
+            assert_eq!(
+                s.notified(1),
+                usize::from(expect_notified),
+                "{} task(s) left",
+                sched.deque.len()
+            );
+            // Pushed straight to the deque: no notify of its own.
+            sched.deque.push(s.stealable(async {}).0);
+        }
+        drain(&sched);
+    }
+
+    #[test]
+    fn a_searcher_that_found_work_wakes_a_sibling_only_when_work_is_left() {
+        let mut s = Setup::new(3);
+        let sched = s.sched(0);
+        let sibling = s.sched(2);
+        s.park(1);
+        // Nothing anywhere, or only the task this loop runs next: no wake.
+        sched.notify_if_work_pending();
+        sched.deque.push(s.stealable(async {}).0);
+        sched.notify_if_work_pending();
+        assert_eq!(s.notified(1), 0, "no work left to share");
+        // Each kind of work left wakes the parked sibling.
+        let cases: [AddWork<&LoopScheduler<Item>>; 3] = [
+            &|s, me, _| me.deque.push(s.stealable(async {}).0),
+            &|s, _, _| s.shared.injector.push(s.stealable(async {}).0),
+            &|s, _, sib| sib.deque.push(s.stealable(async {}).0),
+        ];
+        for (i, add) in cases.iter().enumerate() {
+            add(&s, &sched, &sibling);
+            sched.notify_if_work_pending();
+            assert_eq!(s.notified(1), i + 1, "case {i}: loop 1 not woken");
+            drain(&sched);
+            drain(&sibling);
+            while s.shared.pop_injector().map(Notified::shutdown).is_some() {}
+            // Loop 1 woke (counted searching): it parks again.
+            s.shared.idle.transition_from_parked(1);
+            s.shared.idle.transition_from_searching();
+            s.park(1);
+            sched.deque.push(s.stealable(async {}).0);
+        }
+        drain(&sched);
+        drain(&sibling);
+    }
+
+    // --- the spin before parking ---
+
+    /// Bounds a spin that should end at once (a spin that misses its work
+    /// ends with the window instead, and says so).
+    const LONG: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_spin_ends_in_time_on_each_kind_of_work_another_thread_hands_over() {
+        let cases: [(&str, AddWork<()>); 4] = [
+            ("inbox", &|s, _, ()| s.shared.loops[0].send(Item::Id(1))),
+            ("injector", &|s, _, ()| {
+                s.shared.injector.push(s.stealable(async {}).0)
+            }),
+            ("close", &|s, _, ()| {
+                s.shared.close();
+            }),
+            ("a sibling's deque, while searching", &|_, me, ()| {
+                me.searching.set(true)
+            }),
+        ];
+        for (what, add) in cases {
+            let mut s = Setup::new(2);
+            let sched = s.sched(0);
+            let sibling = s.sched(1);
+            if what.starts_with("a sibling") {
+                sibling.deque.push(s.stealable(async {}).0);
+            }
+            add(&s, &sched, ());
+            let hooks = Hooks::default();
+            // A timer due after the window: the window decides.
+            hooks.next_timeout.set(Some(LONG * 2));
+            assert_eq!(sched.spin(&hooks, LONG), (true, true), "{what}");
+            drain(&sched);
+            drain(&sibling);
+        }
+    }
+
+    #[test]
+    fn a_spin_that_sees_no_work_ends_with_its_window_as_a_miss() {
+        // Searching with empty siblings, and siblings with tasks while not
+        // searching: neither is work for this loop's spin.
+        for searching in [true, false] {
+            let mut s = Setup::new(2);
+            let sched = s.sched(0);
+            let sibling = s.sched(1);
+            if !searching {
+                sibling.deque.push(s.stealable(async {}).0);
+            }
+            sched.searching.set(searching);
+            let hooks = Hooks::default();
+            assert_eq!(
+                sched.spin(&hooks, Duration::from_millis(1)),
+                (false, false),
+                "searching: {searching}"
+            );
+            drain(&sibling);
+        }
+    }
+
+    /// A `next_timeout` that returns only once the clock has moved past the
+    /// spin's start, and says the timer is due: the spin's deadline has
+    /// passed before its first look.
+    #[derive(Default)]
+    struct DueTimer(Hooks);
+
+    impl LoopHooks<Item> for DueTimer {
+        fn handle(&self, item: Item) {
+            self.0.handle(item)
+        }
+        fn fire_timers(&self) {}
+        fn run_callbacks(&self) -> u32 {
+            0
+        }
+        fn has_callbacks(&self) -> bool {
+            false
+        }
+        fn next_timeout(&self) -> Option<Duration> {
+            let t0 = Instant::now();
+            while Instant::now() <= t0 {
+                std::hint::spin_loop();
+            }
+            Some(Duration::ZERO)
+        }
+        fn poll_events(&self, _timeout: Option<Duration>) -> bool {
+            false
+        }
+        fn discard(&self, item: Item) {
+            self.0.discard(item)
+        }
+        fn clear(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn work_found_after_the_timer_made_the_spin_late_is_a_late_find() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        s.shared.loops[0].send(Item::Id(1));
+        assert_eq!(sched.spin(&DueTimer::default(), LONG), (true, false));
+    }
+
+    #[test]
+    fn a_loop_spins_for_work_only_after_a_handoff_and_not_after_io() {
+        // (handoff seen, woken by I/O, spin window): whether it spins.
+        let cases = [
+            (true, false, LONG, true),
+            (false, false, LONG, false),
+            (true, true, LONG, false),
+            (true, false, Duration::ZERO, false),
+        ];
+        for (handoff, io, window, spins) in cases {
+            let mut s = Setup::with_spin(1, window);
+            let sched = s.sched(0);
+            // Work is there: a loop that spins finds it.
+            s.shared.loops[0].send(Item::Id(1));
+            sched.handoff_seen.set(handoff);
+            sched.woken_by_io.set(io);
+            assert_eq!(
+                sched.spin_for_work(&Hooks::default()),
+                spins,
+                "handoff {handoff}, io {io}, window {window:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn late_finds_turn_spinning_off_and_timely_ones_keep_it_on() {
+        let mut s = Setup::with_spin(1, LONG);
+        let sched = s.sched(0);
+        sched.handoff_seen.set(true);
+        s.shared.loops[0].send(Item::Id(1));
+        // In time, again and again: spinning stays on.
+        for _ in 0..4 {
+            assert!(sched.spin_for_work(&Hooks::default()));
+            assert!(sched.spin_policy.armed());
+        }
+        // Late twice in a row (`MISSES_TO_DISARM`): off.
+        assert!(sched.spin_for_work(&DueTimer::default()));
+        assert!(sched.spin_policy.armed(), "one late find is forgiven");
+        assert!(sched.spin_for_work(&DueTimer::default()));
+        assert!(!sched.spin_policy.armed(), "two late finds in a row");
+        assert!(!sched.spin_for_work(&Hooks::default()), "spinning is off");
+    }
+
+    // --- the park re-check ---
+
+    #[test]
+    fn work_only_this_loop_can_run_keeps_it_from_parking() {
+        let cases: [(&str, AddLocal); 6] = [
+            ("inbox", &|s, _, _| s.shared.loops[0].send(Item::Id(1))),
+            ("deque", &|s, me, _| me.deque.push(s.stealable(async {}).0)),
+            ("pinned", &|s, me, _| {
+                me.push_pinned(s.pinned(0, async {}).0)
+            }),
+            ("callbacks", &|_, _, h| h.callbacks.set(1)),
+            ("deferred", &|s, me, _| me.defer(s.stealable(async {}).0)),
+            ("closed", &|s, _, _| {
+                s.shared.close();
+            }),
+        ];
+        for (what, add) in cases {
+            let mut s = Setup::new(2);
+            let sched = s.sched(0);
+            let hooks = Hooks::default();
+            assert!(!sched.has_work(&hooks), "nothing yet ({what})");
+            // Another loop searching: shared work would not keep this one
+            // awake, local work does.
+            assert!(s.shared.idle.transition_to_searching());
+            add(&s, &sched, &hooks);
+            assert!(sched.has_work(&hooks), "{what}");
+            drain(&sched);
+        }
+    }
+
+    // --- the registry's sweeps ---
+
+    #[test]
+    fn the_registry_sweeps_completed_tasks_when_it_reaches_its_threshold() {
+        let s = Setup::new(1);
+        let mut registry = Registry::new();
+        let mut done = Vec::new();
+        for i in 0..MIN_SWEEP {
+            let (notified, task) = s.stealable(async {});
+            let raw = notified.raw();
+            notified.run();
+            assert!(raw.header().state.load().is_complete());
+            raw.header().state.ref_inc();
+            let released = registry.insert(raw);
+            if i + 1 < MIN_SWEEP {
+                assert!(released.is_empty(), "swept at {} tasks", i + 1);
+            } else {
+                assert_eq!(released.len(), MIN_SWEEP, "every completed task released");
+            }
+            for t in released {
+                t.drop_reference();
+            }
+            done.push(task);
+        }
+        assert!(registry.tasks.is_empty());
+        assert_eq!(registry.sweep_at, MIN_SWEEP);
+    }
+
+    #[test]
+    fn after_a_sweep_the_registry_waits_until_it_has_doubled() {
+        let s = Setup::new(1);
+        let mut registry = Registry::new();
+        let mut pending = Vec::new();
+        for _ in 0..MIN_SWEEP {
+            let (notified, task) = s.stealable(std::future::pending::<()>());
+            assert!(registry.insert(notified.raw()).is_empty());
+            pending.push((notified, task));
+        }
+        // The sweep at 256 kept all 256 (none completed): next at 512.
+        assert_eq!(registry.tasks.len(), MIN_SWEEP);
+        assert_eq!(registry.sweep_at, 2 * MIN_SWEEP);
+        registry.tasks.clear();
+        for (notified, _task) in pending {
+            notified.shutdown();
+        }
+    }
+
+    // --- entering and leaving ---
+
+    #[test]
+    fn a_loop_is_the_threads_current_loop_until_its_guard_drops() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        for _ in 0..2 {
+            // A second `enter` after the guard dropped is fine: the thread
+            // runs no loop any more.
+            let guard = sched.enter();
+            with_current::<Item, _>(|c| assert!(c.is_some_and(|c| std::ptr::eq(c, &sched))));
+            drop(guard);
+            with_current::<Item, _>(|c| assert!(c.is_none(), "the loop stopped"));
+        }
+    }
+
+    #[test]
+    fn a_closing_loop_leaves_the_searchers_count() {
+        let mut s = Setup::new(2);
+        let sched = s.sched(0);
+        // Nothing to find: the loop is left searching.
+        assert!(sched.search().is_none());
+        assert_eq!(s.shared.idle.num_searching(), 1);
+        s.shared.close();
+        sched.run(&Hooks::default());
+        assert_eq!(s.shared.idle.num_searching(), 0);
+    }
+
+    #[test]
+    fn a_closing_loop_makes_another_pass_after_its_queues_were_cleared() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let hooks = Hooks::default();
+        // Clearing the runtime's queues found something, whose drop sent an
+        // item to this loop's inbox: the next pass disposes of it.
+        hooks.clears.borrow_mut().push_back(true);
+        *hooks.inbox_on_clear.borrow_mut() = Some(s.shared.clone());
+        s.shared.close();
+        sched.run(&hooks);
+        assert_eq!(*hooks.discarded.borrow(), [99]);
+    }
+
+    // --- yielders ---
+
+    #[test]
+    fn yielders_requeue_behind_a_batch_of_remote_work() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let (remote, _r) = s.stealable(async {});
+        let (yielder, _y) = s.stealable(async {});
+        let (remote_id, yielder_id) = (remote.header().meta.id, yielder.header().meta.id);
+        s.shared.injector.push(remote);
+        sched.defer(yielder);
+        sched.requeue_deferred();
+        assert!(
+            s.shared.injector.is_empty(),
+            "the remote work was brought in"
+        );
+        let order: Vec<_> = std::iter::from_fn(|| sched.deque.pop())
+            .map(|t| {
+                let id = t.header().meta.id;
+                t.shutdown();
+                id
+            })
+            .collect();
+        assert_eq!(order, [remote_id, yielder_id]);
+    }
+
+    // --- the poll hooks ---
+
+    #[test]
+    fn a_pinned_task_is_told_it_is_polled_pinned_and_only_while_it_runs() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let seen2 = seen.clone();
+        let (pinned, _p) = s.pinned(0, async move {
+            with_current::<Item, _>(|c| {
+                if c.unwrap().polling_pinned() {
+                    seen2.fetch_add(1, SeqCst);
+                }
+            })
+        });
+        let seen3 = seen.clone();
+        let (stealable, _t) = s.stealable(async move {
+            with_current::<Item, _>(|c| {
+                if c.unwrap().polling_pinned() {
+                    seen3.fetch_add(10, SeqCst);
+                }
+            })
+        });
+        sched.run_task(pinned);
+        assert_eq!(seen.load(SeqCst), 1, "the pinned task saw itself pinned");
+        assert!(!sched.polling_pinned(), "no poll runs");
+        sched.run_task(stealable);
+        assert_eq!(seen.load(SeqCst), 1, "a stealable task is not pinned");
+    }
+
+    // --- debug mode's flight recorder ---
+
+    #[test]
+    fn debug_mode_records_scheduling_events_and_wakes_in_the_flight_recorder() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let (task, _t) = s.stealable(async {});
+        let id = task.header().meta.id.as_u64();
+        // Off: nothing is recorded.
+        sched.record(EventKind::Park);
+        sched.record_wake(&task);
+        assert!(s.shared.loops[0].recent_events(16).is_empty());
+        s.shared.debug.store(true, Relaxed);
+        sched.record_wake(&task);
+        sched.record(EventKind::Park);
+        let kinds: Vec<_> = s.shared.loops[0]
+            .recent_events(16)
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, [EventKind::Wake { task: id }, EventKind::Park]);
+        task.shutdown();
+    }
+
+    // --- one iteration's decisions ---
+
+    /// Loop 0's `polls` counter: tasks it polled.
+    fn polls(s: &Setup) -> u64 {
+        s.shared.loops[0].counters.polls.load(Relaxed)
+    }
+
+    #[test]
+    fn an_iteration_polls_at_most_budget_tasks() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (n, t) = s.stealable(async {});
+                sched.deque.push(n);
+                t
+            })
+            .collect();
+        let hooks = Hooks::default();
+        sched.run_once(&hooks);
+        assert_eq!(polls(&s), u64::from(BUDGET));
+        sched.run_once(&hooks);
+        assert_eq!(polls(&s), 100);
+        drop(tasks);
+    }
+
+    #[test]
+    fn callbacks_a_task_made_ready_count_against_the_budget_like_tasks() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let hooks = Hooks::default();
+        // Each task makes one callback ready: a task and its callback per
+        // step, so half the budget in tasks.
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let callbacks = hooks.callbacks.clone();
+                let (n, t) = s.pinned(0, async move { callbacks.set(callbacks.get() + 1) });
+                assert!(sched.spawn(n, true));
+                t
+            })
+            .collect();
+        sched.run_once(&hooks);
+        assert_eq!(polls(&s), u64::from(BUDGET / 2));
+        drop(tasks);
+        drain(&sched);
+    }
+
+    #[test]
+    fn a_loop_that_ran_work_starts_its_next_iteration_without_parking() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let (n, _t) = s.stealable(async {});
+        sched.deque.push(n);
+        let hooks = Hooks::default();
+        sched.run_once(&hooks);
+        assert_eq!(polls(&s), 1);
+        assert_eq!(s.shared.loops[0].counters.parks.load(Relaxed), 0);
+        assert!(hooks.polled.borrow().is_empty(), "no wait, no event check");
+        // With nothing left, the next iteration parks.
+        sched.run_once(&hooks);
+        assert_eq!(s.shared.loops[0].counters.parks.load(Relaxed), 1);
+        assert_eq!(*hooks.polled.borrow(), [None]);
+    }
+
+    #[test]
+    fn a_busy_loop_collects_its_io_events_every_event_interval_looks_at_its_queues() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        let hooks = Hooks::default();
+        let mut tasks = Vec::new();
+        // Each iteration looks at its queues once per task and once more
+        // to find them empty: 59 tasks are 60 looks, short of 61.
+        for n in [59, 1] {
+            for _ in 0..n {
+                let (n, t) = s.stealable(async {});
+                sched.deque.push(n);
+                tasks.push(t);
+            }
+            sched.run_once(&hooks);
+        }
+        assert_eq!(polls(&s), 60);
+        assert_eq!(*hooks.polled.borrow(), [Some(Duration::ZERO)]);
+    }
+
+    #[test]
+    fn only_a_non_empty_inbox_counts_as_a_handoff() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let hooks = Hooks::default();
+        sched.drain_inbox(&hooks);
+        assert!(!sched.handoff_seen.get());
+        s.shared.loops[0].send(Item::Id(1));
+        s.shared.loops[0].send(Item::Id(2));
+        sched.drain_inbox(&hooks);
+        assert!(sched.handoff_seen.get());
+        assert_eq!(*hooks.handled.borrow(), [1, 2]);
+        assert_eq!(s.shared.loops[0].counters.inbox_items.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn the_deque_and_the_pinned_queue_take_turns_starting_with_the_deque() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let mut expect = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..2 {
+            let (d, td) = s.stealable(async {});
+            let (p, tp) = s.pinned(0, async {});
+            expect.extend([d.header().meta.id, p.header().meta.id]);
+            sched.deque.push(d);
+            sched.push_pinned(p);
+            handles.push((td, tp));
+        }
+        let order: Vec<_> = std::iter::from_fn(|| sched.next_task())
+            .map(|t| {
+                let id = t.header().meta.id;
+                t.shutdown();
+                id
+            })
+            .collect();
+        assert_eq!(order, expect);
+    }
+
+    #[test]
+    fn a_thread_running_a_loop_has_no_current_loop_of_another_inbox_type() {
+        struct Other;
+        impl InboxItem for Other {
+            fn task(_: Notified) -> Self {
+                Other
+            }
+            fn into_task(self) -> Result<Notified, Self> {
+                Err(self)
+            }
+        }
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        with_current::<Item, _>(|c| assert!(c.is_some()));
+        with_current::<Other, _>(|c| assert!(c.is_none()));
+    }
+
+    #[test]
+    fn a_search_steals_from_whichever_sibling_has_work() {
+        let mut s = Setup::new(4);
+        let sched = s.sched(0);
+        let siblings: Vec<_> = (1..4).map(|i| s.sched(i)).collect();
+        for sibling in &siblings {
+            // Many searches, each from another random start.
+            for _ in 0..16 {
+                let (n, _t) = s.stealable(async {});
+                let id = n.header().meta.id;
+                sibling.deque.push(n);
+                let found = sched.search().map(|t| {
+                    let found = t.header().meta.id;
+                    t.shutdown();
+                    found
+                });
+                assert_eq!(found, Some(id), "loop {}'s task", sibling.index);
+            }
+        }
+        assert_eq!(s.shared.loops[0].counters.stolen.load(Relaxed), 48);
+    }
+
+    #[test]
+    fn only_a_busy_sibling_that_made_no_progress_for_the_stall_has_its_events_taken() {
+        let stall = Duration::from_secs(1);
+        let mut s = setup(
+            2,
+            Tuning {
+                spin: Duration::ZERO,
+                stall,
+                slow_poll: Duration::MAX,
+            },
+            true,
+        );
+        let sched = s.sched(0);
+        let hints = &s.shared.loops[1].hints;
+        let steals = || s.steals[1].load(SeqCst);
+        // Not busy (parked, or between tasks): never.
+        assert!(!sched.steal_events());
+        hints.busy.store(true, Relaxed);
+        hints.progress.store(7, Relaxed);
+        // Busy: its progress is noted, then it must stay for `stall`.
+        assert!(!sched.steal_events());
+        assert!(!sched.steal_events());
+        assert_eq!(steals(), 0);
+        // The same progress since twice the stall (backdated, not slept).
+        let backdate = || {
+            sched.seen_progress.borrow_mut()[1].1 = Instant::now().checked_sub(2 * stall).unwrap();
+        };
+        backdate();
+        assert!(sched.steal_events());
+        assert_eq!(steals(), 1);
+        assert_eq!(s.shared.loops[0].counters.event_steals.load(Relaxed), 1);
+        // New progress: it runs again; noted, not taken.
+        hints.progress.store(8, Relaxed);
+        backdate();
+        assert!(!sched.steal_events());
+        assert_eq!(steals(), 1);
+        // And not busy any more: not taken, however long ago.
+        hints.busy.store(false, Relaxed);
+        backdate();
+        assert!(!sched.steal_events());
+        assert_eq!(steals(), 1);
+    }
+
+    #[test]
+    fn debug_mode_records_each_polls_duration_and_the_longest_poll() {
+        let mut s = Setup::new(1);
+        let sched = s.sched(0);
+        let _current = sched.enter();
+        s.shared.debug.store(true, Relaxed);
+        // A poll of at least 5 ms: well above the µs unit, and above what
+        // a duration in ns times 1000 fits in a u32.
+        let (n, _t) = s.stealable(async {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(5) {
+                std::hint::spin_loop();
+            }
+        });
+        sched.run_task(n);
+        let micros: Vec<u32> = s.shared.loops[0]
+            .recent_events(16)
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Poll { micros, .. } => Some(micros),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(micros.len(), 1, "{micros:?}");
+        assert!((1000..u32::MAX).contains(&micros[0]), "{micros:?} µs");
+        let longest = s.shared.loops[0].counters.longest_poll_ns.load(Relaxed);
+        assert!(longest >= 1_000_000, "longest poll {longest} ns");
+    }
+}

@@ -91,7 +91,8 @@ pub(crate) fn poll<T>(
     r
 }
 
-#[cfg(all(test, not(loopwork_loom)))]
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
     use std::task::Waker;
