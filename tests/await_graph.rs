@@ -328,6 +328,58 @@ fn leaves_name_the_loopwork_future_or_say_it_is_outside_loopwork() {
 }
 
 #[test]
+fn the_time_since_the_last_poll_grows_while_a_task_waits_and_restarts_at_its_next_poll() {
+    let rt = runtime(1);
+    let h = rt.handle();
+    let (wake, gate) = promise::<()>();
+    let t = Builder::new().name("idle").spawn_on(&h, async move {
+        gate.await.unwrap();
+        std::future::pending::<()>().await
+    });
+    let id = t.id();
+    // Polls the snapshot until `cond` holds (bounded: never a timing).
+    let wait_info = |what: &str, cond: &dyn Fn(&loopwork::task::TaskInfo) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let info = rt.all_tasks().into_iter().find(|i| i.id == id).unwrap();
+            if cond(&info) {
+                return info;
+            }
+            assert!(Instant::now() < deadline, "never saw {what}: {info:?}");
+            std::thread::yield_now();
+        }
+    };
+    let waiting = |polls: u32| {
+        move |i: &loopwork::task::TaskInfo| i.state == TaskState::Waiting && i.polls == polls
+    };
+    let first = wait_info("the first poll", &waiting(1));
+    let since = first.since_last_poll.expect("polled once");
+    assert!(since <= first.age, "{first:?}");
+    // The coarse clock moves on while the task waits: its idle time grows
+    // (by at least 20 ms, so the next poll is clearly later than the first).
+    let grown = wait_info("the idle time grow", &|i| {
+        i.since_last_poll
+            .is_some_and(|d| d >= since + Duration::from_millis(20))
+    });
+    assert_eq!(grown.polls, 1, "no poll meanwhile: {grown:?}");
+    let text = rt.task_tree().to_string();
+    assert!(text.contains("1 polls, last "), "the tree shows it: {text}");
+    assert!(rt.dump_tasks().contains("LAST POLL"));
+    // The second poll starts after the wake: its start (age minus idle
+    // time) moves past the first one's.
+    wake.set_result(()).unwrap();
+    let second = wait_info("the second poll", &waiting(2));
+    let started = |i: &loopwork::task::TaskInfo| i.age - i.since_last_poll.unwrap();
+    assert!(
+        started(&second) > started(&first),
+        "the second poll restarted the count: {first:?} then {second:?}"
+    );
+    assert!(second.since_last_poll.unwrap() <= second.age);
+    t.cancel();
+    rt.close();
+}
+
+#[test]
 fn a_task_waiting_to_accept_shows_the_listening_address() {
     let rt = runtime(1);
     let h = rt.handle();
@@ -439,8 +491,13 @@ fn the_dump_works_while_a_loop_is_blocked_and_names_its_running_task() {
         .find(|t| t.id == queued.id())
         .expect("queued task listed");
     assert_eq!(
-        (q.state, q.polls, q.last_loop),
-        (TaskState::Scheduled, 0, None)
+        (q.state, q.polls, q.last_loop, q.since_last_poll),
+        (TaskState::Scheduled, 0, None, None)
+    );
+    let s = all.iter().find(|t| t.id == stuck.id()).unwrap();
+    assert!(
+        s.since_last_poll.is_some_and(|d| d <= s.age),
+        "the running poll's start is known: {s:?}"
     );
     let table = rt.dump_tasks();
     assert!(

@@ -47,9 +47,10 @@ pub(crate) fn tasks_table(shared: &Shared) -> String {
         "BUSY",
         "LONGEST",
         "AGE",
+        "LAST POLL",
         "SPAWNED AT",
     ];
-    let rows: Vec<[String; 10]> = tasks
+    let rows: Vec<[String; 11]> = tasks
         .iter()
         .map(|t| {
             let timed = |d: Duration| {
@@ -70,6 +71,8 @@ pub(crate) fn tasks_table(shared: &Shared) -> String {
                 timed(t.busy),
                 timed(t.longest_poll),
                 secs(t.age),
+                t.since_last_poll
+                    .map_or("-".to_owned(), |d| format!("{} ago", secs(d))),
                 t.spawned_at.to_string(),
             ]
         })
@@ -341,7 +344,8 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
     }
 }
 
-/// `Task #3 'b' [waiting, loop 1, stealable] spawned at src/x.rs:3:9, 4 polls, age 1.200 s`.
+/// `Task #3 'b' [waiting, loop 1, stealable] spawned at src/x.rs:3:9, 4 polls,
+/// last 0.950 s ago, age 1.200 s`.
 fn task_label(t: &TaskInfo) -> String {
     let mut s = format!("{} [{}", t.short_name(), state_word(t));
     match t.last_loop {
@@ -356,13 +360,11 @@ fn task_label(t: &TaskInfo) -> String {
         }
         None => s.push_str(", stealable"),
     }
-    let _ = write!(
-        s,
-        "] spawned at {}, {} polls, age {:.3} s",
-        t.spawned_at,
-        t.polls,
-        t.age.as_secs_f64()
-    );
+    let _ = write!(s, "] spawned at {}, {} polls", t.spawned_at, t.polls);
+    if let Some(d) = t.since_last_poll {
+        let _ = write!(s, ", last {:.3} s ago", d.as_secs_f64());
+    }
+    let _ = write!(s, ", age {:.3} s", t.age.as_secs_f64());
     s
 }
 
@@ -556,7 +558,9 @@ impl Runtime {
 
     /// [`all_tasks`](Runtime::all_tasks) as an aligned table: id, name,
     /// state, last loop, pinned or stealable, polls, busy and longest poll
-    /// (debug mode only: production does not time polls), age, spawn site.
+    /// (debug mode only: production does not time polls), age, how long
+    /// ago the last poll started (`LAST POLL`, see
+    /// [`TaskInfo::since_last_poll`]), spawn site.
     ///
     /// # Examples
     ///

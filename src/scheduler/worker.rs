@@ -137,6 +137,10 @@ pub(crate) struct LoopScheduler<I> {
     deferred: RefCell<Vec<Notified>>,
     registry: RefCell<Registry>,
     ticks: Cell<u64>,
+    /// The coarse clock at the start of this iteration (`trace::coarse_now_ms`):
+    /// each task polled in the iteration is stamped with it, so production
+    /// reads no clock per poll.
+    now_ms: Cell<u32>,
     polls: Cell<u64>,
     /// `polls` when this loop last collected its I/O events.
     polls_at_events: Cell<u64>,
@@ -196,6 +200,7 @@ impl<I: InboxItem> LoopScheduler<I> {
             deferred: RefCell::new(Vec::new()),
             registry: RefCell::new(Registry::new()),
             ticks: Cell::new(0),
+            now_ms: Cell::new(0),
             polls: Cell::new(0),
             polls_at_events: Cell::new(0),
             collecting: Cell::new(false),
@@ -285,6 +290,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
         self.me().hints.progress.store(tick, Relaxed);
+        self.now_ms.set(crate::task::trace::coarse_now_ms());
         crate::task::coop::lift();
         self.drain_inbox(hooks);
         hooks.fire_timers();
@@ -453,6 +459,7 @@ impl<I: InboxItem> LoopScheduler<I> {
     #[inline]
     pub(crate) fn before_poll(&self, task: RawTask, pinned: bool) {
         crate::task::coop::start_poll();
+        task.header().trace.poll_started(self.now_ms.get());
         task.header().meta.stats.poll_started(self.index);
         self.polling_pinned.set(pinned);
         if self.shared.is_debug() {

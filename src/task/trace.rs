@@ -23,18 +23,32 @@
 //!   Readers reach a header only through the task directory, which holds a
 //!   reference to every listed task.
 //!
+//! * **Times** (`created_ms`, `polled_ms`): milliseconds of the coarse
+//!   monotonic clock (`CLOCK_MONOTONIC_COARSE`, resolution one kernel tick,
+//!   1-4 ms), kept in 32 bits that wrap every 2^32 ms (49.7 days): only
+//!   differences are read, with wrapping arithmetic, so they are exact up to
+//!   49.7 days (an age or an idle time longer than that reads modulo 49.7
+//!   days). `created_ms` is read at the spawn and never changes.
+//!   `polled_ms` is written by the poller, under `RUNNING`, at the start of
+//!   each poll ([`TaskTrace::poll_started`]) with the clock reading its loop
+//!   took at the start of its current iteration, not a reading of its own:
+//!   production reads no clock per poll. So the time since the last poll is
+//!   overstated by at most what the iteration ran before the poll (its
+//!   inbox, timers, callbacks and up to 63 other polls) plus one tick; a
+//!   reader clamps it to the task's age, which it can never exceed.
+//!
 //! # Cost
-//! Per poll: one thread-local swap and one store clearing the leaf. Per
-//! `Pending` of a loopwork leaf: two stores into the task's header. Per
-//! spawn: one coarse clock read (`CLOCK_MONOTONIC_COARSE`: a few ns through
-//! the vDSO, resolution one kernel tick, 1-4 ms), which is what a task's age
-//! is measured with. Under loom all of this compiles to nothing.
+//! Per poll: one thread-local swap, one store clearing the leaf and one
+//! store of the loop's iteration time. Per loop iteration: one coarse clock
+//! read (a few ns through the vDSO). Per `Pending` of a loopwork leaf: two
+//! stores into the task's header. Per spawn: one coarse clock read, for the
+//! task's age. Under loom all of this compiles to nothing.
 
 use super::Header;
 use crate::sync::Mutex;
 use std::cell::Cell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -93,8 +107,11 @@ pub(crate) struct Leaf {
 
 /// The diagnostic part of a task's header (see the module docs).
 pub(crate) struct TaskTrace {
-    /// Coarse monotonic time of the spawn, in ns (immutable).
-    created_ns: u64,
+    /// Coarse time of the spawn (ms, wrapping; immutable).
+    created_ms: u32,
+    /// Coarse time at which the last poll started, as its loop read it at
+    /// the start of its iteration (ms, wrapping; see the module docs).
+    polled_ms: AtomicU32,
     leaf_site: AtomicPtr<Location<'static>>,
     /// `kind << 56 | payload`; 0: no loopwork leaf.
     leaf: AtomicU64,
@@ -105,16 +122,33 @@ pub(crate) struct TaskTrace {
 impl TaskTrace {
     pub(crate) fn new() -> TaskTrace {
         TaskTrace {
-            created_ns: coarse_now_ns(),
+            created_ms: coarse_now_ms(),
+            polled_ms: AtomicU32::new(0),
             leaf_site: AtomicPtr::new(std::ptr::null_mut()),
             leaf: AtomicU64::new(0),
             awaited_by: AtomicU64::new(0),
         }
     }
 
-    /// How long ago the task was spawned (coarse: one kernel tick).
-    pub(crate) fn age(&self) -> Duration {
-        Duration::from_nanos(coarse_now_ns().saturating_sub(self.created_ns))
+    /// How long ago the task was spawned, at coarse time `now`
+    /// ([`coarse_now_ms`]): resolution one kernel tick.
+    pub(crate) fn age(&self, now: u32) -> Duration {
+        Duration::from_millis(u64::from(now.wrapping_sub(self.created_ms)))
+    }
+
+    /// Records that a poll starts, at the polling loop's iteration time
+    /// `now` ([`coarse_now_ms`]). Called by the poller, under `RUNNING`.
+    #[inline]
+    pub(crate) fn poll_started(&self, now: u32) {
+        self.polled_ms.store(now, Relaxed);
+    }
+
+    /// How long ago the last poll started, at coarse time `now`, for a task
+    /// that has been polled: never more than its age (see the module docs).
+    pub(crate) fn since_poll(&self, now: u32) -> Duration {
+        let since =
+            Duration::from_millis(u64::from(now.wrapping_sub(self.polled_ms.load(Relaxed))));
+        since.min(self.age(now))
     }
 
     /// The leaf stored by the task's last `Pending` poll, if it came from loopwork.
@@ -137,7 +171,15 @@ impl TaskTrace {
     }
 }
 
+/// The coarse monotonic clock in ms, truncated to 32 bits (wrapping: only
+/// differences are meaningful, see the module docs).
+#[inline]
+pub(crate) fn coarse_now_ms() -> u32 {
+    (coarse_now_ns() / 1_000_000) as u32
+}
+
 /// The coarse monotonic clock, in ns (0 under loom, which has no clock).
+#[inline]
 fn coarse_now_ns() -> u64 {
     #[cfg(all(not(loopwork_loom), target_os = "linux"))]
     {
@@ -450,6 +492,24 @@ mod tests {
         let back = payload_deadline(deadline_payload(d));
         let diff = if back > d { back - d } else { d - back };
         assert!(diff < Duration::from_millis(2), "{diff:?}");
+    }
+
+    #[test]
+    fn ages_and_idle_times_read_across_the_32_bit_wrap_and_idle_never_exceeds_age() {
+        let t = TaskTrace::new();
+        let t = TaskTrace {
+            created_ms: u32::MAX - 100,
+            ..t
+        };
+        // The clock wrapped 50 ms after a poll that started 20 ms after the spawn.
+        t.poll_started(u32::MAX - 80);
+        let now = 49;
+        assert_eq!(t.age(now), Duration::from_millis(150));
+        assert_eq!(t.since_poll(now), Duration::from_millis(130));
+        // A stamp taken before the spawn (the loop's iteration began
+        // earlier) is clamped to the age.
+        t.poll_started(u32::MAX - 200);
+        assert_eq!(t.since_poll(now), Duration::from_millis(150));
     }
 
     #[test]
