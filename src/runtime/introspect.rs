@@ -415,7 +415,6 @@ fn describe_leaf(
             None => format!("accept on fd {}", leaf.payload),
         },
         LeafKind::Promise => at("PromiseFuture"),
-        LeafKind::Yield => "yield_now".to_owned(),
         // The awaited task is drawn under this one: no extra line.
         LeafKind::Join if awaited_here(leaf.payload) => return None,
         LeafKind::Join => format!(

@@ -66,8 +66,7 @@ pub(crate) enum LeafKind {
     Accept = 4,
     /// A `PromiseFuture`.
     Promise = 5,
-    /// `yield_now` (or a spent cooperative budget).
-    Yield = 6,
+    // 6 was `yield_now`: it records no leaf (see `YieldNow::poll`).
     /// Awaiting a `Task`; payload: its id.
     Join = 7,
     /// Awaiting a `ConcurrentFuture`; payload: the producing task's id, or 0.
@@ -84,7 +83,6 @@ impl LeafKind {
             3 => LeafKind::Write,
             4 => LeafKind::Accept,
             5 => LeafKind::Promise,
-            6 => LeafKind::Yield,
             7 => LeafKind::Join,
             8 => LeafKind::Concurrent,
             9 => LeafKind::WaitFor,
@@ -175,12 +173,6 @@ impl TaskTrace {
 /// differences are meaningful, see the module docs).
 #[inline]
 pub(crate) fn coarse_now_ms() -> u32 {
-    (coarse_now_ns() / 1_000_000) as u32
-}
-
-/// The coarse monotonic clock, in ns (0 under loom, which has no clock).
-#[inline]
-fn coarse_now_ns() -> u64 {
     #[cfg(all(not(loopwork_loom), target_os = "linux"))]
     {
         let mut ts = libc::timespec {
@@ -190,14 +182,15 @@ fn coarse_now_ns() -> u64 {
         // SAFETY: `ts` is a valid, writable timespec; the call cannot fail
         // for this clock id on Linux (and a failure leaves zeros: age 0).
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-        (ts.tv_sec as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(ts.tv_nsec as u64)
+        // 32-bit arithmetic on purpose: the value wraps (see above).
+        (ts.tv_sec as u32)
+            .wrapping_mul(1000)
+            .wrapping_add(ts.tv_nsec as u32 / 1_000_000)
     }
     #[cfg(all(not(loopwork_loom), not(target_os = "linux")))]
     {
         static START: OnceLock<Instant> = OnceLock::new();
-        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+        START.get_or_init(Instant::now).elapsed().as_millis() as u32
     }
     #[cfg(loopwork_loom)]
     {
