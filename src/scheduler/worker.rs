@@ -290,7 +290,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
         self.me().hints.progress.store(tick, Relaxed);
-        self.now_ms.set(crate::task::trace::coarse_now_ms());
+        self.now_ms.set(crate::task::trace::iteration_started());
         crate::task::coop::lift();
         self.drain_inbox(hooks);
         hooks.fire_timers();

@@ -83,8 +83,10 @@ pub struct TaskInfo {
     /// Its longest single poll. **Debug mode only**, as `busy`.
     pub longest_poll: Duration,
     /// Time since it was spawned, from a coarse clock (resolution one
-    /// kernel tick, 1-4 ms): production pays one cheap clock read per
-    /// spawn for it and none per poll. Kept in 32-bit milliseconds: exact
+    /// kernel tick, 1-4 ms). Production reads no clock per spawn on a loop
+    /// thread, nor per poll: a task spawned by a task is stamped with the
+    /// time its loop's iteration began (as for `since_last_poll`), one
+    /// spawned elsewhere pays one cheap clock read. Kept in 32-bit milliseconds: exact
     /// up to 49.7 days, read modulo 49.7 days beyond.
     pub age: Duration,
     /// How long ago its last poll started (`None`: never polled yet), from

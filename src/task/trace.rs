@@ -28,21 +28,26 @@
 //!   1-4 ms), kept in 32 bits that wrap every 2^32 ms (49.7 days): only
 //!   differences are read, with wrapping arithmetic, so they are exact up to
 //!   49.7 days (an age or an idle time longer than that reads modulo 49.7
-//!   days). `created_ms` is read at the spawn and never changes.
+//!   days). `created_ms` is set at the spawn and never changes: on a loop
+//!   thread it is the loop's iteration time (below), elsewhere a reading
+//!   of its own.
 //!   `polled_ms` is written by the poller, under `RUNNING`, at the start of
 //!   each poll ([`TaskTrace::poll_started`]) with the clock reading its loop
-//!   took at the start of its current iteration, not a reading of its own:
-//!   production reads no clock per poll. So the time since the last poll is
-//!   overstated by at most what the iteration ran before the poll (its
-//!   inbox, timers, callbacks and up to 63 other polls) plus one tick; a
-//!   reader clamps it to the task's age, which it can never exceed.
+//!   took at the start of its current iteration ([`iteration_started`]),
+//!   not a reading of its own: production reads no clock per poll, nor per
+//!   spawn on a loop thread. So an age and the time since the last poll are
+//!   overstated by at most what the iteration ran before the spawn or the
+//!   poll (its inbox, timers, callbacks and up to 63 other polls) plus one
+//!   tick; a reader clamps the time since the last poll to the age (a task
+//!   stolen by a loop whose iteration began before the spawn).
 //!
 //! # Cost
 //! Per poll: one thread-local swap, one store clearing the leaf and one
 //! store of the loop's iteration time. Per loop iteration: one coarse clock
-//! read (a few ns through the vDSO). Per `Pending` of a loopwork leaf: two
-//! stores into the task's header. Per spawn: one coarse clock read, for the
-//! task's age. Under loom all of this compiles to nothing.
+//! read (a few ns through the vDSO) and a thread-local store. Per `Pending`
+//! of a loopwork leaf: two stores into the task's header. Per spawn: a
+//! thread-local read on a loop thread, one coarse clock read elsewhere.
+//! Under loom all of this compiles to nothing.
 
 use super::Header;
 use crate::sync::Mutex;
@@ -118,9 +123,10 @@ pub(crate) struct TaskTrace {
 }
 
 impl TaskTrace {
+    #[inline]
     pub(crate) fn new() -> TaskTrace {
         TaskTrace {
-            created_ms: coarse_now_ms(),
+            created_ms: spawn_time(),
             polled_ms: AtomicU32::new(0),
             leaf_site: AtomicPtr::new(std::ptr::null_mut()),
             leaf: AtomicU64::new(0),
@@ -222,6 +228,30 @@ std::thread_local! {
     static CURRENT: Cell<*const Header> = const { Cell::new(std::ptr::null()) };
     /// Outside a task poll, the foreign waiter node of a `block_on` (0: none).
     static WAITER: Cell<u64> = const { Cell::new(0) };
+    /// On a loop thread, the coarse time its current iteration started
+    /// (0: not a loop thread, or the clock read 0).
+    static LOOP_NOW: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A loop starts an iteration: reads the coarse clock once for the
+/// iteration's polls and spawns (see the module docs) and returns it.
+#[inline]
+pub(crate) fn iteration_started() -> u32 {
+    let now = coarse_now_ms();
+    #[cfg(not(loopwork_loom))]
+    let _ = LOOP_NOW.try_with(|c| c.set(now));
+    now
+}
+
+/// The time a task spawned now is stamped with: its loop's iteration time
+/// on a loop thread, a clock reading elsewhere.
+#[inline]
+fn spawn_time() -> u32 {
+    #[cfg(not(loopwork_loom))]
+    if let Some(now) = LOOP_NOW.try_with(Cell::get).ok().filter(|&t| t != 0) {
+        return now;
+    }
+    coarse_now_ms()
 }
 
 /// Makes `header` the thread's current task for one poll and clears its
