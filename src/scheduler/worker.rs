@@ -445,6 +445,7 @@ impl<I: InboxItem> LoopScheduler<I> {
         self.pinned.borrow_mut().pop_front()
     }
 
+    #[inline]
     fn run_task(&self, task: Notified) {
         if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
             // The last searcher found work: wake the next one if there is more.
