@@ -243,6 +243,67 @@ fn a_thread_in_block_on_awaits_the_task_its_future_awaits() {
 }
 
 #[test]
+fn a_thread_in_block_on_shows_the_loopwork_future_its_own_future_waits_on() {
+    let rt = runtime(1);
+    let h = rt.handle();
+    let (release, gate) = promise::<()>();
+    let h2 = h.clone();
+    let blocked = std::thread::Builder::new()
+        .name("leaf-caller".into())
+        .spawn(move || h2.block_on(async move { gate.await.unwrap() }))
+        .unwrap();
+    let tree = wait_tree(&rt, "the thread's leaf", |t| {
+        t.to_string().contains("thread 'leaf-caller' (blocking)")
+            && t.to_string().contains("└── PromiseFuture created at")
+    });
+    let text = tree.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("thread 'leaf-caller' (blocking) in Handle::block_on"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        lines[at + 1].starts_with("└── PromiseFuture created at tests/await_graph.rs:"),
+        "the leaf is drawn under the thread: {text}"
+    );
+    release.set_result(()).unwrap();
+    blocked.join().unwrap();
+    // A future outside loopwork says so.
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let waker = std::sync::Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
+    let (h3, waker2) = (h.clone(), waker.clone());
+    let blocked = std::thread::Builder::new()
+        .name("foreign-caller".into())
+        .spawn(move || {
+            h3.block_on(std::future::poll_fn(|cx| {
+                // The waker first, then the check: a stop sent after the
+                // check finds the waker to wake.
+                *waker2.lock().unwrap() = Some(cx.waker().clone());
+                match stop_rx.try_recv() {
+                    Ok(()) => Poll::Ready(()),
+                    Err(_) => Poll::Pending,
+                }
+            }))
+        })
+        .unwrap();
+    let tree = wait_tree(&rt, "the outside future", |t| {
+        t.to_string().contains("thread 'foreign-caller' (blocking)")
+    });
+    let text = tree.to_string();
+    assert!(
+        text.contains("(blocking) in Handle::block_on")
+            && text.contains("└── a future outside loopwork"),
+        "{text}"
+    );
+    stop_tx.send(()).unwrap();
+    if let Some(w) = waker.lock().unwrap().take() {
+        w.wake();
+    }
+    blocked.join().unwrap();
+    rt.close();
+}
+
+#[test]
 fn shield_records_the_edge_and_dropping_it_removes_the_edge_but_not_the_task() {
     let rt = runtime(1);
     let h = rt.handle();

@@ -274,6 +274,15 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
             awaiters.push((t.id, Awaiter::Task(TaskId::from_u64(by))));
         }
     }
+    // Threads in a `block_on` of this runtime that await no task: drawn
+    // with what their own future waits on.
+    for node in trace::block_on_nodes(shared.sched.directory_owner()) {
+        if !threads.iter().any(|(k, _)| *k == node) {
+            if let Some(w) = trace::waiter(node) {
+                threads.push((node, w));
+            }
+        }
+    }
     for t in &tasks {
         let by = t.awaited_by;
         let awaiter_known =
@@ -297,6 +306,14 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
         });
     }
     for (key, w) in &threads {
+        let mut leaves = Vec::new();
+        if w.polls {
+            // What the `block_on`'s own future waits on, as under a task.
+            match &w.leaf {
+                Some(leaf) => leaves.extend(describe_leaf(leaf, now, *key, &listed, &tasks)),
+                None => leaves.push("a future outside loopwork".to_owned()),
+            }
+        }
         nodes.push(Node {
             key: *key,
             label: format!(
@@ -309,7 +326,7 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
             short: format!("thread '{}'", w.thread),
             awaiters: Vec::new(),
             frames: Vec::new(),
-            leaves: Vec::new(),
+            leaves,
             first: true,
         });
     }
@@ -381,13 +398,13 @@ fn leaf_line(
     let Some(leaf) = t.leaf else {
         return Some("a future outside loopwork".to_owned());
     };
-    describe_leaf(&leaf, now, t.id, listed, tasks)
+    describe_leaf(&leaf, now, t.id.as_u64(), listed, tasks)
 }
 
 fn describe_leaf(
     leaf: &Leaf,
     now: Instant,
-    me: TaskId,
+    me: u64,
     listed: &std::collections::HashSet<u64>,
     tasks: &[TaskInfo],
 ) -> Option<String> {
@@ -399,7 +416,7 @@ fn describe_leaf(
         listed.contains(&id)
             && tasks
                 .iter()
-                .any(|t| t.id.as_u64() == id && t.awaited_by == me.as_u64())
+                .any(|t| t.id.as_u64() == id && t.awaited_by == me)
     };
     Some(match leaf.kind {
         LeafKind::Sleep => format!("{}, {}", at("Sleep"), deadline(leaf.payload, now, "fires")),

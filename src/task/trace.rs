@@ -8,7 +8,11 @@
 //!   the poll ([`enter`]) and clears the leaf; a loopwork future that
 //!   returns `Pending` stores its kind, payload and creation site into the
 //!   current task ([`set_leaf`]). A task whose last poll stored nothing is
-//!   suspended on "a future outside loopwork".
+//!   suspended on "a future outside loopwork". Outside a task poll, a
+//!   thread in `block_on` has a leaf slot of its own, in its entry of the
+//!   waiters' table, written the same way by the thread itself (cleared
+//!   before each poll of its future, [`block_on_poll_starts`]) and freed
+//!   only after the thread stopped pointing at it.
 //! * **Edge** (`awaited_by`): written by whoever awaits the task — the poller
 //!   of the awaiting task on its first `Pending` (not on every poll: a store
 //!   only when the awaiter changes), or a foreign thread blocked on it — and
@@ -108,6 +112,49 @@ pub(crate) struct Leaf {
     pub(crate) location: Option<&'static Location<'static>>,
 }
 
+/// Where a leaf is stored: in a task's header, or for a thread blocked in
+/// `block_on`, in its entry of the waiters' table.
+pub(crate) struct LeafSlot {
+    site: AtomicPtr<Location<'static>>,
+    /// `kind << 56 | payload`; 0: no loopwork leaf.
+    word: AtomicU64,
+}
+
+impl LeafSlot {
+    const fn new() -> LeafSlot {
+        LeafSlot {
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            word: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn set(&self, kind: LeafKind, payload: u64, location: Option<&'static Location<'static>>) {
+        let site = location.map_or(std::ptr::null_mut(), |l| l as *const _ as *mut _);
+        self.site.store(site, Relaxed);
+        self.word
+            .store(((kind as u64) << 56) | (payload & PAYLOAD_MASK), Relaxed);
+    }
+
+    #[inline]
+    fn clear(&self) {
+        self.word.store(0, Relaxed);
+    }
+
+    fn get(&self) -> Option<Leaf> {
+        let word = self.word.load(Relaxed);
+        let kind = LeafKind::from_u8((word >> 56) as u8)?;
+        let site = self.site.load(Relaxed);
+        // SAFETY: only `&'static Location`s (or null) are ever stored.
+        let location = unsafe { site.as_ref() };
+        Some(Leaf {
+            kind,
+            payload: word & PAYLOAD_MASK,
+            location,
+        })
+    }
+}
+
 /// The diagnostic part of a task's header (see the module docs).
 pub(crate) struct TaskTrace {
     /// Coarse time of the spawn (ms, wrapping; immutable).
@@ -115,9 +162,7 @@ pub(crate) struct TaskTrace {
     /// Coarse time at which the last poll started, as its loop read it at
     /// the start of its iteration (ms, wrapping; see the module docs).
     polled_ms: AtomicU32,
-    leaf_site: AtomicPtr<Location<'static>>,
-    /// `kind << 56 | payload`; 0: no loopwork leaf.
-    leaf: AtomicU64,
+    leaf: LeafSlot,
     /// 0: nobody; a task id; or `THREAD_NODE | waiter`.
     awaited_by: AtomicU64,
 }
@@ -128,8 +173,7 @@ impl TaskTrace {
         TaskTrace {
             created_ms: spawn_time(),
             polled_ms: AtomicU32::new(0),
-            leaf_site: AtomicPtr::new(std::ptr::null_mut()),
-            leaf: AtomicU64::new(0),
+            leaf: LeafSlot::new(),
             awaited_by: AtomicU64::new(0),
         }
     }
@@ -157,16 +201,7 @@ impl TaskTrace {
 
     /// The leaf stored by the task's last `Pending` poll, if it came from loopwork.
     pub(crate) fn leaf(&self) -> Option<Leaf> {
-        let word = self.leaf.load(Relaxed);
-        let kind = LeafKind::from_u8((word >> 56) as u8)?;
-        let site = self.leaf_site.load(Relaxed);
-        // SAFETY: only `&'static Location`s (or null) are ever stored.
-        let location = unsafe { site.as_ref() };
-        Some(Leaf {
-            kind,
-            payload: word & PAYLOAD_MASK,
-            location,
-        })
+        self.leaf.get()
     }
 
     /// Who awaits the task: 0, a task id, or `THREAD_NODE | waiter`.
@@ -228,6 +263,8 @@ std::thread_local! {
     static CURRENT: Cell<*const Header> = const { Cell::new(std::ptr::null()) };
     /// Outside a task poll, the foreign waiter node of a `block_on` (0: none).
     static WAITER: Cell<u64> = const { Cell::new(0) };
+    /// Outside a task poll, the leaf slot of a `block_on` (null: none).
+    static WAITER_LEAF: Cell<*const LeafSlot> = const { Cell::new(std::ptr::null()) };
     /// On a loop thread, the coarse time its current iteration started
     /// (0: not a loop thread, or the clock read 0).
     static LOOP_NOW: Cell<u32> = const { Cell::new(0) };
@@ -263,7 +300,7 @@ fn spawn_time() -> u32 {
 pub(crate) fn enter(header: &Header) -> *const Header {
     #[cfg(not(loopwork_loom))]
     {
-        header.trace.leaf.store(0, Relaxed);
+        header.trace.leaf.clear();
         CURRENT
             .try_with(|c| c.replace(header as *const Header))
             .unwrap_or(std::ptr::null())
@@ -300,6 +337,36 @@ fn with_current_task(f: impl FnOnce(&Header)) {
     let _ = f;
 }
 
+/// Runs `f` with the leaf slot of what is being polled here: the current
+/// task's, or outside a task poll a `block_on`'s.
+#[inline]
+fn with_current_slot(f: impl FnOnce(&LeafSlot)) {
+    #[cfg(not(loopwork_loom))]
+    {
+        let current = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
+        // SAFETY: as in `with_current_task`.
+        if let Some(header) = unsafe { current.as_ref() } {
+            f(&header.trace.leaf);
+        } else {
+            let slot = WAITER_LEAF.try_with(Cell::get).unwrap_or(std::ptr::null());
+            // SAFETY: `awaiting_here` stored a pointer to the boxed slot of
+            // this thread's waiter entry, which stays allocated until the
+            // `BlockingWait` drops, and the drop resets the pointer first.
+            if let Some(slot) = unsafe { slot.as_ref() } {
+                f(slot);
+            }
+        }
+    }
+    #[cfg(loopwork_loom)]
+    let _ = f;
+}
+
+/// A `block_on` on this thread polls its future again: clears the leaf of
+/// its last poll (the counterpart of [`enter`]'s).
+pub(crate) fn block_on_poll_starts() {
+    with_current_slot(LeafSlot::clear);
+}
+
 /// The awaiter node of code running here: the current task's id, the
 /// foreign waiter of a `block_on` on this thread, or 0.
 fn current_awaiter() -> u64 {
@@ -324,25 +391,20 @@ pub(crate) fn current_task_id() -> u64 {
 }
 
 /// A loopwork future returned `Pending`: records it as the current task's
-/// leaf. Two relaxed stores into the task's header.
+/// leaf (two relaxed stores into the task's header), or outside a task poll
+/// as the leaf of the thread's `block_on`.
 #[inline]
 pub(crate) fn set_leaf(kind: LeafKind, payload: u64, location: Option<&'static Location<'static>>) {
-    with_current_task(|h| {
-        let site = location.map_or(std::ptr::null_mut(), |l| l as *const _ as *mut _);
-        h.trace.leaf_site.store(site, Relaxed);
-        h.trace
-            .leaf
-            .store(((kind as u64) << 56) | (payload & PAYLOAD_MASK), Relaxed);
-    });
+    with_current_slot(|slot| slot.set(kind, payload, location));
 }
 
 /// Takes the current task's leaf (a combinator that polls several futures
 /// keeps the one that says most, see `WaitFor`).
 pub(crate) fn take_leaf() -> Option<Leaf> {
     let mut out = None;
-    with_current_task(|h| {
-        out = h.trace.leaf();
-        h.trace.leaf.store(0, Relaxed);
+    with_current_slot(|slot| {
+        out = slot.get();
+        slot.clear();
     });
     out
 }
@@ -389,18 +451,35 @@ pub(crate) struct Waiter {
     pub(crate) api: &'static str,
     pub(crate) location: &'static Location<'static>,
     pub(crate) since: Instant,
+    /// A `block_on` (it polls a future of its own): what that future's
+    /// last poll was suspended on, `None` if nothing from loopwork. Always
+    /// `None` for the other waits.
+    pub(crate) leaf: Option<Leaf>,
+    /// Whether `leaf` applies (the wait polls a future of its own).
+    pub(crate) polls: bool,
+    /// For a `block_on`: the runtime it blocks on (`directory::Owner`);
+    /// 0 otherwise.
+    pub(crate) owner: usize,
+}
+
+/// A waiter's entry: its description and, for a `block_on`, its leaf slot
+/// (boxed: the table moves its entries when it grows, the slot must not).
+#[cfg(not(loopwork_loom))]
+struct WaiterEntry {
+    waiter: Waiter,
+    slot: Option<Box<LeafSlot>>,
 }
 
 #[cfg(not(loopwork_loom))]
-static WAITERS: Mutex<Vec<Option<Waiter>>> = Mutex::new(Vec::new());
+static WAITERS: Mutex<Vec<Option<WaiterEntry>>> = Mutex::new(Vec::new());
 
 /// While alive, this thread is a node of the await graph, "awaited by
 /// thread 'name' (blocking)"; a `block_on` also makes it the awaiter of the
 /// tasks its future awaits.
 pub(crate) struct BlockingWait {
     node: u64,
-    /// The `WAITER` to restore, when `awaiting_here` set it.
-    prev: Option<u64>,
+    /// The `WAITER` and `WAITER_LEAF` to restore, when `awaiting_here` set them.
+    prev: Option<(u64, *const LeafSlot)>,
 }
 
 impl BlockingWait {
@@ -423,15 +502,19 @@ impl BlockingWait {
             api,
             location,
             since: Instant::now(),
+            leaf: None,
+            polls: false,
+            owner: 0,
         };
+        let entry = WaiterEntry { waiter, slot: None };
         let mut waiters = WAITERS.lock();
         let index = match waiters.iter().position(Option::is_none) {
             Some(i) => {
-                waiters[i] = Some(waiter);
+                waiters[i] = Some(entry);
                 i
             }
             None => {
-                waiters.push(Some(waiter));
+                waiters.push(Some(entry));
                 waiters.len() - 1
             }
         };
@@ -447,9 +530,13 @@ impl BlockingWait {
     }
 
     /// Makes this waiter the awaiter of what the thread polls (a `block_on`
-    /// that is not itself inside a task poll) until dropped.
+    /// that is not itself inside a task poll) until dropped, and gives it a
+    /// leaf slot: the loopwork future the `block_on`'s own future waits on
+    /// is drawn under the thread, as a task's under the task.
+    /// `owner`: the runtime blocked on (`directory::Owner`), whose dumps
+    /// draw the thread even while it awaits no task.
     #[cfg_attr(loopwork_loom, allow(unused_mut))]
-    pub(crate) fn awaiting_here(mut self) -> BlockingWait {
+    pub(crate) fn awaiting_here(mut self, owner: usize) -> BlockingWait {
         #[cfg(not(loopwork_loom))]
         {
             let node = self.node;
@@ -457,7 +544,19 @@ impl BlockingWait {
             // the task stays the awaiter.
             let in_task = CURRENT.try_with(|c| !c.get().is_null()).unwrap_or(true);
             if !in_task {
-                self.prev = WAITER.try_with(|w| w.replace(node)).ok();
+                let slot = Box::new(LeafSlot::new());
+                let ptr: *const LeafSlot = &*slot;
+                let index = (node & !THREAD_NODE) as usize;
+                if let Some(Some(entry)) = WAITERS.lock().get_mut(index) {
+                    entry.slot = Some(slot);
+                    entry.waiter.polls = true;
+                    entry.waiter.owner = owner;
+                }
+                let prev_waiter = WAITER.try_with(|w| w.replace(node)).unwrap_or(0);
+                let prev_leaf = WAITER_LEAF
+                    .try_with(|w| w.replace(ptr))
+                    .unwrap_or(std::ptr::null());
+                self.prev = Some((prev_waiter, prev_leaf));
             }
         }
         self
@@ -477,8 +576,10 @@ impl BlockingWait {
 impl Drop for BlockingWait {
     fn drop(&mut self) {
         #[cfg(not(loopwork_loom))]
-        if let Some(prev) = self.prev {
-            let _ = WAITER.try_with(|w| w.set(prev));
+        if let Some((waiter, leaf)) = self.prev {
+            // Before the entry (and its slot) goes below.
+            let _ = WAITER.try_with(|w| w.set(waiter));
+            let _ = WAITER_LEAF.try_with(|w| w.set(leaf));
         }
         #[cfg(not(loopwork_loom))]
         {
@@ -499,13 +600,35 @@ pub(crate) fn waiter(node: u64) -> Option<Waiter> {
         return None;
     }
     let index = (node & !THREAD_NODE) as usize;
-    WAITERS.lock().get(index).cloned().flatten()
+    let waiters = WAITERS.lock();
+    let entry = waiters.get(index)?.as_ref()?;
+    let mut waiter = entry.waiter.clone();
+    waiter.leaf = entry.slot.as_ref().and_then(|s| s.get());
+    Some(waiter)
 }
 
 /// Under loom no foreign waiter is recorded (the graph is off).
 #[cfg(loopwork_loom)]
 pub(crate) fn waiter(_node: u64) -> Option<Waiter> {
     None
+}
+
+/// The nodes of the threads blocked in a `block_on` of runtime `owner`.
+#[cfg(not(loopwork_loom))]
+pub(crate) fn block_on_nodes(owner: usize) -> Vec<u64> {
+    let waiters = WAITERS.lock();
+    waiters
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.as_ref().is_some_and(|e| e.waiter.owner == owner))
+        .map(|(i, _)| THREAD_NODE | i as u64)
+        .collect()
+}
+
+/// Under loom no foreign waiter is recorded (the graph is off).
+#[cfg(loopwork_loom)]
+pub(crate) fn block_on_nodes(_owner: usize) -> Vec<u64> {
+    Vec::new()
 }
 
 #[cfg(all(test, not(loopwork_loom)))]
