@@ -304,6 +304,31 @@ fn a_thread_in_block_on_shows_the_loopwork_future_its_own_future_waits_on() {
 }
 
 #[test]
+fn a_task_awaiting_a_blocking_job_shows_the_job_as_its_leaf() {
+    let rt = runtime(1);
+    let h = rt.handle();
+    let (release, job_waits) = std::sync::mpsc::channel::<()>();
+    let h2 = h.clone();
+    let waiter = Builder::new().name("joins-job").spawn_on(&h, async move {
+        let job = h2.spawn_blocking(move || job_waits.recv().unwrap());
+        job.await.unwrap()
+    });
+    let id = waiter.id();
+    let tree = wait_tree(&rt, "the job's leaf", |t| {
+        t.leaf(id).is_some_and(|l| l.starts_with("blocking job"))
+    });
+    let leaf = tree.leaf(id).unwrap();
+    assert!(
+        leaf.starts_with("blocking job created at tests/await_graph.rs:")
+            && leaf.ends_with(", on the blocking pool)"),
+        "{leaf}"
+    );
+    release.send(()).unwrap();
+    h.block_on(waiter).unwrap();
+    rt.close();
+}
+
+#[test]
 fn shield_records_the_edge_and_dropping_it_removes_the_edge_but_not_the_task() {
     let rt = runtime(1);
     let h = rt.handle();

@@ -434,15 +434,17 @@ fn describe_leaf(
         LeafKind::Promise => at("PromiseFuture"),
         // The awaited task is drawn under this one: no extra line.
         LeafKind::Join if awaited_here(leaf.payload) => return None,
-        LeafKind::Join => format!(
-            "awaiting Task #{} (not listed: finished, or a job on the blocking pool)",
-            leaf.payload
-        ),
+        LeafKind::Join => format!("awaiting Task #{} (not listed: finished)", leaf.payload),
         LeafKind::Concurrent if awaited_here(leaf.payload) => return None,
         LeafKind::Concurrent if leaf.payload == 0 => {
             "ConcurrentFuture (its work has not started yet)".to_owned()
         }
         LeafKind::Concurrent => format!("ConcurrentFuture of Task #{}", leaf.payload),
+        LeafKind::Blocking => format!(
+            "{} (Task #{}, on the blocking pool)",
+            at("blocking job"),
+            leaf.payload
+        ),
     })
 }
 

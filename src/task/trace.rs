@@ -82,6 +82,10 @@ pub(crate) enum LeafKind {
     Concurrent = 8,
     /// A `wait_for` whose inner future left no leaf; payload: its deadline.
     WaitFor = 9,
+    /// Awaiting a job of the blocking pool (`spawn_blocking`,
+    /// `run_in_executor`), which the dumps do not list as a task; payload:
+    /// its id; site: where it was created.
+    Blocking = 10,
 }
 
 impl LeafKind {
@@ -95,6 +99,7 @@ impl LeafKind {
             7 => LeafKind::Join,
             8 => LeafKind::Concurrent,
             9 => LeafKind::WaitFor,
+            10 => LeafKind::Blocking,
             _ => return None,
         })
     }
@@ -425,7 +430,14 @@ pub(crate) fn awaiting(awaited: &Header, kind: LeafKind) {
     if me != 0 && awaited.trace.awaited_by.load(Relaxed) != me {
         awaited.trace.awaited_by.store(me, Relaxed);
     }
-    set_leaf(kind, awaited.meta.id.as_u64(), None);
+    let id = awaited.meta.id.as_u64();
+    if kind == LeafKind::Join && awaited.meta.kind() == super::TaskKind::Blocking {
+        // Not a node of the graph (the directory does not list pool jobs):
+        // a leaf that says what and where.
+        set_leaf(LeafKind::Blocking, id, Some(awaited.meta.location));
+    } else {
+        set_leaf(kind, id, None);
+    }
 }
 
 /// The await on `awaited` ended (its value was taken, or the awaiting
