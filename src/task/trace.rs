@@ -549,6 +549,8 @@ impl BlockingWait {
     /// draw the thread even while it awaits no task.
     #[cfg_attr(loopwork_loom, allow(unused_mut))]
     pub(crate) fn awaiting_here(mut self, owner: usize) -> BlockingWait {
+        #[cfg(loopwork_loom)]
+        let _ = owner;
         #[cfg(not(loopwork_loom))]
         {
             let node = self.node;
