@@ -35,6 +35,8 @@
 //! the watchdog: `debug::activity` says why a reader is safe), and records
 //! scheduling events in its flight recorder (`debug::recorder`). Production
 //! reads no clock and touches neither: one `is_debug` load per poll.
+//! (Every mode reads the coarse clock once per iteration, for the dumps'
+//! time since the last poll: see `task::trace`.)
 //!
 //! # The current loop
 //! While a loop runs, a thread-local points at its `LoopScheduler`
@@ -137,8 +139,9 @@ pub(crate) struct LoopScheduler<I> {
     deferred: RefCell<Vec<Notified>>,
     registry: RefCell<Registry>,
     ticks: Cell<u64>,
-    /// The coarse clock at the start of this iteration (`trace::coarse_now_ms`):
-    /// each task polled in the iteration is stamped with it, so production
+    /// The coarse clock at the start of this iteration
+    /// (`trace::iteration_started`): each task polled in the iteration is
+    /// stamped with it (the dumps' time since the last poll), so production
     /// reads no clock per poll.
     now_ms: Cell<u32>,
     polls: Cell<u64>,
