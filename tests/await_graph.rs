@@ -314,13 +314,14 @@ fn a_task_awaiting_a_blocking_job_shows_the_job_as_its_leaf() {
         job.await.unwrap()
     });
     let id = waiter.id();
-    let tree = wait_tree(&rt, "the job's leaf", |t| {
-        t.leaf(id).is_some_and(|l| l.starts_with("blocking job"))
+    let tree = wait_tree(&rt, "the job's leaf, running", |t| {
+        t.leaf(id)
+            .is_some_and(|l| l.starts_with("blocking job") && l.contains("running for"))
     });
     let leaf = tree.leaf(id).unwrap();
     assert!(
         leaf.starts_with("blocking job created at tests/await_graph.rs:")
-            && leaf.ends_with(", on the blocking pool)"),
+            && leaf.contains(" s on thread 'loopwork-blocking-"),
         "{leaf}"
     );
     release.send(()).unwrap();

@@ -440,11 +440,19 @@ fn describe_leaf(
             "ConcurrentFuture (its work has not started yet)".to_owned()
         }
         LeafKind::Concurrent => format!("ConcurrentFuture of Task #{}", leaf.payload),
-        LeafKind::Blocking => format!(
-            "{} (Task #{}, on the blocking pool)",
-            at("blocking job"),
-            leaf.payload
-        ),
+        LeafKind::Blocking => match trace::running_job(leaf.payload) {
+            Some((thread, running_for)) => format!(
+                "{}, running for {:.1} s on thread '{thread}' (Task #{})",
+                at("blocking job"),
+                running_for.as_secs_f64(),
+                leaf.payload
+            ),
+            None => format!(
+                "{}, not running: queued, or just finished (Task #{})",
+                at("blocking job"),
+                leaf.payload
+            ),
+        },
     })
 }
 

@@ -50,8 +50,9 @@
 //! store of the loop's iteration time. Per loop iteration: one coarse clock
 //! read (a few ns through the vDSO) and a thread-local store. Per `Pending`
 //! of a loopwork leaf: two stores into the task's header. Per spawn: a
-//! thread-local read on a loop thread, one coarse clock read elsewhere.
-//! Under loom all of this compiles to nothing.
+//! thread-local read on a loop thread, one coarse clock read elsewhere. Per
+//! blocking job: one coarse clock read and three stores into its thread's
+//! job slot. Under loom all of this compiles to nothing.
 
 use super::Header;
 use crate::sync::Mutex;
@@ -452,6 +453,87 @@ pub(crate) fn await_ended(awaited: &Header) {
 /// Records that foreign waiter `node` (a `BlockingWait`) awaits `awaited`.
 pub(crate) fn awaited_by_node(awaited: &Header, node: u64) {
     awaited.trace.awaited_by.store(node, Relaxed);
+}
+
+// ===== jobs of the blocking pool =====
+
+/// What a thread running a blocking job publishes for the dumps: one slot
+/// per thread that ever ran one, listed in `JOB_SLOTS` until it exits.
+/// Written only by its thread (two relaxed stores per job), read by dumps.
+#[cfg(not(loopwork_loom))]
+struct JobSlot {
+    /// The running job's task id; 0: none.
+    id: AtomicU64,
+    /// Coarse time the job started (ms, wrapping).
+    started_ms: AtomicU32,
+    thread: String,
+}
+
+#[cfg(not(loopwork_loom))]
+static JOB_SLOTS: Mutex<Vec<std::sync::Arc<JobSlot>>> = Mutex::new(Vec::new());
+
+/// A thread's entry in `JOB_SLOTS`, removed when the thread exits.
+#[cfg(not(loopwork_loom))]
+struct JobSlotEntry(std::sync::Arc<JobSlot>);
+
+#[cfg(not(loopwork_loom))]
+impl Drop for JobSlotEntry {
+    fn drop(&mut self) {
+        JOB_SLOTS
+            .lock()
+            .retain(|s| !std::sync::Arc::ptr_eq(s, &self.0));
+    }
+}
+
+#[cfg(not(loopwork_loom))]
+std::thread_local! {
+    static JOB_SLOT: JobSlotEntry = {
+        let slot = std::sync::Arc::new(JobSlot {
+            id: AtomicU64::new(0),
+            started_ms: AtomicU32::new(0),
+            thread: std::thread::current().name().unwrap_or("<unnamed>").to_owned(),
+        });
+        JOB_SLOTS.lock().push(slot.clone());
+        JobSlotEntry(slot)
+    };
+}
+
+/// A blocking job (`header`) starts running on this thread.
+pub(crate) fn blocking_job_starts(header: &Header) {
+    #[cfg(not(loopwork_loom))]
+    let _ = JOB_SLOT.try_with(|e| {
+        e.0.started_ms.store(coarse_now_ms(), Relaxed);
+        e.0.id.store(header.meta.id.as_u64(), Relaxed);
+    });
+    #[cfg(loopwork_loom)]
+    let _ = header;
+}
+
+/// The blocking job running on this thread returned.
+pub(crate) fn blocking_job_ends() {
+    #[cfg(not(loopwork_loom))]
+    let _ = JOB_SLOT.try_with(|e| e.0.id.store(0, Relaxed));
+}
+
+/// Where and for how long blocking job `id` has been running, if it is.
+pub(crate) fn running_job(id: u64) -> Option<(String, Duration)> {
+    #[cfg(not(loopwork_loom))]
+    {
+        let now = coarse_now_ms();
+        JOB_SLOTS
+            .lock()
+            .iter()
+            .find(|s| s.id.load(Relaxed) == id)
+            .map(|s| {
+                let ms = now.wrapping_sub(s.started_ms.load(Relaxed));
+                (s.thread.clone(), Duration::from_millis(u64::from(ms)))
+            })
+    }
+    #[cfg(loopwork_loom)]
+    {
+        let _ = id;
+        None
+    }
 }
 
 // ===== foreign threads blocked on the runtime =====
