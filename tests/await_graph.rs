@@ -243,6 +243,93 @@ fn a_thread_in_block_on_awaits_the_task_its_future_awaits() {
 }
 
 #[test]
+fn a_thread_in_block_on_shows_the_loopwork_future_its_own_future_waits_on() {
+    let rt = runtime(1);
+    let h = rt.handle();
+    let (release, gate) = promise::<()>();
+    let h2 = h.clone();
+    let blocked = std::thread::Builder::new()
+        .name("leaf-caller".into())
+        .spawn(move || h2.block_on(async move { gate.await.unwrap() }))
+        .unwrap();
+    let tree = wait_tree(&rt, "the thread's leaf", |t| {
+        t.to_string().contains("thread 'leaf-caller' (blocking)")
+            && t.to_string().contains("└── PromiseFuture created at")
+    });
+    let text = tree.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("thread 'leaf-caller' (blocking) in Handle::block_on"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        lines[at + 1].starts_with("└── PromiseFuture created at tests/await_graph.rs:"),
+        "the leaf is drawn under the thread: {text}"
+    );
+    release.set_result(()).unwrap();
+    blocked.join().unwrap();
+    // A future outside loopwork says so.
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let waker = std::sync::Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
+    let (h3, waker2) = (h.clone(), waker.clone());
+    let blocked = std::thread::Builder::new()
+        .name("foreign-caller".into())
+        .spawn(move || {
+            h3.block_on(std::future::poll_fn(|cx| {
+                // The waker first, then the check: a stop sent after the
+                // check finds the waker to wake.
+                *waker2.lock().unwrap() = Some(cx.waker().clone());
+                match stop_rx.try_recv() {
+                    Ok(()) => Poll::Ready(()),
+                    Err(_) => Poll::Pending,
+                }
+            }))
+        })
+        .unwrap();
+    let tree = wait_tree(&rt, "the outside future", |t| {
+        t.to_string().contains("thread 'foreign-caller' (blocking)")
+    });
+    let text = tree.to_string();
+    assert!(
+        text.contains("(blocking) in Handle::block_on")
+            && text.contains("└── a future outside loopwork"),
+        "{text}"
+    );
+    stop_tx.send(()).unwrap();
+    if let Some(w) = waker.lock().unwrap().take() {
+        w.wake();
+    }
+    blocked.join().unwrap();
+    rt.close();
+}
+
+#[test]
+fn a_task_awaiting_a_blocking_job_shows_the_job_as_its_leaf() {
+    let rt = runtime(1);
+    let h = rt.handle();
+    let (release, job_waits) = std::sync::mpsc::channel::<()>();
+    let h2 = h.clone();
+    let waiter = Builder::new().name("joins-job").spawn_on(&h, async move {
+        let job = h2.spawn_blocking(move || job_waits.recv().unwrap());
+        job.await.unwrap()
+    });
+    let id = waiter.id();
+    let tree = wait_tree(&rt, "the job's leaf, running", |t| {
+        t.leaf(id)
+            .is_some_and(|l| l.starts_with("blocking job") && l.contains("running for"))
+    });
+    let leaf = tree.leaf(id).unwrap();
+    assert!(
+        leaf.starts_with("blocking job created at tests/await_graph.rs:")
+            && leaf.contains(" s on thread 'loopwork-blocking-"),
+        "{leaf}"
+    );
+    release.send(()).unwrap();
+    h.block_on(waiter).unwrap();
+    rt.close();
+}
+
+#[test]
 fn shield_records_the_edge_and_dropping_it_removes_the_edge_but_not_the_task() {
     let rt = runtime(1);
     let h = rt.handle();
@@ -324,6 +411,58 @@ fn leaves_name_the_loopwork_future_or_say_it_is_outside_loopwork() {
         tree.leaf(foreign.id()).unwrap(),
         "a future outside loopwork"
     );
+    rt.close();
+}
+
+#[test]
+fn the_time_since_the_last_poll_grows_while_a_task_waits_and_restarts_at_its_next_poll() {
+    let rt = runtime(1);
+    let h = rt.handle();
+    let (wake, gate) = promise::<()>();
+    let t = Builder::new().name("idle").spawn_on(&h, async move {
+        gate.await.unwrap();
+        std::future::pending::<()>().await
+    });
+    let id = t.id();
+    // Polls the snapshot until `cond` holds (bounded: never a timing).
+    let wait_info = |what: &str, cond: &dyn Fn(&loopwork::task::TaskInfo) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let info = rt.all_tasks().into_iter().find(|i| i.id == id).unwrap();
+            if cond(&info) {
+                return info;
+            }
+            assert!(Instant::now() < deadline, "never saw {what}: {info:?}");
+            std::thread::yield_now();
+        }
+    };
+    let waiting = |polls: u32| {
+        move |i: &loopwork::task::TaskInfo| i.state == TaskState::Waiting && i.polls == polls
+    };
+    let first = wait_info("the first poll", &waiting(1));
+    let since = first.since_last_poll.expect("polled once");
+    assert!(since <= first.age, "{first:?}");
+    // The coarse clock moves on while the task waits: its idle time grows
+    // (by at least 20 ms, so the next poll is clearly later than the first).
+    let grown = wait_info("the idle time grow", &|i| {
+        i.since_last_poll
+            .is_some_and(|d| d >= since + Duration::from_millis(20))
+    });
+    assert_eq!(grown.polls, 1, "no poll meanwhile: {grown:?}");
+    let text = rt.task_tree().to_string();
+    assert!(text.contains("1 polls, last "), "the tree shows it: {text}");
+    assert!(rt.dump_tasks().contains("LAST POLL"));
+    // The second poll starts after the wake: its start (age minus idle
+    // time) moves past the first one's.
+    wake.set_result(()).unwrap();
+    let second = wait_info("the second poll", &waiting(2));
+    let started = |i: &loopwork::task::TaskInfo| i.age - i.since_last_poll.unwrap();
+    assert!(
+        started(&second) > started(&first),
+        "the second poll restarted the count: {first:?} then {second:?}"
+    );
+    assert!(second.since_last_poll.unwrap() <= second.age);
+    t.cancel();
     rt.close();
 }
 
@@ -439,8 +578,13 @@ fn the_dump_works_while_a_loop_is_blocked_and_names_its_running_task() {
         .find(|t| t.id == queued.id())
         .expect("queued task listed");
     assert_eq!(
-        (q.state, q.polls, q.last_loop),
-        (TaskState::Scheduled, 0, None)
+        (q.state, q.polls, q.last_loop, q.since_last_poll),
+        (TaskState::Scheduled, 0, None, None)
+    );
+    let s = all.iter().find(|t| t.id == stuck.id()).unwrap();
+    assert!(
+        s.since_last_poll.is_some_and(|d| d <= s.age),
+        "the running poll's start is known: {s:?}"
     );
     let table = rt.dump_tasks();
     assert!(

@@ -150,7 +150,8 @@ pub(crate) fn block_on<F: Future>(
 ) -> F::Output {
     check_blocking_wait(api, location);
     // The await graph: this thread is a node, awaiting what `fut` awaits.
-    let _wait = crate::task::trace::BlockingWait::enter(api, location).awaiting_here();
+    let _wait = crate::task::trace::BlockingWait::enter(api, location)
+        .awaiting_here(shared.sched.directory_owner());
     let _enter = context::enter(shared.clone());
     let _budget = crate::task::coop::unconstrained();
     let parker = std::sync::Arc::new(ThreadWaker::new());
@@ -158,6 +159,7 @@ pub(crate) fn block_on<F: Future>(
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
     loop {
+        crate::task::trace::block_on_poll_starts();
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }

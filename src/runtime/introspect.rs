@@ -47,9 +47,10 @@ pub(crate) fn tasks_table(shared: &Shared) -> String {
         "BUSY",
         "LONGEST",
         "AGE",
+        "LAST POLL",
         "SPAWNED AT",
     ];
-    let rows: Vec<[String; 10]> = tasks
+    let rows: Vec<[String; 11]> = tasks
         .iter()
         .map(|t| {
             let timed = |d: Duration| {
@@ -70,6 +71,8 @@ pub(crate) fn tasks_table(shared: &Shared) -> String {
                 timed(t.busy),
                 timed(t.longest_poll),
                 secs(t.age),
+                t.since_last_poll
+                    .map_or("-".to_owned(), |d| format!("{} ago", secs(d))),
                 t.spawned_at.to_string(),
             ]
         })
@@ -271,6 +274,15 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
             awaiters.push((t.id, Awaiter::Task(TaskId::from_u64(by))));
         }
     }
+    // Threads in a `block_on` of this runtime that await no task: drawn
+    // with what their own future waits on.
+    for node in trace::block_on_nodes(shared.sched.directory_owner()) {
+        if !threads.iter().any(|(k, _)| *k == node) {
+            if let Some(w) = trace::waiter(node) {
+                threads.push((node, w));
+            }
+        }
+    }
     for t in &tasks {
         let by = t.awaited_by;
         let awaiter_known =
@@ -294,6 +306,14 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
         });
     }
     for (key, w) in &threads {
+        let mut leaves = Vec::new();
+        if w.polls {
+            // What the `block_on`'s own future waits on, as under a task.
+            match &w.leaf {
+                Some(leaf) => leaves.extend(describe_leaf(leaf, now, *key, &listed, &tasks)),
+                None => leaves.push("a future outside loopwork".to_owned()),
+            }
+        }
         nodes.push(Node {
             key: *key,
             label: format!(
@@ -306,7 +326,7 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
             short: format!("thread '{}'", w.thread),
             awaiters: Vec::new(),
             frames: Vec::new(),
-            leaves: Vec::new(),
+            leaves,
             first: true,
         });
     }
@@ -341,7 +361,8 @@ pub(crate) fn build_tree(shared: &Shared) -> TaskTree {
     }
 }
 
-/// `Task #3 'b' [waiting, loop 1, stealable] spawned at src/x.rs:3:9, 4 polls, age 1.200 s`.
+/// `Task #3 'b' [waiting, loop 1, stealable] spawned at src/x.rs:3:9, 4 polls,
+/// last 0.950 s ago, age 1.200 s`.
 fn task_label(t: &TaskInfo) -> String {
     let mut s = format!("{} [{}", t.short_name(), state_word(t));
     match t.last_loop {
@@ -356,13 +377,11 @@ fn task_label(t: &TaskInfo) -> String {
         }
         None => s.push_str(", stealable"),
     }
-    let _ = write!(
-        s,
-        "] spawned at {}, {} polls, age {:.3} s",
-        t.spawned_at,
-        t.polls,
-        t.age.as_secs_f64()
-    );
+    let _ = write!(s, "] spawned at {}, {} polls", t.spawned_at, t.polls);
+    if let Some(d) = t.since_last_poll {
+        let _ = write!(s, ", last {:.3} s ago", d.as_secs_f64());
+    }
+    let _ = write!(s, ", age {:.3} s", t.age.as_secs_f64());
     s
 }
 
@@ -379,13 +398,13 @@ fn leaf_line(
     let Some(leaf) = t.leaf else {
         return Some("a future outside loopwork".to_owned());
     };
-    describe_leaf(&leaf, now, t.id, listed, tasks)
+    describe_leaf(&leaf, now, t.id.as_u64(), listed, tasks)
 }
 
 fn describe_leaf(
     leaf: &Leaf,
     now: Instant,
-    me: TaskId,
+    me: u64,
     listed: &std::collections::HashSet<u64>,
     tasks: &[TaskInfo],
 ) -> Option<String> {
@@ -397,7 +416,7 @@ fn describe_leaf(
         listed.contains(&id)
             && tasks
                 .iter()
-                .any(|t| t.id.as_u64() == id && t.awaited_by == me.as_u64())
+                .any(|t| t.id.as_u64() == id && t.awaited_by == me)
     };
     Some(match leaf.kind {
         LeafKind::Sleep => format!("{}, {}", at("Sleep"), deadline(leaf.payload, now, "fires")),
@@ -413,18 +432,27 @@ fn describe_leaf(
             None => format!("accept on fd {}", leaf.payload),
         },
         LeafKind::Promise => at("PromiseFuture"),
-        LeafKind::Yield => "yield_now".to_owned(),
         // The awaited task is drawn under this one: no extra line.
         LeafKind::Join if awaited_here(leaf.payload) => return None,
-        LeafKind::Join => format!(
-            "awaiting Task #{} (not listed: finished, or a job on the blocking pool)",
-            leaf.payload
-        ),
+        LeafKind::Join => format!("awaiting Task #{} (not listed: finished)", leaf.payload),
         LeafKind::Concurrent if awaited_here(leaf.payload) => return None,
         LeafKind::Concurrent if leaf.payload == 0 => {
             "ConcurrentFuture (its work has not started yet)".to_owned()
         }
         LeafKind::Concurrent => format!("ConcurrentFuture of Task #{}", leaf.payload),
+        LeafKind::Blocking => match trace::running_job(leaf.payload) {
+            Some((thread, running_for)) => format!(
+                "{}, running for {:.1} s on thread '{thread}' (Task #{})",
+                at("blocking job"),
+                running_for.as_secs_f64(),
+                leaf.payload
+            ),
+            None => format!(
+                "{}, not running: queued, or just finished (Task #{})",
+                at("blocking job"),
+                leaf.payload
+            ),
+        },
     })
 }
 
@@ -556,7 +584,9 @@ impl Runtime {
 
     /// [`all_tasks`](Runtime::all_tasks) as an aligned table: id, name,
     /// state, last loop, pinned or stealable, polls, busy and longest poll
-    /// (debug mode only: production does not time polls), age, spawn site.
+    /// (debug mode only: production does not time polls), age, how long
+    /// ago the last poll started (`LAST POLL`, see
+    /// [`TaskInfo::since_last_poll`]), spawn site.
     ///
     /// # Examples
     ///

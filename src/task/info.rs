@@ -83,9 +83,21 @@ pub struct TaskInfo {
     /// Its longest single poll. **Debug mode only**, as `busy`.
     pub longest_poll: Duration,
     /// Time since it was spawned, from a coarse clock (resolution one
-    /// kernel tick, 1-4 ms): production pays one cheap clock read per
-    /// spawn for it and none per poll.
+    /// kernel tick, 1-4 ms). Production reads no clock per spawn on a loop
+    /// thread, nor per poll: a task spawned by a task is stamped with the
+    /// time its loop's iteration began (as for `since_last_poll`), one
+    /// spawned elsewhere pays one cheap clock read. Kept in 32-bit milliseconds: exact
+    /// up to 49.7 days, read modulo 49.7 days beyond.
     pub age: Duration,
+    /// How long ago its last poll started (`None`: never polled yet), from
+    /// the same coarse clock as `age` and never more than it. Production
+    /// reads no clock per poll: a loop reads the coarse clock once per
+    /// iteration and stamps each task it polls with that reading, so this
+    /// can overstate the time by what the loop ran earlier in the same
+    /// iteration (a few polls, usually microseconds; more if one of them
+    /// blocked the loop) plus one tick. Exact up to 49.7 days (32-bit
+    /// milliseconds); for a running task it is how long its poll has run.
+    pub since_last_poll: Option<Duration>,
     /// The loopwork future its last poll was suspended on.
     pub(crate) leaf: Option<Leaf>,
     /// Who awaits it (see `trace.rs`).
@@ -110,18 +122,21 @@ impl TaskInfo {
             TaskKind::Pinned(i) => Some(i),
             _ => None,
         };
+        let now = super::trace::coarse_now_ms();
+        let last_loop = h.meta.stats.last_loop();
         Some(TaskInfo {
             id: h.meta.id,
             name: h.meta.name().map(str::to_owned),
             state,
             cancel_requested: snap.is_cancelled(),
-            last_loop: h.meta.stats.last_loop(),
+            last_loop,
             pinned_to,
             spawned_at: h.meta.location,
             polls: h.meta.stats.polls(),
             busy: h.meta.stats.busy(),
             longest_poll: h.meta.stats.longest_poll(),
-            age: h.trace.age(),
+            age: h.trace.age(now),
+            since_last_poll: last_loop.map(|_| h.trace.since_poll(now)),
             leaf: h.trace.leaf(),
             awaited_by: h.trace.awaited_by(),
         })

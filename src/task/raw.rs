@@ -44,7 +44,7 @@ pub(crate) struct Header {
 
 // Every task pays for the header: keep it at 104 bytes on 64-bit targets
 // (48 for the state, vtable and metadata, 24 for the statistics, 32 for the
-// await graph and the age).
+// await graph, the age and the last poll).
 #[cfg(all(not(loopwork_loom), target_pointer_width = "64"))]
 const _: () = assert!(std::mem::size_of::<Header>() == 104);
 

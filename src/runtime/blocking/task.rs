@@ -96,10 +96,13 @@ impl Schedule for BlockingScheduler {
 
     fn before_poll(&self, task: RawTask) {
         running::set(Some(task));
+        // For the dumps: what runs on this thread, and since when.
+        crate::task::trace::blocking_job_starts(task.header());
     }
 
     fn after_poll(&self, _task: RawTask, _pending: bool) {
         running::set(None);
+        crate::task::trace::blocking_job_ends();
     }
 }
 
