@@ -36,7 +36,10 @@ declare -A TESTS=(
   [src/handoff/promise.rs]="promise"
   [src/handoff/concurrent.rs]="lib handoff cancel_exact misuse debug_reports await_graph"
   [src/runtime/callbacks.rs]="handoff cancel"
-  [src/scheduler/gate.rs]="shutdown handoff"
+  [src/scheduler/gate.rs]="lib shutdown handoff"
+  [src/scheduler/park.rs]="lib idle stealing spawn worker_protocol wake_routing"
+  [src/scheduler/spin.rs]="lib idle stealing fairness cancel_exact loop_diagnostics"
+  [src/task/directory.rs]="lib api await_graph task_protocol wake_routing"
   [src/scheduler/idle.rs]="lib stealing spawn idle"
   [src/scheduler/schedulers.rs]="spawn spawn_local stealing shutdown coop debug wake_routing debug_reports loop_diagnostics await_graph"
   [src/scheduler/worker.rs]="lib spawn spawn_local stealing fairness idle worker_protocol wake_routing shutdown debug metrics panic coop handoff loop_diagnostics"
@@ -66,7 +69,8 @@ ORDER=(
   src/scheduler/schedulers.rs src/scheduler/shared.rs src/runtime/blocking/pool.rs
   src/runtime/blocking/task.rs src/handoff/shield.rs src/handoff/promise.rs
   src/runtime/callbacks.rs src/scheduler/gate.rs src/blocking/executor.rs
-  src/task/builder.rs src/task/mod.rs src/blocking/spawn.rs src/scheduler/worker.rs)
+  src/task/builder.rs src/task/mod.rs src/blocking/spawn.rs src/scheduler/worker.rs
+  src/scheduler/park.rs src/scheduler/spin.rs src/task/directory.rs)
 
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("${ORDER[@]}")
