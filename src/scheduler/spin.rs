@@ -114,8 +114,15 @@ impl SpinPolicy {
     /// Work arrived in the inbox: if the loop was timing a gap, a gap shorter
     /// than `window` turns spinning back on.
     pub(crate) fn handoff(&self, window: Duration) {
+        self.handoff_at(window, Instant::now());
+    }
+
+    /// `handoff` with the clock reading handed in (so a test can put the
+    /// gap exactly at the window).
+    fn handoff_at(&self, window: Duration, now: Instant) {
         if let Some(since) = self.idle_since.take() {
-            self.armed.set(since.elapsed() < window);
+            self.armed
+                .set(now.saturating_duration_since(since) < window);
         }
     }
 
@@ -173,6 +180,43 @@ mod tests {
         p.handoff(Duration::ZERO);
         assert!(!p.armed());
         assert!(!p.should_spin());
+    }
+
+    #[test]
+    fn a_gap_exactly_as_long_as_the_window_is_long() {
+        let window = Duration::from_micros(25);
+        let p = disarmed();
+        assert!(!p.should_spin());
+        let since = p.idle_since.get().expect("the gap is timed from here");
+        p.handoff_at(window, since + window);
+        assert!(
+            !p.armed(),
+            "a gap of the whole window is not shorter than it"
+        );
+        assert!(!p.should_spin());
+        let since = p.idle_since.get().expect("timed again");
+        p.handoff_at(window, since + window - Duration::from_nanos(1));
+        assert!(p.armed(), "a gap just under the window is short");
+    }
+
+    #[test]
+    fn releasing_a_waiter_is_reported_once_to_the_next_spin() {
+        assert!(
+            !take_released_a_waiter(),
+            "nothing released on this thread yet"
+        );
+        released_a_waiter();
+        assert!(take_released_a_waiter(), "the release is reported");
+        assert!(!take_released_a_waiter(), "and cleared by the report");
+    }
+
+    #[test]
+    fn a_single_spin_that_finds_nothing_keeps_spinning_on() {
+        let p = SpinPolicy::new();
+        p.spun(false);
+        assert!(p.should_spin(), "one miss in a row is below the limit");
+        p.spun(false);
+        assert!(!p.should_spin(), "two in a row turn it off");
     }
 
     #[test]
