@@ -40,6 +40,9 @@ declare -A TESTS=(
   [src/scheduler/park.rs]="lib idle stealing spawn worker_protocol wake_routing"
   [src/scheduler/spin.rs]="lib idle stealing fairness cancel_exact loop_diagnostics"
   [src/task/directory.rs]="lib api await_graph task_protocol wake_routing"
+  [src/task/stats.rs]="lib api loop_diagnostics"
+  [src/task/coop.rs]="lib coop fairness"
+  [src/task/yield_now.rs]="lib spawn fairness debug_reports"
   [src/scheduler/idle.rs]="lib stealing spawn idle"
   [src/scheduler/schedulers.rs]="spawn spawn_local stealing shutdown coop debug wake_routing debug_reports loop_diagnostics await_graph"
   [src/scheduler/worker.rs]="lib spawn spawn_local stealing fairness idle worker_protocol wake_routing shutdown debug metrics panic coop handoff loop_diagnostics"
@@ -70,7 +73,8 @@ ORDER=(
   src/runtime/blocking/task.rs src/handoff/shield.rs src/handoff/promise.rs
   src/runtime/callbacks.rs src/scheduler/gate.rs src/blocking/executor.rs
   src/task/builder.rs src/task/mod.rs src/blocking/spawn.rs src/scheduler/worker.rs
-  src/scheduler/park.rs src/scheduler/spin.rs src/task/directory.rs)
+  src/scheduler/park.rs src/scheduler/spin.rs src/task/directory.rs src/task/stats.rs
+  src/task/coop.rs src/task/yield_now.rs)
 
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("${ORDER[@]}")
