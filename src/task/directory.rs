@@ -251,10 +251,10 @@ mod imp {
             let shards = shards();
             let owner = 0xA2;
             let (first, _) = listed(&shards[0], owner, true);
-            let mut others = Vec::new();
-            while shards[0].lock().tasks.len() < MIN_SWEEP - 1 {
-                others.push(listed(&shards[0], owner, true).0);
-            }
+            let others: Vec<_> = (2..MIN_SWEEP)
+                .map(|_| listed(&shards[0], owner, true).0)
+                .collect();
+            assert_eq!(shards[0].lock().tasks.len(), MIN_SWEEP - 1, "no sweep yet");
             assert_eq!(refs(&first), 2, "no sweep below MIN_SWEEP entries");
             let (_live, live_n) = listed(&shards[0], owner, false);
             assert_eq!(refs(&first), 1, "the MIN_SWEEP-th insert sweeps");
