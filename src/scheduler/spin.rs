@@ -114,15 +114,10 @@ impl SpinPolicy {
     /// Work arrived in the inbox: if the loop was timing a gap, a gap shorter
     /// than `window` turns spinning back on.
     pub(crate) fn handoff(&self, window: Duration) {
-        self.handoff_at(window, Instant::now());
-    }
-
-    /// `handoff` with the clock reading handed in (so a test can put the
-    /// gap exactly at the window).
-    fn handoff_at(&self, window: Duration, now: Instant) {
+        // The clock is read only while a gap is being timed: a handoff
+        // to a loop that spins costs no clock read.
         if let Some(since) = self.idle_since.take() {
-            self.armed
-                .set(now.saturating_duration_since(since) < window);
+            self.armed.set(gap_is_short(since, Instant::now(), window));
         }
     }
 
@@ -131,6 +126,12 @@ impl SpinPolicy {
     pub(super) fn armed(&self) -> bool {
         self.armed.get()
     }
+}
+
+/// Whether the gap from `since` to `now` is shorter than `window` (apart
+/// from `handoff` so that a test can put the gap exactly at the window).
+fn gap_is_short(since: Instant, now: Instant, window: Duration) -> bool {
+    now.saturating_duration_since(since) < window
 }
 
 #[cfg(test)]
@@ -185,18 +186,19 @@ mod tests {
     #[test]
     fn a_gap_exactly_as_long_as_the_window_is_long() {
         let window = Duration::from_micros(25);
-        let p = disarmed();
-        assert!(!p.should_spin());
-        let since = p.idle_since.get().expect("the gap is timed from here");
-        p.handoff_at(window, since + window);
+        let since = Instant::now();
         assert!(
-            !p.armed(),
+            !gap_is_short(since, since + window, window),
             "a gap of the whole window is not shorter than it"
         );
-        assert!(!p.should_spin());
-        let since = p.idle_since.get().expect("timed again");
-        p.handoff_at(window, since + window - Duration::from_nanos(1));
-        assert!(p.armed(), "a gap just under the window is short");
+        assert!(
+            gap_is_short(since, since + window - Duration::from_nanos(1), window),
+            "a gap just under the window is short"
+        );
+        assert!(
+            gap_is_short(since + window, since, window),
+            "a clock reading before the start is a zero gap"
+        );
     }
 
     #[test]
