@@ -36,7 +36,14 @@ declare -A TESTS=(
   [src/handoff/promise.rs]="promise"
   [src/handoff/concurrent.rs]="lib handoff cancel_exact misuse debug_reports await_graph"
   [src/runtime/callbacks.rs]="handoff cancel"
-  [src/scheduler/gate.rs]="shutdown handoff"
+  [src/scheduler/gate.rs]="lib shutdown handoff"
+  [src/scheduler/park.rs]="lib idle stealing spawn worker_protocol wake_routing"
+  [src/scheduler/spin.rs]="lib idle stealing fairness cancel_exact loop_diagnostics"
+  [src/task/directory.rs]="lib api await_graph task_protocol wake_routing"
+  [src/task/stats.rs]="lib api loop_diagnostics"
+  [src/task/coop.rs]="lib coop fairness"
+  [src/task/yield_now.rs]="lib spawn fairness debug_reports"
+  [src/task/error.rs]="lib cancel panic misuse promise"
   [src/scheduler/idle.rs]="lib stealing spawn idle"
   [src/scheduler/schedulers.rs]="spawn spawn_local stealing shutdown coop debug wake_routing debug_reports loop_diagnostics await_graph"
   [src/scheduler/worker.rs]="lib spawn spawn_local stealing fairness idle worker_protocol wake_routing shutdown debug metrics panic coop handoff loop_diagnostics"
@@ -45,8 +52,8 @@ declare -A TESTS=(
   [src/task/state.rs]="lib spawn cancel panic stealing shutdown task_protocol"
   [src/task/raw.rs]="spawn cancel panic shutdown task_protocol"
   [src/task/join.rs]="spawn cancel promise timers api task_protocol"
-  [src/task/mod.rs]="spawn cancel"
-  [src/task/builder.rs]="spawn api"
+  [src/task/mod.rs]="lib spawn cancel api debug_reports task_protocol panic await_graph misuse"
+  [src/task/builder.rs]="spawn api debug_reports"
   [src/runtime/blocking/pool.rs]="lib blocking blocking_pool_protocol"
   [src/blocking/spawn.rs]="blocking"
   [src/runtime/blocking/task.rs]="lib blocking"
@@ -66,7 +73,9 @@ ORDER=(
   src/scheduler/schedulers.rs src/scheduler/shared.rs src/runtime/blocking/pool.rs
   src/runtime/blocking/task.rs src/handoff/shield.rs src/handoff/promise.rs
   src/runtime/callbacks.rs src/scheduler/gate.rs src/blocking/executor.rs
-  src/task/builder.rs src/task/mod.rs src/blocking/spawn.rs src/scheduler/worker.rs)
+  src/task/builder.rs src/task/mod.rs src/blocking/spawn.rs src/scheduler/worker.rs
+  src/scheduler/park.rs src/scheduler/spin.rs src/task/directory.rs src/task/stats.rs
+  src/task/coop.rs src/task/yield_now.rs src/task/error.rs)
 
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("${ORDER[@]}")

@@ -65,6 +65,25 @@ fn a_sleep_dropped_unpolled_is_reported_with_its_creation_site() {
 }
 
 #[test]
+fn a_yield_now_dropped_unpolled_is_reported_with_its_creation_site() {
+    capture();
+    let rt = runtime(false);
+    let line = rt.block_on(async {
+        let line = line!() + 1;
+        let yielding = loopwork::yield_now();
+        drop(yielding);
+        line
+    });
+    rt.close();
+    let record = one_record(&site(line));
+    assert!(
+        record.starts_with("WARN <YieldNow created at tests/debug_reports.rs:")
+            && record.ends_with("> was dropped without being awaited"),
+        "{record}"
+    );
+}
+
+#[test]
 fn debug_mode_adds_the_creation_backtrace_of_an_unawaited_future() {
     capture();
     let rt = runtime(true);

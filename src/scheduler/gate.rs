@@ -106,3 +106,47 @@ impl Drop for Pass<'_> {
         self.0.leave();
     }
 }
+
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    #[test]
+    fn close_answers_true_only_for_the_call_that_closed_the_gate() {
+        let gate = Gate::new();
+        assert!(!gate.is_closed());
+        assert!(gate.close(), "the first close closes the gate");
+        assert!(gate.is_closed());
+        assert!(!gate.close(), "the gate was already closed");
+        assert!(gate.enter().is_none(), "a closed gate lets no one in");
+    }
+
+    #[test]
+    fn close_returns_only_after_the_submitter_inside_has_left() {
+        let gate = Arc::new(Gate::new());
+        let pass = gate.enter().expect("the gate is open");
+        let left = Arc::new(AtomicBool::new(false));
+        let closer = {
+            let (gate, left) = (gate.clone(), left.clone());
+            std::thread::spawn(move || {
+                assert!(gate.close());
+                // Read after `close` returned: the submitter must be gone.
+                left.load(SeqCst)
+            })
+        };
+        // `is_closed` turns true before `close` waits; leave only then, so
+        // a `close` that does not wait returns with the submitter inside.
+        while !gate.is_closed() {
+            std::thread::yield_now();
+        }
+        left.store(true, SeqCst);
+        drop(pass);
+        assert!(
+            closer.join().unwrap(),
+            "close returned while a submitter was still inside the gate"
+        );
+    }
+}

@@ -128,3 +128,140 @@ impl ParkFlag {
         }
     }
 }
+
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn the_flag_is_down_until_a_park_is_prepared_and_down_again_after_unpark() {
+        let flag = ParkFlag::new();
+        let read = |f: &ParkFlag| (f.is_parked(), f.parked_hint(), f.should_notify());
+        assert_eq!(read(&flag), (false, false, false), "a new loop runs");
+        flag.prepare_park();
+        assert_eq!(read(&flag), (true, true, true), "a parking loop");
+        flag.unpark();
+        assert_eq!(read(&flag), (false, false, false), "running again");
+    }
+
+    #[test]
+    fn a_park_with_empty_queues_waits_with_the_flag_up_and_returns_running() {
+        let idle = Idle::new(1);
+        let flag = ParkFlag::new();
+        let waited = Cell::new(false);
+        let woken_as_searcher = park_loop(
+            &idle,
+            &flag,
+            0,
+            false,
+            || {
+                assert!(
+                    flag.is_parked(),
+                    "the queues are re-checked with the flag up"
+                );
+                assert!(idle.is_parked(0), "and after publishing parked");
+                false
+            },
+            || {
+                assert!(flag.should_notify(), "a producer sees the loop parked");
+                waited.set(true);
+            },
+        );
+        assert!(waited.get(), "empty queues: the loop waits");
+        assert!(!flag.is_parked(), "the flag is down after the wait");
+        assert!(!woken_as_searcher, "no producer woke it");
+        assert_eq!(idle.num_unparked(), 1);
+    }
+
+    #[test]
+    fn a_park_that_finds_work_in_its_re_check_does_not_wait() {
+        let idle = Idle::new(1);
+        let flag = ParkFlag::new();
+        let woken_as_searcher = park_loop(
+            &idle,
+            &flag,
+            0,
+            false,
+            || true,
+            || panic!("the re-check found work: the loop must not wait"),
+        );
+        assert!(!woken_as_searcher);
+        assert!(!flag.is_parked());
+        assert_eq!(idle.num_unparked(), 1);
+    }
+
+    #[test]
+    fn a_park_woken_by_a_producer_returns_as_a_searcher() {
+        let idle = Idle::new(1);
+        let flag = ParkFlag::new();
+        let woken_as_searcher = park_loop(
+            &idle,
+            &flag,
+            0,
+            false,
+            || false,
+            || {
+                assert_eq!(
+                    idle.notify_one(),
+                    Some(0),
+                    "the producer picks the parked loop"
+                );
+            },
+        );
+        assert!(woken_as_searcher, "the producer counted it as a searcher");
+        assert_eq!(idle.num_searching(), 1);
+    }
+
+    #[test]
+    fn stealing_from_a_running_sibling_polls_and_answers_what_the_poll_found() {
+        let flag = ParkFlag::new();
+        for found in [true, false] {
+            let polled = Cell::new(false);
+            let answer = poll_sibling(
+                &flag,
+                || {
+                    polled.set(true);
+                    found
+                },
+                || panic!("the sibling did not park: no notify is owed"),
+            );
+            assert!(polled.get());
+            assert_eq!(answer, found);
+        }
+    }
+
+    #[test]
+    fn stealing_from_a_parked_sibling_does_not_poll() {
+        let flag = ParkFlag::new();
+        flag.prepare_park();
+        let answer = poll_sibling(
+            &flag,
+            || panic!("a parked sibling collects its own events"),
+            || panic!("nothing was polled: no notify was consumed"),
+        );
+        assert!(!answer);
+    }
+
+    #[test]
+    fn a_sibling_that_parked_during_the_steal_is_notified_again() {
+        let flag = ParkFlag::new();
+        let notified = Cell::new(0);
+        let answer = poll_sibling(
+            &flag,
+            || {
+                // The sibling parks while the stealer waits on its poller.
+                flag.prepare_park();
+                false
+            },
+            || notified.set(notified.get() + 1),
+        );
+        assert!(!answer);
+        assert_eq!(
+            notified.get(),
+            1,
+            "the notify the poll may have consumed is resent"
+        );
+    }
+}

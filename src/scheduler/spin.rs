@@ -114,8 +114,10 @@ impl SpinPolicy {
     /// Work arrived in the inbox: if the loop was timing a gap, a gap shorter
     /// than `window` turns spinning back on.
     pub(crate) fn handoff(&self, window: Duration) {
+        // The clock is read only while a gap is being timed: a handoff
+        // to a loop that spins costs no clock read.
         if let Some(since) = self.idle_since.take() {
-            self.armed.set(since.elapsed() < window);
+            self.armed.set(gap_is_short(since, Instant::now(), window));
         }
     }
 
@@ -124,6 +126,12 @@ impl SpinPolicy {
     pub(super) fn armed(&self) -> bool {
         self.armed.get()
     }
+}
+
+/// Whether the gap from `since` to `now` is shorter than `window` (apart
+/// from `handoff` so that a test can put the gap exactly at the window).
+fn gap_is_short(since: Instant, now: Instant, window: Duration) -> bool {
+    now.saturating_duration_since(since) < window
 }
 
 #[cfg(test)]
@@ -173,6 +181,44 @@ mod tests {
         p.handoff(Duration::ZERO);
         assert!(!p.armed());
         assert!(!p.should_spin());
+    }
+
+    #[test]
+    fn a_gap_exactly_as_long_as_the_window_is_long() {
+        let window = Duration::from_micros(25);
+        let since = Instant::now();
+        assert!(
+            !gap_is_short(since, since + window, window),
+            "a gap of the whole window is not shorter than it"
+        );
+        assert!(
+            gap_is_short(since, since + window - Duration::from_nanos(1), window),
+            "a gap just under the window is short"
+        );
+        assert!(
+            gap_is_short(since + window, since, window),
+            "a clock reading before the start is a zero gap"
+        );
+    }
+
+    #[test]
+    fn releasing_a_waiter_is_reported_once_to_the_next_spin() {
+        assert!(
+            !take_released_a_waiter(),
+            "nothing released on this thread yet"
+        );
+        released_a_waiter();
+        assert!(take_released_a_waiter(), "the release is reported");
+        assert!(!take_released_a_waiter(), "and cleared by the report");
+    }
+
+    #[test]
+    fn a_single_spin_that_finds_nothing_keeps_spinning_on() {
+        let p = SpinPolicy::new();
+        p.spun(false);
+        assert!(p.should_spin(), "one miss in a row is below the limit");
+        p.spun(false);
+        assert!(!p.should_spin(), "two in a row turn it off");
     }
 
     #[test]

@@ -119,6 +119,28 @@ mod tests {
     }
 
     #[test]
+    fn unconstrained_lifts_the_budget_until_its_guard_drops() {
+        let mut cx = Context::from_waker(Waker::noop());
+        start_poll();
+        for _ in 0..PER_POLL {
+            assert!(poll(&mut cx, |_| Poll::Ready(())).is_ready());
+        }
+        let guard = unconstrained();
+        for _ in 0..PER_POLL * 2 {
+            assert!(
+                poll(&mut cx, |_| Poll::Ready(())).is_ready(),
+                "no budget while the guard lives"
+            );
+        }
+        drop(guard);
+        assert!(
+            poll(&mut cx, |_| Poll::Ready(())).is_pending(),
+            "the exhausted budget is back"
+        );
+        lift();
+    }
+
+    #[test]
     fn pending_results_use_no_budget() {
         let mut cx = Context::from_waker(Waker::noop());
         start_poll();

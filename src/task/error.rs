@@ -98,3 +98,25 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         "<non-string panic payload>".to_owned()
     }
 }
+
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_answers_only_its_own_kind() {
+        let cancelled = TaskError::Cancelled;
+        assert!(cancelled.is_cancelled() && !cancelled.is_panic());
+        let panicked = TaskError::Panicked(Panic::new(Box::new("boom")));
+        assert!(panicked.is_panic() && !panicked.is_cancelled());
+    }
+
+    #[test]
+    fn a_panic_debug_prints_its_message() {
+        let p = Panic::new(Box::new(String::from("boom")));
+        assert_eq!(format!("{p:?}"), "Panic(\"boom\")");
+        let p = Panic::new(Box::new(7_u8));
+        assert_eq!(format!("{p:?}"), "Panic(\"<non-string panic payload>\")");
+    }
+}
