@@ -1914,6 +1914,9 @@ mod tests {
         assert!((1000..1_000_000_000).contains(&micros[0]), "{micros:?} µs");
         let longest = s.shared.loops[0].counters.longest_poll_ticks.load(Relaxed);
         let longest = crate::debug::clock::to_duration(longest);
-        assert!(longest >= Duration::from_millis(1), "longest poll {longest:?}");
+        assert!(
+            longest >= Duration::from_millis(1),
+            "longest poll {longest:?}"
+        );
     }
 }

@@ -397,3 +397,122 @@ impl Header {
         }
     }
 }
+
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+
+    /// A scheduler that only collects what it is handed.
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<Notified>>>);
+
+    impl Schedule for Collect {
+        fn schedule(&self, task: Notified) {
+            self.0.lock().unwrap().push(task);
+        }
+    }
+
+    fn meta(kind: TaskKind) -> TaskMeta {
+        TaskMeta::new(Some("t".into()), Location::caller(), kind)
+    }
+
+    #[test]
+    fn task_ids_taken_on_two_threads_never_collide() {
+        // Each thread takes ids from blocks of its own: more than a few
+        // blocks each, so overlapping blocks would repeat an id.
+        let take = || {
+            std::thread::spawn(|| {
+                (0..20_000)
+                    .map(|_| TaskId::next().as_u64())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let (a, b) = (take(), take());
+        let mut all = a.join().unwrap();
+        all.extend(b.join().unwrap());
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "an id was handed out twice");
+    }
+
+    #[test]
+    fn a_task_id_displays_as_its_number() {
+        assert_eq!(TaskId::from_u64(42).to_string(), "42");
+    }
+
+    #[test]
+    fn a_blocking_meta_reads_back_as_blocking() {
+        assert_eq!(meta(TaskKind::Blocking).kind(), TaskKind::Blocking);
+        assert_eq!(meta(TaskKind::Pinned(3)).kind(), TaskKind::Pinned(3));
+        assert_eq!(meta(TaskKind::Stealable).kind(), TaskKind::Stealable);
+    }
+
+    #[test]
+    fn only_a_task_spawned_in_debug_mode_reports_its_sites_backtrace() {
+        let site = Location::caller();
+        // The site has a backtrace (as if an earlier task made there was
+        // spawned in debug mode) ...
+        crate::debug::backtrace::note_site(site);
+        assert!(crate::debug::backtrace::trace_of(site).is_some());
+        // ... but a task spawned in production mode does not show it.
+        let quiet = TaskMeta::with_options(Builder::new(), site, TaskKind::Stealable, false);
+        assert!(quiet.trace().is_none());
+        let traced = TaskMeta::with_options(Builder::new(), site, TaskKind::Stealable, true);
+        assert!(traced.trace().is_some());
+    }
+
+    #[test]
+    fn the_default_yield_now_resubmits_through_schedule() {
+        let sched = Collect::default();
+        let (n, _task) = new_task(async {}, sched.clone(), meta(TaskKind::Stealable));
+        Schedule::yield_now(&sched, n);
+        assert_eq!(
+            sched.0.lock().unwrap().len(),
+            1,
+            "the yielded task was lost"
+        );
+        sched.0.lock().unwrap().clear();
+    }
+
+    #[test]
+    fn dropping_the_last_notified_frees_the_task_and_its_future() {
+        struct Flag(Arc<AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = Flag(dropped.clone());
+        let (n, task) = new_task(
+            async move {
+                let _flag = flag;
+            },
+            Collect::default(),
+            meta(TaskKind::Stealable),
+        );
+        drop(task);
+        assert!(
+            !dropped.load(Ordering::SeqCst),
+            "the Notified still holds it"
+        );
+        drop(n);
+        assert!(dropped.load(Ordering::SeqCst), "the task was never freed");
+    }
+
+    #[test]
+    fn a_notified_task_debugs_as_its_repr() {
+        let (n, _task) = new_task(async {}, Collect::default(), meta(TaskKind::Stealable));
+        let repr = format!("{n:?}");
+        let id = format!("id={}", n.header().meta.id);
+        assert!(
+            repr.starts_with("<Task") && repr.contains("name='t'"),
+            "{repr}"
+        );
+        assert!(repr.contains(&id), "{repr}");
+    }
+}
