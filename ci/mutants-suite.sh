@@ -53,6 +53,9 @@ declare -A TESTS=(
   [src/task/raw.rs]="spawn cancel panic shutdown task_protocol"
   [src/task/join.rs]="spawn cancel promise timers api task_protocol"
   [src/task/mod.rs]="lib spawn cancel api debug_reports task_protocol panic await_graph misuse"
+  [src/task/trace.rs]="lib await_graph debug_reports"
+  [src/task/frame.rs]="await_graph"
+  [src/task/info.rs]="await_graph debug_reports metrics"
   [src/task/builder.rs]="spawn api debug_reports"
   [src/runtime/blocking/pool.rs]="lib blocking blocking_pool_protocol"
   [src/blocking/spawn.rs]="blocking"
@@ -75,7 +78,8 @@ ORDER=(
   src/runtime/callbacks.rs src/scheduler/gate.rs src/blocking/executor.rs
   src/task/builder.rs src/task/mod.rs src/blocking/spawn.rs src/scheduler/worker.rs
   src/scheduler/park.rs src/scheduler/spin.rs src/task/directory.rs src/task/stats.rs
-  src/task/coop.rs src/task/yield_now.rs src/task/error.rs)
+  src/task/coop.rs src/task/yield_now.rs src/task/error.rs src/task/info.rs
+  src/task/frame.rs src/task/trace.rs)
 
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("${ORDER[@]}")
