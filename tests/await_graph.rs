@@ -755,3 +755,33 @@ fn a_frame_names_an_await_point_between_the_task_and_its_leaf_until_it_ends() {
     assert!(listed(&tree, task.id()));
     rt.close();
 }
+
+#[test]
+fn a_frame_dropped_before_it_ends_leaves_the_tree_and_the_frame_around_it_stays() {
+    let rt = runtime(1);
+    let h = rt.handle();
+    let (_keep, never) = promise::<()>();
+    let (_keep_too, abandoned) = promise::<()>();
+    let _task = Builder::new().name("user").spawn_on(&h, async move {
+        loopwork::task::frame("outer", async move {
+            // Polled once and dropped, as a `select` drops the branch
+            // that lost.
+            drop(
+                PollOnce(Some(Box::pin(loopwork::task::frame(
+                    "abandoned",
+                    abandoned,
+                ))))
+                .await,
+            );
+            never.await.unwrap();
+        })
+        .await;
+    });
+    let tree = wait_tree(&rt, "the outer frame", |t| {
+        let text = t.to_string();
+        text.contains("'user' [waiting") && text.contains("frame 'outer'")
+    });
+    let text = tree.to_string();
+    assert!(!text.contains("frame 'abandoned'"), "{text}");
+    rt.close();
+}

@@ -488,6 +488,24 @@ fn user_executor_runs_the_jobs_routed_to_it() {
 }
 
 #[test]
+fn a_closure_serves_as_a_user_executor() {
+    common::within(30, "closure-executor", || {
+        let rt = common::runtime(1);
+        let on_a_thread = |job: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name("closure-executor".into())
+                .spawn(job)
+                .unwrap();
+        };
+        let task = rt
+            .loop_handle(0)
+            .run_in_executor_on(&on_a_thread, thread_name);
+        assert_eq!(wait(task).unwrap(), "closure-executor");
+        rt.close();
+    });
+}
+
+#[test]
 fn job_dropped_by_user_executor_resolves_to_cancelled() {
     common::within(30, "executor-drop", || {
         let rt = common::runtime(1);
