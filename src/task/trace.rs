@@ -733,6 +733,62 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_leaf_kind_reads_back_as_set_and_a_cleared_slot_reads_empty() {
+        let site = Location::caller();
+        let kinds = [
+            LeafKind::Sleep,
+            LeafKind::Read,
+            LeafKind::Write,
+            LeafKind::Accept,
+            LeafKind::Promise,
+            LeafKind::Join,
+            LeafKind::Concurrent,
+            LeafKind::WaitFor,
+            LeafKind::Blocking,
+        ];
+        let slot = LeafSlot::new();
+        assert!(slot.get().is_none(), "a new slot holds no leaf");
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let payload = 1000 + i as u64;
+            slot.set(kind, payload, Some(site));
+            let leaf = slot.get().unwrap_or_else(|| panic!("{kind:?} lost"));
+            assert_eq!(
+                (leaf.kind as u8, leaf.payload, leaf.location),
+                (kind as u8, payload, Some(site))
+            );
+        }
+        slot.clear();
+        assert!(slot.get().is_none(), "cleared");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_coarse_clock_is_the_monotonic_coarse_clock_in_milliseconds() {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid, writable timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        let expected = (ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000) as u32;
+        // Read right after: the same or a later tick (a second of slack for
+        // a thread descheduled in between).
+        let got = coarse_now_ms();
+        assert!(got.wrapping_sub(expected) < 1000, "{got} vs {expected}");
+    }
+
+    #[test]
+    fn a_task_made_off_a_loop_thread_is_stamped_with_the_clock_not_zero() {
+        let t = TaskTrace::new();
+        // Any machine that built this test has been up longer than this.
+        assert!(
+            t.age(coarse_now_ms()) < Duration::from_secs(5),
+            "{:?}",
+            t.age(coarse_now_ms())
+        );
+    }
+
+    #[test]
     fn deadlines_round_trip_through_a_leaf_payload_to_the_millisecond() {
         let d = Instant::now() + Duration::from_millis(1500);
         let back = payload_deadline(deadline_payload(d));
