@@ -305,7 +305,13 @@ fn a_thread_in_block_on_shows_the_loopwork_future_its_own_future_waits_on() {
 
 #[test]
 fn a_task_awaiting_a_blocking_job_shows_the_job_as_its_leaf() {
-    let rt = runtime(1);
+    // A thread name of its own: the leaf must name the thread that runs
+    // this job, not any blocking thread of the process.
+    let rt = Runtime::builder()
+        .loops(1)
+        .thread_name("jobleaf")
+        .build()
+        .unwrap();
     let h = rt.handle();
     let (release, job_waits) = std::sync::mpsc::channel::<()>();
     let h2 = h.clone();
@@ -321,7 +327,7 @@ fn a_task_awaiting_a_blocking_job_shows_the_job_as_its_leaf() {
     let leaf = tree.leaf(id).unwrap();
     assert!(
         leaf.starts_with("blocking job created at tests/await_graph.rs:")
-            && leaf.contains(" s on thread 'loopwork-blocking-"),
+            && leaf.contains(" s on thread 'jobleaf-blocking-"),
         "{leaf}"
     );
     release.send(()).unwrap();

@@ -689,42 +689,46 @@ impl Drop for BlockingWait {
     }
 }
 
-/// The foreign waiter behind node `node`, if it is still blocked.
-#[cfg(not(loopwork_loom))]
+/// The foreign waiter behind node `node`, if it is still blocked. Under
+/// loom no foreign waiter is recorded (the graph is off).
 pub(crate) fn waiter(node: u64) -> Option<Waiter> {
-    if node & THREAD_NODE == 0 {
-        return None;
+    #[cfg(loopwork_loom)]
+    {
+        let _ = node;
+        None
     }
-    let index = (node & !THREAD_NODE) as usize;
-    let waiters = WAITERS.lock();
-    let entry = waiters.get(index)?.as_ref()?;
-    let mut waiter = entry.waiter.clone();
-    waiter.leaf = entry.slot.as_ref().and_then(|s| s.get());
-    Some(waiter)
+    #[cfg(not(loopwork_loom))]
+    {
+        if node & THREAD_NODE == 0 {
+            return None;
+        }
+        let index = (node & !THREAD_NODE) as usize;
+        let waiters = WAITERS.lock();
+        let entry = waiters.get(index)?.as_ref()?;
+        let mut waiter = entry.waiter.clone();
+        waiter.leaf = entry.slot.as_ref().and_then(|s| s.get());
+        Some(waiter)
+    }
 }
 
-/// Under loom no foreign waiter is recorded (the graph is off).
-#[cfg(loopwork_loom)]
-pub(crate) fn waiter(_node: u64) -> Option<Waiter> {
-    None
-}
-
-/// The nodes of the threads blocked in a `block_on` of runtime `owner`.
-#[cfg(not(loopwork_loom))]
+/// The nodes of the threads blocked in a `block_on` of runtime `owner`
+/// (none under loom).
 pub(crate) fn block_on_nodes(owner: usize) -> Vec<u64> {
-    let waiters = WAITERS.lock();
-    waiters
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.as_ref().is_some_and(|e| e.waiter.owner == owner))
-        .map(|(i, _)| THREAD_NODE | i as u64)
-        .collect()
-}
-
-/// Under loom no foreign waiter is recorded (the graph is off).
-#[cfg(loopwork_loom)]
-pub(crate) fn block_on_nodes(_owner: usize) -> Vec<u64> {
-    Vec::new()
+    #[cfg(loopwork_loom)]
+    {
+        let _ = owner;
+        Vec::new()
+    }
+    #[cfg(not(loopwork_loom))]
+    {
+        let waiters = WAITERS.lock();
+        waiters
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.as_ref().is_some_and(|e| e.waiter.owner == owner))
+            .map(|(i, _)| THREAD_NODE | i as u64)
+            .collect()
+    }
 }
 
 #[cfg(test)]
