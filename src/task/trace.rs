@@ -577,19 +577,23 @@ pub(crate) struct BlockingWait {
 }
 
 impl BlockingWait {
-    /// (Under loom: no registry of waiters.)
-    #[cfg(loopwork_loom)]
+    /// Registers the calling thread as blocked in `api`, called at
+    /// `location` (under loom: no registry of waiters).
     pub(crate) fn enter(api: &'static str, location: &'static Location<'static>) -> BlockingWait {
-        let _ = (api, location);
-        BlockingWait {
-            node: THREAD_NODE,
-            prev: None,
+        #[cfg(loopwork_loom)]
+        {
+            let _ = (api, location);
+            BlockingWait {
+                node: THREAD_NODE,
+                prev: None,
+            }
         }
+        #[cfg(not(loopwork_loom))]
+        Self::register(api, location)
     }
 
-    /// Registers the calling thread as blocked in `api`, called at `location`.
     #[cfg(not(loopwork_loom))]
-    pub(crate) fn enter(api: &'static str, location: &'static Location<'static>) -> BlockingWait {
+    fn register(api: &'static str, location: &'static Location<'static>) -> BlockingWait {
         let thread = std::thread::current();
         let waiter = Waiter {
             thread: thread.name().unwrap_or("<unnamed>").to_owned(),
@@ -735,6 +739,77 @@ pub(crate) fn block_on_nodes(owner: usize) -> Vec<u64> {
 #[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
+
+    /// A scheduler that drops what it is handed (the tests below only
+    /// need task headers).
+    struct Nowhere;
+
+    impl crate::task::Schedule for Nowhere {
+        fn schedule(&self, _task: crate::task::Notified) {}
+    }
+
+    fn a_task(kind: crate::task::TaskKind) -> (crate::task::Notified, crate::task::Task<()>) {
+        let meta = crate::task::TaskMeta::new(None, Location::caller(), kind);
+        crate::task::new_task(async {}, Nowhere, meta)
+    }
+
+    #[test]
+    fn after_a_poll_the_thread_has_no_current_task_again() {
+        let (n, _t) = a_task(crate::task::TaskKind::Stealable);
+        assert_eq!(current_task_id(), 0);
+        let prev = enter(n.header());
+        assert_eq!(current_task_id(), n.header().meta.id.as_u64());
+        leave(prev);
+        assert_eq!(current_task_id(), 0, "the polled task is still current");
+    }
+
+    #[test]
+    fn awaiting_outside_any_task_keeps_the_edge_of_the_real_awaiter() {
+        let (n, _t) = a_task(crate::task::TaskKind::Stealable);
+        n.header().trace.awaited_by.store(7, Relaxed);
+        awaiting(n.header(), LeafKind::Join);
+        assert_eq!(n.header().trace.awaited_by(), 7);
+    }
+
+    #[test]
+    fn a_blocked_thread_is_a_node_with_a_leaf_of_its_own_until_the_wait_ends() {
+        let owner = usize::MAX - 3; // no runtime's
+        let w = BlockingWait::enter("block_on", Location::caller()).awaiting_here(owner);
+        let node = w.node();
+        assert!(block_on_nodes(owner).contains(&node));
+        assert!(waiter(node).is_some());
+        assert!(
+            waiter(node & !THREAD_NODE).is_none(),
+            "a task id is not a thread node"
+        );
+        set_leaf(LeafKind::Sleep, 5, None);
+        let kind = |n| waiter(n).and_then(|w| w.leaf).map(|l| l.kind);
+        assert_eq!(kind(node), Some(LeafKind::Sleep));
+        block_on_poll_starts();
+        assert_eq!(kind(node), None, "the last poll's leaf is cleared");
+        drop(w);
+        assert!(waiter(node).is_none());
+        assert!(!block_on_nodes(owner).contains(&node));
+    }
+
+    #[test]
+    fn a_blocking_job_runs_until_it_ends_and_an_exited_threads_slot_goes() {
+        let (n, _t) = a_task(crate::task::TaskKind::Blocking);
+        let id = n.header().meta.id.as_u64();
+        blocking_job_starts(n.header());
+        assert!(running_job(id).is_some());
+        // Another thread starts a job and exits: its slot goes with it,
+        // and this thread's stays.
+        let (m, _u) = a_task(crate::task::TaskKind::Blocking);
+        let other = m.header().meta.id.as_u64();
+        std::thread::spawn(move || blocking_job_starts(m.header()))
+            .join()
+            .unwrap();
+        assert!(running_job(other).is_none(), "an exited thread's job");
+        assert!(running_job(id).is_some(), "this thread's job was dropped");
+        blocking_job_ends();
+        assert!(running_job(id).is_none(), "a finished job still runs");
+    }
 
     #[test]
     fn every_leaf_kind_reads_back_as_set_and_a_cleared_slot_reads_empty() {
