@@ -305,7 +305,7 @@ fn an_awaited_handle_dropped_outside_wait_for_detaches_its_task() {
 }
 
 #[test]
-fn a_finished_task_releases_its_join_waker_once_every_reference_is_gone() {
+fn a_finished_task_releases_its_join_waker_once_its_handle_is_dropped() {
     common::within(20, "task-freed", || {
         let rt = common::runtime(1);
         let (gate, open) = gate();
@@ -313,11 +313,12 @@ fn a_finished_task_releases_its_join_waker_once_every_reference_is_gone() {
         let (tx, rx) = mpsc::channel();
         let signal = Arc::new(Signal(AtomicUsize::new(0), Mutex::new(tx)));
         let waker = Waker::from(signal.clone());
-        // The handle's waker is stored in the task until the task is freed.
+        // The handle's waker is stored in the task while it may be woken.
         assert!(Pin::new(&mut task)
             .poll(&mut Context::from_waker(&waker))
             .is_pending());
         drop(waker);
+        assert_eq!(Arc::strong_count(&signal), 2, "the task holds the waker");
         open();
         rx.recv().unwrap();
         assert!(matches!(
@@ -325,13 +326,16 @@ fn a_finished_task_releases_its_join_waker_once_every_reference_is_gone() {
             Poll::Ready(Ok(_))
         ));
         drop(task);
-        // The loop drops its own references after the task's last poll, and
-        // the task directory (which lists live tasks for `all_tasks`) lets
-        // go of finished tasks in sweeps, at the latest when the runtime
-        // closes: a task that is never freed keeps the waker alive for ever.
-        rt.close();
-        common::eventually(10, "the task is freed (its join waker dropped)", || {
+        // Finished and its handle gone: the waker is dropped by the handle's
+        // drop, or (if the handle saw the output before the completing loop
+        // let go of the slot) by the loop right after; not when the task is
+        // freed, which another reference (a waker, the task directory's)
+        // may put off, and never later than the close. Two tasks awaiting
+        // each other hold each other's wakers: kept until the free, they
+        // would never be freed.
+        common::eventually(10, "the finished task drops its join waker", || {
             Arc::strong_count(&signal) == 1
         });
+        rt.close();
     });
 }

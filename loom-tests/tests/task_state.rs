@@ -4,10 +4,11 @@
 //! then checks the outcome, not just the absence of a crash: the future is
 //! dropped exactly once, the output is dropped exactly once (by the joiner or
 //! by the runtime, never both), a wake that arrives while the task runs is
-//! never lost, a cancel either wins or loses cleanly, and every reference is
-//! released (the future and output hold loom `Arc`s, so a leaked task fails
-//! loom's leak check; a free that races another thread's last use of the
-//! task is reported by the `UnsafeCell` checks in `dealloc`).
+//! never lost, a cancel either wins or loses cleanly, the joiner's waker is
+//! dropped as soon as both sides are done, and every reference is released
+//! (the future and output hold loom `Arc`s, so a leaked task fails loom's
+//! leak check; a free that races another thread's last use of the task is
+//! reported by the `UnsafeCell` checks in `dealloc`).
 #![cfg(loopwork_loom)]
 
 use loom::thread;
@@ -126,6 +127,34 @@ fn join_drop_racing_completion_drops_output_once() {
         assert_eq!(counters.polls(), 1);
         assert_eq!(counters.future_drops(), 1);
         assert_eq!(counters.output_drops(), 1);
+    });
+}
+
+/// A joiner that registered its waker drops its join handle while the task
+/// completes: once both are done the joiner's waker has been dropped, by
+/// whichever side came second, while the task itself is still alive (a waker
+/// kept until the task's free would let two tasks awaiting each other keep
+/// each other alive forever).
+#[test]
+fn join_drop_racing_completion_lets_go_of_the_joiners_waker() {
+    model(|| {
+        let sched = QueueScheduler::new();
+        let (notified, mut task, _counters) = spawn_test(Behaviour::Ready, &sched);
+        let keep = notified.waker();
+        let (wakes, waker) = CountingWaker::new();
+        assert!(poll_join(&mut task, &waker).is_pending());
+        drop(waker);
+
+        let th = thread::spawn(move || notified.run());
+        drop(task);
+        th.join().unwrap();
+
+        assert_eq!(
+            std::sync::Arc::strong_count(&wakes),
+            1,
+            "the task still holds the waker of a joiner that is gone"
+        );
+        drop(keep);
     });
 }
 

@@ -715,4 +715,65 @@ mod tests {
         assert_eq!(super::check_cycles(rt.shared()), 0, "and only once");
         rt.close();
     }
+
+    /// Every task holds the runtime's scheduler through its own: once the
+    /// runtime is closed and the tasks' handles dropped, the last reference
+    /// to each task (the loop's registry, the task directory, a waker) is
+    /// released and the scheduler is freed with them.
+    #[test]
+    fn a_closed_runtime_frees_its_finished_tasks_and_its_scheduler() {
+        let rt = crate::Runtime::builder().loops(2).build().unwrap();
+        let sched = Arc::downgrade(&rt.shared().sched);
+        let tasks: Vec<Task<u32>> = (0..3)
+            .map(|i| rt.handle().spawn(async move { i }))
+            .collect();
+        let sum: u32 = rt.block_on(async {
+            let mut sum = 0;
+            for t in tasks {
+                sum += t.await.unwrap();
+            }
+            sum
+        });
+        assert_eq!(sum, 3);
+        rt.close();
+        assert!(
+            sched.upgrade().is_none(),
+            "the closed runtime's scheduler is still referenced {} time(s): a task was never freed",
+            sched.strong_count()
+        );
+    }
+
+    /// Two tasks that await each other hold each other's join wakers. The
+    /// close cancels both; each then must let go of the other's waker, or
+    /// the two finished tasks (and through their schedulers the runtime)
+    /// keep each other alive forever.
+    #[test]
+    fn a_runtime_closed_over_two_tasks_awaiting_each_other_frees_them_and_itself() {
+        let rt = crate::Runtime::builder().loops(1).build().unwrap();
+        let h = rt.handle();
+        let (for_a, for_b) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
+        let (slot_a, slot_b) = (for_a.clone(), for_b.clone());
+        let a = Builder::new().spawn_on(&h, async move {
+            let _ = take(slot_a).await.await;
+        });
+        let b = Builder::new().spawn_on(&h, async move {
+            let _ = take(slot_b).await.await;
+        });
+        *for_a.lock().unwrap() = Some(b);
+        *for_b.lock().unwrap() = Some(a);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while rt.task_tree().cycles().is_empty() {
+            assert!(Instant::now() < deadline, "no cycle:\n{}", rt.task_tree());
+            std::thread::yield_now();
+        }
+        // Every task holds the runtime's scheduler through its own.
+        let sched = Arc::downgrade(&rt.shared().sched);
+        drop(h);
+        rt.close();
+        assert!(
+            sched.upgrade().is_none(),
+            "the closed runtime's scheduler is still referenced {} time(s): the deadlocked tasks were not freed",
+            sched.strong_count()
+        );
+    }
 }

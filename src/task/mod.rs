@@ -504,6 +504,88 @@ mod tests {
         assert!(dropped.load(Ordering::SeqCst), "the task was never freed");
     }
 
+    /// A joiner's waker that counts its wakes and, if it holds the join
+    /// handle, drops it when woken (from inside the task's completion).
+    #[derive(Default)]
+    struct Joiner {
+        wakes: std::sync::atomic::AtomicUsize,
+        handle: Mutex<Option<Task<()>>>,
+    }
+
+    impl std::task::Wake for Joiner {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+            drop(self.handle.lock().unwrap().take());
+        }
+    }
+
+    /// Polls `task` once with `joiner`'s waker: it must be pending.
+    fn register(task: &mut Task<()>, joiner: &Arc<Joiner>) {
+        let waker = std::task::Waker::from(joiner.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(std::future::Future::poll(std::pin::Pin::new(task), &mut cx).is_pending());
+    }
+
+    #[test]
+    fn a_join_handle_dropped_before_its_task_completes_lets_go_of_the_joiners_waker() {
+        let (n, mut task) = new_task(
+            std::future::pending::<()>(),
+            Collect::default(),
+            meta(TaskKind::Stealable),
+        );
+        let joiner = Arc::new(Joiner::default());
+        register(&mut task, &joiner);
+        assert_eq!(Arc::strong_count(&joiner), 2, "the task holds the waker");
+        drop(task);
+        assert_eq!(
+            Arc::strong_count(&joiner),
+            1,
+            "the pending task (still alive: its Notified) kept the waker of a joiner that left"
+        );
+        drop(n);
+    }
+
+    #[test]
+    fn a_completed_task_lets_go_of_the_joiners_waker_once_both_are_done() {
+        // The handle read the output, then is dropped: it empties the slot.
+        let (n, mut task) = new_task(async {}, Collect::default(), meta(TaskKind::Stealable));
+        let joiner = Arc::new(Joiner::default());
+        register(&mut task, &joiner);
+        let keep = n.0.waker(); // keeps the task alive past both sides
+        n.run();
+        assert_eq!(joiner.wakes.load(Ordering::SeqCst), 1);
+        drop(task);
+        assert_eq!(
+            Arc::strong_count(&joiner),
+            1,
+            "the handle left the waker in the slot"
+        );
+        drop(keep);
+
+        // The handle is dropped while the task completes (by the wake
+        // itself): the completion empties the slot.
+        let (n, mut task) = new_task(async {}, Collect::default(), meta(TaskKind::Stealable));
+        let joiner = Arc::new(Joiner::default());
+        register(&mut task, &joiner);
+        *joiner.handle.lock().unwrap() = Some(task);
+        let keep = n.0.waker();
+        n.run();
+        assert_eq!(joiner.wakes.load(Ordering::SeqCst), 1);
+        assert!(
+            joiner.handle.lock().unwrap().is_none(),
+            "the wake dropped the handle"
+        );
+        assert_eq!(
+            Arc::strong_count(&joiner),
+            1,
+            "the completed task kept the waker of a joiner that left during its wake"
+        );
+        drop(keep);
+    }
+
     #[test]
     fn a_notified_task_debugs_as_its_repr() {
         let (n, _task) = new_task(async {}, Collect::default(), meta(TaskKind::Stealable));

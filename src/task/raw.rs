@@ -379,6 +379,19 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                     w.wake_by_ref();
                 }
             });
+            // Let go of the slot. If the join handle was dropped meanwhile,
+            // it left the waker to us: drop it now, not at the free (two
+            // tasks awaiting each other would keep each other alive).
+            if !self
+                .header()
+                .state
+                .unset_waker_after_complete()
+                .is_join_interested()
+            {
+                // SAFETY: COMPLETE, and the join handle is gone: nobody else
+                // touches the slot.
+                self.cell().join_waker.with_mut(|w| unsafe { *w = None });
+            }
         }
         if self.header().state.ref_dec() {
             self.dealloc();
@@ -522,7 +535,8 @@ fn can_read_output(header: &Header, slot: &UnsafeCell<Option<Waker>>, waker: &Wa
 unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: as in `poll`; consumes the join handle's reference.
     let harness = unsafe { Harness::<F, S>::from_raw(ptr) };
-    if harness.header().state.unset_join_interested().is_err() {
+    let (prev, next) = harness.header().state.transition_to_join_handle_dropped();
+    if prev.is_complete() {
         // Complete: the output is ours to drop, and nobody retrieved it.
         let stage = harness.cell().stage.with_mut(|stage| {
             // SAFETY: COMPLETE and we still had join interest: exclusive.
@@ -530,6 +544,16 @@ unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         });
         report_unretrieved(harness.header(), &stage);
         let _ = catch_unwind(AssertUnwindSafe(move || drop(stage)));
+    }
+    if !next.is_join_waker_set() {
+        // The slot is ours (JOIN_WAKER clear): empty it now, so the waker's
+        // task is not kept alive by this one until its free.
+        let waker = harness.cell().join_waker.with_mut(|w| {
+            // SAFETY: JOIN_WAKER is clear and JOIN_INTEREST gone: the runtime
+            // will not read the slot again.
+            unsafe { (*w).take() }
+        });
+        drop(waker);
     }
     if harness.header().state.ref_dec() {
         harness.dealloc();

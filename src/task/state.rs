@@ -31,7 +31,12 @@
 //! The join waker slot is guarded by `JOIN_WAKER`: while the bit is clear only
 //! the join handle may touch the slot; while it is set only the runtime may read
 //! it. The join handle clears the bit (failing if the task completed) before it
-//! writes a new waker.
+//! writes a new waker. The waker is dropped as soon as neither side needs it,
+//! not when the task is freed: the runtime clears the bit after it woke the
+//! waker of a completed task, and whichever of the runtime and the join handle
+//! sees the other gone empties the slot. Two tasks that await each other
+//! hold each other's wakers; a slot kept until the free would keep both
+//! alive forever once they are done.
 
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use std::fmt;
@@ -263,17 +268,34 @@ impl State {
         })
     }
 
-    /// The join handle is dropped. `Err` when the task already completed: the
-    /// output is then the join handle's to drop.
-    pub(crate) fn unset_join_interested(&self) -> Result<(), Snapshot> {
-        self.fetch_update(|curr| {
+    /// The join handle is dropped: clears `JOIN_INTEREST`, and `JOIN_WAKER`
+    /// too unless the task completed (then the runtime may be reading the
+    /// slot, and clears the bit itself in `unset_waker_after_complete`).
+    /// Returns the state before and after: the output is the join handle's
+    /// to drop if the task had completed, and the join waker slot is the
+    /// join handle's to empty if `JOIN_WAKER` is clear afterwards.
+    pub(crate) fn transition_to_join_handle_dropped(&self) -> (Snapshot, Snapshot) {
+        self.fetch_update_action(|curr| {
             assert!(curr.is_join_interested());
-            if curr.is_complete() {
-                return None;
+            let mut next = curr;
+            if !curr.is_complete() {
+                next.0 &= !JOIN_WAKER;
             }
-            Some(Snapshot(curr.0 & !JOIN_INTEREST))
+            next.0 &= !JOIN_INTEREST;
+            ((curr, next), Some(next))
         })
-        .map(|_| ())
+    }
+
+    /// The runtime has woken the join waker of a completed task and lets go
+    /// of the slot. Returns the state after: if the join handle is gone
+    /// (`JOIN_INTEREST` clear), emptying the slot is the runtime's job; if not,
+    /// the join handle's, when it is dropped.
+    pub(crate) fn unset_waker_after_complete(&self) -> Snapshot {
+        // AcqRel: Release orders the runtime's read of the slot before the
+        // join handle's later write; Acquire sees a join handle's drop.
+        let prev = Snapshot(self.val.fetch_and(!JOIN_WAKER, AcqRel));
+        assert!(prev.is_complete() && prev.is_join_waker_set());
+        Snapshot(prev.0 & !JOIN_WAKER)
     }
 
     /// Publishes the join waker slot to the runtime. `Err` if the task
@@ -691,16 +713,36 @@ mod tests {
     }
 
     #[test]
-    fn dropping_join_interest_clears_the_bit_unless_the_task_completed() {
+    fn dropping_the_join_handle_takes_the_waker_bit_back_unless_the_task_completed() {
+        // Pending with a waker: both bits go, the slot is the handle's to empty.
         let state = State::new();
-        assert_eq!(state.unset_join_interested(), Ok(()));
+        state.set_join_waker().unwrap();
+        let (prev, next) = state.transition_to_join_handle_dropped();
+        assert!(!prev.is_complete());
+        assert!(!next.is_join_interested() && !next.is_join_waker_set());
         assert_eq!(state.load().0, (2 << REF_SHIFT) | NOTIFIED);
 
+        // Completed, the runtime not yet done with the slot: the bit stays
+        // for the runtime, which then sees the handle gone.
         let state = State::new();
+        state.set_join_waker().unwrap();
         state.transition_to_running();
-        let done = state.transition_to_complete();
-        assert_eq!(state.unset_join_interested(), Err(done));
-        assert!(state.load().is_join_interested());
+        state.transition_to_complete();
+        let (prev, next) = state.transition_to_join_handle_dropped();
+        assert!(prev.is_complete());
+        assert!(!next.is_join_interested() && next.is_join_waker_set());
+        let after = state.unset_waker_after_complete();
+        assert!(!after.is_join_interested() && !after.is_join_waker_set());
+
+        // Completed and the runtime done with the slot: the handle empties it.
+        let state = State::new();
+        state.set_join_waker().unwrap();
+        state.transition_to_running();
+        state.transition_to_complete();
+        let after = state.unset_waker_after_complete();
+        assert!(after.is_join_interested() && !after.is_join_waker_set());
+        let (prev, next) = state.transition_to_join_handle_dropped();
+        assert!(prev.is_complete() && !next.is_join_waker_set());
     }
 
     #[test]
