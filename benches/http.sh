@@ -18,8 +18,11 @@
 #    and wake-ups a request costs).
 # 2. Fixed rate (unless RATE=0): oha -q RATE (constant throughput, latency
 #    corrected for coordinated omission) at RATE requests/s, by default 50% of
-#    tokio's median peak from pass 1, where the tail is not dominated by
-#    saturation. Same columns. oha runs OHA_CONNS connections for OHA_DURATION.
+#    tokio's peak under oha itself (CALIBRATE_ROUNDS runs of oha without a
+#    rate against tokio; the median), where the tail is not dominated by
+#    saturation: oha needs more CPU per request than wrk, so on a machine
+#    where client and server share the CPUs half of wrk's peak can be past
+#    oha's. Same columns. oha runs OHA_CONNS connections for OHA_DURATION.
 #
 # Each pass ends with the median over rounds of the per-round ratios
 # loopwork/tokio. /proc/PID/stat counts in clock ticks (CLK_TCK, 10 ms on
@@ -40,6 +43,7 @@ ROUNDS=${ROUNDS:-1}
 RATE=${RATE:-auto}
 OHA_CONNS=${OHA_CONNS:-64}
 OHA_DURATION=${OHA_DURATION:-10s}
+CALIBRATE_ROUNDS=${CALIBRATE_ROUNDS:-2}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 lua=$PWD/benches/http_latency.lua
 
@@ -135,6 +139,9 @@ load() {
     if [ "$pass" = peak ]; then
         # shellcheck disable=SC2086
         wrk $WRK_ARGS --latency -s "$lua" "$url/" >"$out"
+    elif [ "$pass" = calibrate ]; then
+        # oha as fast as it can: the peak of this client, for the rate.
+        oha --no-tui --output-format json -z "$OHA_DURATION" -c "$OHA_CONNS" "$url/" >"$out"
     else
         oha --no-tui --output-format json -z "$OHA_DURATION" -c "$OHA_CONNS" -q "$rate" \
             --latency-correction "$url/" >"$out"
@@ -225,15 +232,27 @@ pass peak
 peak_title="Peak: wrk $WRK_ARGS, $THREADS server threads, 127.0.0.1, $(nproc) CPUs"
 if [ "$RATE" != 0 ]; then
     if [ "$RATE" = auto ]; then
+        # 50% of tokio's peak *under oha*: oha costs more CPU per request
+        # than wrk, and where client and server share the CPUs (this
+        # machine: 2) half of wrk's peak can be past oha's own saturation,
+        # which measures queueing, not the tail.
         tokio_peak=$(for round in $(seq "$ROUNDS"); do cut -d' ' -f1 "$work/peak.tokio.$round.res"; done | median)
-        rate=$(awk -v p="$tokio_peak" 'BEGIN { printf "%d", p / 2 }')
-        echo "http.sh: fixed rate $rate requests/s (50% of tokio's median peak $tokio_peak)" >&2
+        for round in $(seq "$CALIBRATE_ROUNDS"); do
+            start tokio "$tokio_bin" --serve "$THREADS" 127.0.0.1:0
+            load calibrate tokio "$round"
+            stop
+        done
+        oha_peak=$(for round in $(seq "$CALIBRATE_ROUNDS"); do cut -d' ' -f1 "$work/calibrate.tokio.$round.res"; done | median)
+        rate=$(awk -v p="$oha_peak" 'BEGIN { printf "%d", p / 2 }')
+        rate_why="50% of tokio's median peak under oha, $oha_peak requests/s over $CALIBRATE_ROUNDS run(s); under wrk $tokio_peak"
+        echo "http.sh: fixed rate $rate requests/s ($rate_why)" >&2
     else
         rate=$RATE
+        rate_why="given"
     fi
     pass rate
 fi
 report peak "$peak_title"
 if [ "$RATE" != 0 ]; then
-    report rate "Fixed rate: oha -q $rate -c $OHA_CONNS -z $OHA_DURATION --latency-correction, $THREADS server threads"
+    report rate "Fixed rate: oha -q $rate ($rate_why) -c $OHA_CONNS -z $OHA_DURATION --latency-correction, $THREADS server threads"
 fi
