@@ -692,8 +692,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn check_cycles_reports_a_new_cycle_once() {
+    /// Spawns two tasks, "a" and "b", on a one-loop runtime, each awaiting
+    /// the other's handle, and waits until the task tree shows the cycle.
+    fn deadlocked_pair() -> crate::Runtime {
         let rt = crate::Runtime::builder().loops(1).build().unwrap();
         let h = rt.handle();
         let (for_a, for_b) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
@@ -711,6 +712,12 @@ mod tests {
             assert!(Instant::now() < deadline, "no cycle:\n{}", rt.task_tree());
             std::thread::yield_now();
         }
+        rt
+    }
+
+    #[test]
+    fn check_cycles_reports_a_new_cycle_once() {
+        let rt = deadlocked_pair();
         assert_eq!(super::check_cycles(rt.shared()), 1, "a new cycle is logged");
         assert_eq!(super::check_cycles(rt.shared()), 0, "and only once");
         rt.close();
@@ -749,26 +756,9 @@ mod tests {
     /// keep each other alive forever.
     #[test]
     fn a_runtime_closed_over_two_tasks_awaiting_each_other_frees_them_and_itself() {
-        let rt = crate::Runtime::builder().loops(1).build().unwrap();
-        let h = rt.handle();
-        let (for_a, for_b) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
-        let (slot_a, slot_b) = (for_a.clone(), for_b.clone());
-        let a = Builder::new().spawn_on(&h, async move {
-            let _ = take(slot_a).await.await;
-        });
-        let b = Builder::new().spawn_on(&h, async move {
-            let _ = take(slot_b).await.await;
-        });
-        *for_a.lock().unwrap() = Some(b);
-        *for_b.lock().unwrap() = Some(a);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while rt.task_tree().cycles().is_empty() {
-            assert!(Instant::now() < deadline, "no cycle:\n{}", rt.task_tree());
-            std::thread::yield_now();
-        }
+        let rt = deadlocked_pair();
         // Every task holds the runtime's scheduler through its own.
         let sched = Arc::downgrade(&rt.shared().sched);
-        drop(h);
         rt.close();
         assert!(
             sched.upgrade().is_none(),
