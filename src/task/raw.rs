@@ -382,12 +382,8 @@ impl<F: Future, S: Schedule> Harness<F, S> {
             // Let go of the slot. If the join handle was dropped meanwhile,
             // it left the waker to us: drop it now, not at the free (two
             // tasks awaiting each other would keep each other alive).
-            if !self
-                .header()
-                .state
-                .unset_waker_after_complete()
-                .is_join_interested()
-            {
+            let after = self.header().state.unset_waker_after_complete();
+            if !after.is_join_interested() {
                 // SAFETY: COMPLETE, and the join handle is gone: nobody else
                 // touches the slot.
                 self.cell().join_waker.with_mut(|w| unsafe { *w = None });
