@@ -83,28 +83,18 @@ impl<T> OneShot<T> {
 #[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
+    use crate::sync::test_waker::CountingWaker;
 
     #[test]
     fn a_value_set_after_a_pending_poll_returns_the_waker_and_is_taken_once() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let (count, waker) = CountingWaker::new();
         let mut cx = Context::from_waker(&waker);
         let mut shot = OneShot::new();
         assert!(shot.poll_take(&mut cx).is_pending());
         assert!(!shot.is_set());
         let w = shot.set(7).expect("the awaiting waker is handed back");
         w.wake();
-        assert_eq!(count.0.load(SeqCst), 1);
+        assert_eq!(count.wakes(), 1);
         assert_eq!(shot.get(), Some(&7));
         assert_eq!(shot.poll_take(&mut cx), Poll::Ready(Some(7)));
         assert!(shot.is_set(), "taken is still set");

@@ -285,20 +285,11 @@ impl Readiness {
 #[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
+    use crate::sync::test_waker::CountingWaker;
     use std::cell::RefCell;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
 
     fn waker() -> Waker {
-        Waker::from(Arc::new(Count(AtomicUsize::new(0))))
+        CountingWaker::new().1
     }
 
     const READ_ONLY: Interest = Interest {
@@ -384,8 +375,7 @@ mod tests {
     #[test]
     fn would_block_waits_for_the_event_and_the_event_wakes_and_retries() {
         let r = Readiness::new();
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let w = Waker::from(count.clone());
+        let (count, w) = CountingWaker::new();
         let mut cx = Context::from_waker(&w);
         let calls = RefCell::new(0);
         let op = || {
@@ -414,7 +404,7 @@ mod tests {
         assert_eq!(r.readiness(READ), (true, 0));
         assert_eq!(listed(&r), (0, 0));
         wake.into_iter().for_each(Waker::wake);
-        assert_eq!(count.0.load(SeqCst), 1);
+        assert_eq!(count.wakes(), 1);
         let res = r.poll_io(WRITE, &mut cx, op, rearm);
         assert!(matches!(res, Poll::Ready(Ok(2))));
     }

@@ -246,19 +246,10 @@ impl TimerStore {
 mod tests {
     use super::*;
     use crate::runtime::callbacks::{CallbackHandle, CallbackState};
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::task::Wake;
+    use crate::sync::test_waker::CountingWaker;
 
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
-
-    fn counting_waker() -> (Arc<Count>, Waker) {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        (count.clone(), Waker::from(count))
+    fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+        CountingWaker::new()
     }
 
     fn entry(deadline: Instant) -> Arc<TimerEntry> {
@@ -303,9 +294,9 @@ mod tests {
             "not fired: the new waker replaces the old"
         );
         e.fire();
-        assert_eq!((first.0.load(SeqCst), second.0.load(SeqCst)), (0, 1));
+        assert_eq!((first.wakes(), second.wakes()), (0, 1));
         e.fire();
-        assert_eq!(second.0.load(SeqCst), 1, "fires once");
+        assert_eq!(second.wakes(), 1, "fires once");
         assert!(e.poll_fired(&w2));
         assert!(!e.is_cancelled());
     }
@@ -319,7 +310,7 @@ mod tests {
         assert!(!e.poll_fired(&w.clone()));
         assert_eq!(stored(&e), before);
         e.fire();
-        assert_eq!(count.0.load(SeqCst), 1);
+        assert_eq!(count.wakes(), 1);
     }
 
     #[test]
@@ -330,7 +321,7 @@ mod tests {
         assert!(e.is_cancelled());
         assert!(e.waker.lock().is_none());
         e.fire();
-        assert_eq!(count.0.load(SeqCst), 0);
+        assert_eq!(count.wakes(), 0);
         assert!(!e.poll_fired(&counting_waker().1), "cancelled is not fired");
         // Cancelling after firing leaves it fired.
         let e = TimerEntry::new(Instant::now(), counting_waker().1);

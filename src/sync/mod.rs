@@ -17,6 +17,10 @@ mod std_impl;
 #[cfg(not(loopwork_loom))]
 pub(crate) use std_impl::*;
 
+#[cfg(test)]
+#[cfg(not(loopwork_loom))]
+pub(crate) mod test_waker;
+
 #[cfg(loopwork_loom)]
 mod loom_impl;
 #[cfg(loopwork_loom)]

@@ -64,32 +64,22 @@ impl Future for YieldNow {
 #[cfg(not(loopwork_loom))]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
-    use std::task::{Wake, Waker};
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
+    use crate::sync::test_waker::CountingWaker;
 
     #[test]
     fn yield_now_is_pending_once_having_woken_its_task_then_ready() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let (count, waker) = CountingWaker::new();
         let mut cx = Context::from_waker(&waker);
         let mut y = std::pin::pin!(yield_now());
         assert!(
             y.as_mut().poll(&mut cx).is_pending(),
             "the first poll yields"
         );
-        assert_eq!(count.0.load(SeqCst), 1, "and wakes the task to come back");
+        assert_eq!(count.wakes(), 1, "and wakes the task to come back");
         assert!(
             y.as_mut().poll(&mut cx).is_ready(),
             "the second poll is done"
         );
-        assert_eq!(count.0.load(SeqCst), 1, "without another wake");
+        assert_eq!(count.wakes(), 1, "without another wake");
     }
 }
