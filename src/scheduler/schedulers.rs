@@ -12,6 +12,18 @@ use super::worker::{with_current, LoopScheduler};
 use crate::sync::Arc;
 use crate::task::{Notified, RawTask, Schedule};
 
+/// Runs `f` with the scheduler of the loop this thread runs, if any: the
+/// hooks that only record what a loop did (they are called wherever the task
+/// is polled or woken, on a loop of this runtime or not).
+#[inline]
+fn on_current_loop<I: InboxItem>(f: impl FnOnce(&LoopScheduler<I>)) {
+    with_current::<I, _>(|sched| {
+        if let Some(sched) = sched {
+            f(sched);
+        }
+    });
+}
+
 /// For `Send` tasks: any loop of the runtime may poll them.
 pub(crate) struct StealableScheduler<I> {
     pub(crate) shared: Arc<Scheduler<I>>,
@@ -36,19 +48,11 @@ impl<I: InboxItem> Schedule for StealableScheduler<I> {
     }
 
     fn before_poll(&self, task: RawTask) {
-        with_current::<I, _>(|sched| {
-            if let Some(sched) = sched {
-                sched.before_poll(task, false);
-            }
-        });
+        on_current_loop::<I>(|sched| sched.before_poll(task, false));
     }
 
     fn after_poll(&self, task: RawTask, pending: bool) {
-        with_current::<I, _>(|sched| {
-            if let Some(sched) = sched {
-                sched.after_poll(task, pending);
-            }
-        });
+        on_current_loop::<I>(|sched| sched.after_poll(task, pending));
     }
 
     fn destroyed_pending(&self, task: RawTask) {
@@ -56,15 +60,11 @@ impl<I: InboxItem> Schedule for StealableScheduler<I> {
     }
 
     fn owner(&self) -> crate::task::directory::Owner {
-        Arc::as_ptr(&self.shared) as *const () as usize
+        self.shared.directory_owner()
     }
 
     fn poll_panicked(&self, task: RawTask, payload: &(dyn std::any::Any + Send)) {
-        with_current::<I, _>(|sched| {
-            if let Some(sched) = sched {
-                sched.poll_panicked(task, payload);
-            }
-        });
+        on_current_loop::<I>(|sched| sched.poll_panicked(task, payload));
     }
 }
 
@@ -115,11 +115,7 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
     }
 
     fn after_poll(&self, task: RawTask, pending: bool) {
-        with_current::<I, _>(|sched| {
-            if let Some(sched) = sched {
-                sched.after_poll(task, pending);
-            }
-        });
+        on_current_loop::<I>(|sched| sched.after_poll(task, pending));
     }
 
     fn destroyed_pending(&self, task: RawTask) {
@@ -127,15 +123,11 @@ impl<I: InboxItem> Schedule for PinnedScheduler<I> {
     }
 
     fn owner(&self) -> crate::task::directory::Owner {
-        Arc::as_ptr(&self.shared) as *const () as usize
+        self.shared.directory_owner()
     }
 
     fn poll_panicked(&self, task: RawTask, payload: &(dyn std::any::Any + Send)) {
-        with_current::<I, _>(|sched| {
-            if let Some(sched) = sched {
-                sched.poll_panicked(task, payload);
-            }
-        });
+        on_current_loop::<I>(|sched| sched.poll_panicked(task, payload));
     }
 }
 
