@@ -55,6 +55,23 @@
 //!
 //! Writes `$CARGO_TARGET_DIR/compare.json` (default `target/compare.json`).
 
+/// `--help`: the options (the examples at the top of this file, said once more).
+const USAGE: &str = "\
+usage: cargo bench --bench compare -- [OPTIONS]
+
+  --quick             5 repetitions, 1 warm-up (about 2 minutes on 2 CPUs)
+  --reps N            repetitions per workload (default 20, 5 with --quick)
+  --threads N         worker threads of each runtime (default 2)
+  --only NAME         one workload, or every workload whose name starts with NAME
+  --peer NAME         one runtime only: loopwork, tokio or async-executor (for perf)
+  --scaling           every workload at 1, 2, ... nproc threads
+  --shared-runtimes   keep the runtimes alive for a whole workload (the old method)
+  --no-spin           loopwork without its spins (idle_spin and result_spin zero)
+  --debug on|off      the debug_overhead_* workloads: one side only
+  --metrics           print loopwork's loop counters after each workload
+  --help, -h          this text
+";
+
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -147,7 +164,16 @@ impl Config {
                             .unwrap_or_else(|| panic!("--peer: loopwork, tokio or async-executor")),
                     );
                 }
-                _ => {} // `--bench` from cargo, or anything else: ignored.
+                // cargo passes `--bench` to every bench binary.
+                "--bench" => {}
+                "--help" | "-h" => {
+                    print!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => {
+                    eprint!("compare: unknown argument {other:?}\n\n{USAGE}");
+                    std::process::exit(2);
+                }
             }
             i += 1;
         }
